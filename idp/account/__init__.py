@@ -1,0 +1,1 @@
+"""The member's self-service account pages under /realms/{realm}/account."""

@@ -1,0 +1,1 @@
+"""Required actions, one module each (verify-birthdate, accept-terms, update-email, ...)."""

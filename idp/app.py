@@ -1,0 +1,57 @@
+"""The Flask application factory: wires settings, storage, templates and blueprints together."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from idp import db, ephemeral, i18n
+from idp.config import Settings
+
+csrf = CSRFProtect()
+
+
+def create_app(settings: Settings | None = None, database: db.Database | None = None) -> Flask:
+    """Build the identity provider for `settings` (default: from the environment)."""
+    settings = settings or Settings.from_env()
+    app = Flask(
+        __name__,
+        template_folder=str(settings.themes_dir / "ja" / "templates"),
+        static_folder=str(settings.themes_dir / "ja" / "static"),
+        static_url_path="/resources/ja",
+    )
+    app.config.update(
+        IDP_SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="IDP_FORM",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url_is_https,
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    logging.getLogger("idp").setLevel(settings.log_level)
+    database = database or db.Database(settings.database_url)
+    db.init_app(app, database)
+    ephemeral.init_app(app, ephemeral.make_store(settings.redis_url, database))
+    i18n.init_app(app)
+    csrf.init_app(app)
+    _register_blueprints(app)
+    if settings.proxy_fix:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.proxy_fix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from idp import errors, web
+    from idp.login import views as login
+    from idp.oidc import views as oidc
+
+    oidc.init_app(app)
+    login.init_app(app)
+    web.init_app(app)
+    errors.init_app(app)

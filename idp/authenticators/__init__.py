@@ -1,0 +1,1 @@
+"""Authenticators: password, passkey, TOTP, email code. Pure logic; no Flask request globals."""

@@ -1,0 +1,257 @@
+"""Durable state: realms, clients, users, credentials, sessions, token families, keys, events.
+
+Uniqueness that members race for (user ID and email per realm, case-insensitive) is enforced
+by unique indexes, so concurrent writers lose cleanly with an IntegrityError.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as UTC and always gives them back aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict: JSON, list: JSON}
+
+
+class Realm(Base):
+    """A society: its settings (the validated realm YAML, as JSON) and its clients and users."""
+
+    __tablename__ = "realms"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    not_before: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    clients: Mapped[list["Client"]] = relationship(back_populates="realm", cascade="all, delete-orphan")
+
+
+class Client(Base):
+    """A relying party registered in a realm."""
+
+    __tablename__ = "clients"
+    __table_args__ = (UniqueConstraint("realm_id", "client_id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    realm_id: Mapped[str] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "sha256:<hex>"; client secrets are long random strings, so a fast hash is enough
+    # and keeps the token endpoint fast.
+    secret_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    redirect_uris: Mapped[list] = mapped_column(JSON, default=list)
+    post_logout_redirect_uris: Mapped[list] = mapped_column(JSON, default=list)
+    web_origins: Mapped[list] = mapped_column(JSON, default=list)
+    base_url: Mapped[str] = mapped_column(String(1024), default="")
+    pkce_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    standard_flow: Mapped[bool] = mapped_column(Boolean, default=True)
+    direct_access_grants: Mapped[bool] = mapped_column(Boolean, default=False)
+    service_account: Mapped[bool] = mapped_column(Boolean, default=False)
+    default_scopes: Mapped[list] = mapped_column(JSON, default=list)
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    realm: Mapped[Realm] = relationship(back_populates="clients")
+
+
+class User(Base):
+    """A member (or a client's service account) of one realm."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("realm_id", "username", name="uq_users_realm_username"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    realm_id: Mapped[str] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
+    # Always stored lower-cased: user IDs are case-insensitive (SPEC §2).
+    username: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_name: Mapped[str] = mapped_column(String(255), default="")
+    last_name: Mapped[str] = mapped_column(String(255), default="")
+    birthdate: Mapped[date | None] = mapped_column(Date, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+    roles: Mapped[list] = mapped_column(JSON, default=list)
+    client_roles: Mapped[dict] = mapped_column(JSON, default=dict)
+    service_account_client_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    not_before: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    credentials: Mapped[list["Credential"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="Credential.priority"
+    )
+    required_actions: Mapped[list["PendingRequiredAction"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    @property
+    def full_name(self) -> str:
+        # Japanese order: family name first.
+        return " ".join(part for part in (self.last_name, self.first_name) if part)
+
+
+# Emails are unique per realm regardless of case; NULL (no address yet) may repeat.
+Index("uq_users_realm_email", User.realm_id, func.lower(User.email), unique=True)
+
+
+class Credential(Base):
+    """A password, OTP device or passkey; secret and parameters as JSON, like Keycloak's."""
+
+    __tablename__ = "credentials"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(50))  # password | otp | webauthn
+    user_label: Mapped[str] = mapped_column(String(255), default="")
+    secret_data: Mapped[dict] = mapped_column(JSON, default=dict)
+    credential_data: Mapped[dict] = mapped_column(JSON, default=dict)
+    temporary: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[int] = mapped_column(Integer, default=10)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    user: Mapped[User] = relationship(back_populates="credentials")
+
+
+class PendingRequiredAction(Base):
+    """An action queued on a user (by an administrator or an import), by Keycloak alias."""
+
+    __tablename__ = "pending_required_actions"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    action: Mapped[str] = mapped_column(String(100), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="required_actions")
+
+
+class UserSession(Base):
+    """An SSO session: one browser signed in to a realm (the `sid` claim)."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    realm_id: Mapped[str] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    auth_time: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    remember_me: Mapped[bool] = mapped_column(Boolean, default=False)
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    acr: Mapped[str] = mapped_column(String(20), default="1")
+
+    client_sessions: Mapped[list["ClientSession"]] = relationship(
+        back_populates="user_session", cascade="all, delete-orphan"
+    )
+
+
+class ClientSession(Base):
+    """A relying party's share of an SSO session."""
+
+    __tablename__ = "client_sessions"
+    __table_args__ = (UniqueConstraint("user_session_id", "client_id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_session_id: Mapped[str] = mapped_column(ForeignKey("user_sessions.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user_session: Mapped[UserSession] = relationship(back_populates="client_sessions")
+
+
+class RefreshTokenFamily(Base):
+    """Every refresh token descended from one grant; reusing a rotated one revokes them all."""
+
+    __tablename__ = "refresh_token_families"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    realm_id: Mapped[str] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    user_session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("user_sessions.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    current_jti: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(1024), default="")
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class SigningKey(Base):
+    """A realm's token-signing key; retired keys stay published until their tokens expire."""
+
+    __tablename__ = "signing_keys"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    realm_id: Mapped[str] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
+    kid: Mapped[str] = mapped_column(String(100), unique=True)
+    algorithm: Mapped[str] = mapped_column(String(10))
+    private_jwk: Mapped[dict] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    publish_until: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AuditEvent(Base):
+    """A Keycloak-style event: LOGIN, LOGIN_ERROR, CODE_TO_TOKEN, LOGOUT, ..."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    realm_id: Mapped[str] = mapped_column(String(36), index=True)
+    time: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    type: Mapped[str] = mapped_column(String(50), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    client_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    error: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class EphemeralEntry(Base):
+    """TTL state for the SQL backend of the ephemeral store (see idp/ephemeral)."""
+
+    __tablename__ = "ephemeral_entries"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="{}")
+    count: Mapped[int] = mapped_column(Integer, default=0)  # for counters (incr)
+    expires_at: Mapped[float] = mapped_column(index=True)

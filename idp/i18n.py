@@ -1,0 +1,47 @@
+"""Every user-visible string, looked up by key from the YAML files in `themes/<theme>/messages/`.
+
+Templates call `_("key")`; Python code calls `message("key", name=...)`. A missing key is a
+loud error in tests rather than an English fallback shown to a member.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Flask, current_app
+from ruamel.yaml import YAML
+
+
+class MissingMessage(KeyError):
+    """A template or view asked for a message key that the theme does not define."""
+
+
+@lru_cache(maxsize=16)
+def load_messages(folder: Path) -> dict[str, str]:
+    """Every `*.yaml` file of the folder merged; a key defined twice is an error."""
+    texts: dict[str, str] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+        for key, value in data.items():
+            if key in texts:
+                raise ValueError(f"{path}: message {key!r} is defined twice")
+            texts[str(key)] = str(value)
+    return texts
+
+
+def messages_for(themes_dir: Path, theme: str = "ja") -> dict[str, str]:
+    return load_messages(Path(themes_dir) / theme / "messages")
+
+
+def message(key: str, **params) -> str:
+    """The Japanese text for `key`, with `{name}` placeholders filled in."""
+    texts = messages_for(current_app.config["IDP_SETTINGS"].themes_dir)
+    try:
+        text = texts[key]
+    except KeyError:
+        raise MissingMessage(key) from None
+    return text.format(**params) if params else text
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["_"] = message

@@ -1,0 +1,1 @@
+"""The hosted sign-in pages under /realms/{realm}/login-actions/ and the SSO session cookie."""

@@ -1,0 +1,1 @@
+"""Sending mail: SMTP, or an outbox folder of .eml files for development."""

@@ -1,0 +1,174 @@
+"""The schema of `realm-config/<realm>.yaml`: one society's settings and clients.
+
+Defaults follow Keycloak's so a realm behaves as a Keycloak realm would unless the operator
+says otherwise. Unknown keys are errors: a misspelt setting must not be silently ignored.
+"""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+REALM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClientSecret(Strict):
+    """Where a confidential client's secret comes from: an environment variable or a hash."""
+
+    env: str | None = None
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    default: str | None = Field(default=None, description="used when `env` is unset (development only)")
+
+    @model_validator(mode="after")
+    def one_source(self):
+        if (self.env is None) == (self.sha256 is None):
+            raise ValueError("give exactly one of `env` (a variable holding the secret) or `sha256` (its hex hash)")
+        if self.default is not None and self.env is None:
+            raise ValueError("`default` only goes with `env`")
+        return self
+
+
+class ClientConfig(Strict):
+    """A relying party."""
+
+    client_id: str = Field(min_length=1, max_length=255)
+    name: str = ""
+    enabled: bool = True
+    public: bool = False
+    secret: ClientSecret | None = None
+    redirect_uris: list[str] = Field(default_factory=list)
+    post_logout_redirect_uris: list[str] = Field(default_factory=list)
+    web_origins: list[str] = Field(default_factory=list)
+    base_url: str = ""
+    pkce_required: bool = False
+    standard_flow: bool = True
+    direct_access_grants: bool = False
+    service_account: bool = False
+    service_account_roles: list[str] = Field(default_factory=list)
+
+    @field_validator("redirect_uris", "post_logout_redirect_uris")
+    @classmethod
+    def absolute_uris(cls, uris: list[str]) -> list[str]:
+        for uri in uris:
+            if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", uri) or "#" in uri:
+                raise ValueError(f"{uri!r} must be an absolute URI without a fragment (matched exactly)")
+        return uris
+
+    @model_validator(mode="after")
+    def secret_fits_kind(self):
+        if self.public and self.secret is not None:
+            raise ValueError("a public client has no secret")
+        if not self.public and self.secret is None:
+            raise ValueError("a confidential client needs `secret` (or set `public: true`)")
+        if self.public and self.service_account:
+            raise ValueError("a public client cannot have a service account")
+        if self.standard_flow and not self.redirect_uris:
+            raise ValueError("`standard_flow` needs at least one redirect URI")
+        return self
+
+    @property
+    def grant_types(self) -> list[str]:
+        grants = []
+        if self.standard_flow:
+            grants += ["authorization_code", "refresh_token"]
+        if self.direct_access_grants:
+            grants += ["password"] + ([] if "refresh_token" in grants else ["refresh_token"])
+        if self.service_account:
+            grants.append("client_credentials")
+        return grants
+
+
+class TokenSettings(Strict):
+    """Lifespans in seconds, named and defaulted as Keycloak's realm settings."""
+
+    access_token_lifespan: int = Field(default=300, ge=10)
+    access_code_lifespan: int = Field(default=60, ge=10)
+    login_timeout: int = Field(default=1800, ge=60, description="Keycloak's accessCodeLifespanLogin")
+    action_token_lifespan: int = Field(default=300, ge=60, description="Keycloak's actionTokenGeneratedByUserLifespan")
+    sso_session_idle_timeout: int = Field(default=1800, ge=60)
+    sso_session_max_lifespan: int = Field(default=36000, ge=60)
+    remember_me_idle_timeout: int = Field(default=0, ge=0, description="0: the SSO idle timeout")
+    remember_me_max_lifespan: int = Field(default=0, ge=0, description="0: the SSO max lifespan")
+    revoke_refresh_token: bool = Field(default=True, description="rotate refresh tokens; reuse revokes the family")
+    signature_algorithm: Literal["RS256", "ES256"] = "RS256"
+
+
+class BruteForceSettings(Strict):
+    """Keycloak's brute-force detection settings and defaults."""
+
+    enabled: bool = False
+    permanent_lockout: bool = False
+    failure_factor: int = Field(default=30, ge=1)
+    wait_increment_seconds: int = Field(default=60, ge=0)
+    max_failure_wait_seconds: int = Field(default=900, ge=0)
+    quick_login_check_milli_seconds: int = Field(default=1000, ge=0)
+    minimum_quick_login_wait_seconds: int = Field(default=60, ge=0)
+    max_delta_time_seconds: int = Field(default=43200, ge=0)
+
+
+class UserIdPolicy(Strict):
+    """Which user IDs members may choose (SPEC §2: 8–13 characters, a-z 0-9 - _ . @)."""
+
+    min_length: int = Field(default=8, ge=1)
+    max_length: int = Field(default=13, le=255)
+    allowed_symbols: str = "-_.@"
+
+    @model_validator(mode="after")
+    def lengths_in_order(self):
+        if self.min_length > self.max_length:
+            raise ValueError("min_length is larger than max_length")
+        return self
+
+
+class SmtpSettings(Strict):
+    from_address: str = ""
+    from_display_name: str = ""
+    subject_prefix: str = ""
+
+
+class RealmConfig(Strict):
+    """One society."""
+
+    realm: str
+    display_name: str = ""
+    enabled: bool = True
+    theme: str = "ja"
+    browser_flow: str = "browser"
+    password_policy: str = "length(8) and maxLength(64) and notUsername"
+    user_id_policy: UserIdPolicy = UserIdPolicy()
+    tokens: TokenSettings = TokenSettings()
+    brute_force: BruteForceSettings = BruteForceSettings()
+    remember_me: bool = True
+    registration_allowed: bool = False
+    email: SmtpSettings = SmtpSettings()
+    clients: list[ClientConfig] = Field(default_factory=list)
+
+    @field_validator("realm")
+    @classmethod
+    def realm_name(cls, name: str) -> str:
+        if not REALM_NAME.match(name):
+            raise ValueError("a realm name is lower-case letters, digits, - and _ (it appears in URLs)")
+        return name
+
+    @field_validator("password_policy")
+    @classmethod
+    def policy_parses(cls, policy: str) -> str:
+        from idp.security.password_policy import PasswordPolicy
+
+        PasswordPolicy.parse(policy)
+        return policy
+
+    @field_validator("clients")
+    @classmethod
+    def unique_client_ids(cls, clients: list[ClientConfig]) -> list[ClientConfig]:
+        seen = set()
+        for client in clients:
+            if client.client_id in seen:
+                raise ValueError(f"client_id {client.client_id!r} appears twice")
+            seen.add(client.client_id)
+        return clients

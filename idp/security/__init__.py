@@ -1,0 +1,1 @@
+"""Realm-independent security pieces: password hashing (ours and Keycloak's), password policies."""

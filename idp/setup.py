@@ -1,0 +1,27 @@
+"""What runs once before serving: migrate the database, load `realm-config/`, make signing keys."""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import select
+
+from idp.config import Settings
+from idp.db import Database
+from idp.db.models import Realm
+from idp.realms import load_realm_dir, save_realm
+
+
+def prepare(settings: Settings, database: Database, echo: Callable[[str], None] = lambda _: None) -> None:
+    """Migrate, then create or update every realm of `realm-config/` (all or nothing)."""
+    from idp.oidc.keys import ensure_signing_key
+
+    database.upgrade()
+    if settings.load_realms_on_start:
+        configs = load_realm_dir(settings.realms_dir)
+        with database.session() as session:
+            for config in configs:
+                save_realm(session, config)
+                echo(f"realm {config.realm}: loaded from {settings.realms_dir}")
+    with database.session() as session:
+        for realm in session.scalars(select(Realm)):
+            ensure_signing_key(session, realm)
