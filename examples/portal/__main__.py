@@ -7,7 +7,7 @@ from examples.portal import create_portal
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m examples.portal", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m examples.portal", description="Serve the KOSMO Web demo portal.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8081, help="port to listen on (default 8081)")
     args = parser.parse_args(argv)

@@ -6,6 +6,7 @@ identity provider's discovery document is stood in for, so nothing leaves the te
 from __future__ import annotations
 
 import re
+import socket
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -196,3 +197,28 @@ def test_the_mailbox_serves_only_files_of_the_outbox(tmp_path, monkeypatch):
 
     assert client.get("/dev/mailbox/..%2Fsecret.eml").status_code == 404
     assert client.get("/dev/mailbox/missing.eml").status_code == 404
+
+
+def test_sign_in_says_so_when_the_idp_cannot_be_reached():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    portal = create_portal({"PORTAL_IDP_URL": f"http://127.0.0.1:{closed_port}", "PORTAL_SECRET_KEY": "x" * 32})
+
+    response = portal.test_client().get("/login")
+
+    assert response.status_code == 503
+    assert "認証サーバーに接続できません。" in response.get_data(as_text=True)
+
+
+def test_a_refused_or_forged_callback_does_not_sign_anyone_in(portal):
+    client = portal.test_client()
+
+    refused = client.get("/callback", query_string={"error": "access_denied", "state": "s"})
+    forged = client.get("/callback", query_string={"code": "stolen", "state": "not-ours"})
+
+    for response in (refused, forged):
+        assert response.status_code == 400
+        assert "ログインを完了できませんでした。" in response.get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert "id_token" not in session
