@@ -4,6 +4,9 @@ Every command exits non-zero with one clear line on bad input (`click.ClickExcep
 """
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
+
 import click
 
 from idp.config import Settings, SettingsError
@@ -26,6 +29,15 @@ class Context:
         if self._database is None:
             self._database = Database(self.settings.database_url)
         return self._database
+
+    @contextmanager
+    def session(self):
+        """A session on an up-to-date schema: migrations run first, so no step is forgotten."""
+        if not getattr(self, "_upgraded", False):
+            self.database.upgrade()
+            self._upgraded = True
+        with self.database.session() as session:
+            yield session
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
@@ -85,3 +97,255 @@ def db_upgrade(ctx: Context) -> None:
     """Apply every Alembic migration."""
     ctx.database.upgrade()
     click.echo("database is up to date")
+
+
+@main.group()
+def realm() -> None:
+    """Realms (one per society): import, export, list."""
+
+
+@realm.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@pass_context
+def realm_import(ctx: Context, file: str) -> None:
+    """Create or update a realm from a realm-config YAML file or a Keycloak realm export (JSON)."""
+    if file.endswith((".yaml", ".yml")):
+        _import_yaml(ctx, file)
+    elif file.endswith(".json"):
+        _import_keycloak(ctx, file)
+    else:
+        raise click.ClickException(f"{file}: give a .yaml/.yml realm file or a Keycloak .json export")
+
+
+def _import_yaml(ctx: Context, file: str) -> None:
+    from idp.oidc.keys import ensure_signing_key
+    from idp.realms import load_realm_file, save_realm
+    from idp.yamlfile import ConfigFileError
+
+    try:
+        config = load_realm_file(file)
+        with ctx.session() as session:
+            realm = save_realm(session, config)
+            ensure_signing_key(session, realm)
+            clients = len(realm.clients)
+    except (ConfigFileError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"realm {config.realm}: imported from {file} ({clients} clients)")
+
+
+def _import_keycloak(ctx: Context, file: str) -> None:
+    from idp.oidc.keys import ensure_signing_key
+    from idp.realms.keycloak import KeycloakImportError, import_file
+
+    try:
+        with ctx.session() as session:
+            realm, imported = import_file(session, file, ctx.settings)
+            ensure_signing_key(session, realm)
+    except KeycloakImportError as exc:
+        raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
+    for note in imported.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(
+        f"realm {realm.name}: imported from Keycloak export {file} "
+        f"({len(imported.config.clients)} clients, {len(imported.users)} users)"
+    )
+
+
+@realm.command("export")
+@click.argument("name")
+@pass_context
+def realm_export(ctx: Context, name: str) -> None:
+    """Print a realm as realm-config YAML (client secrets as hashes only)."""
+    from idp.realms.export import export_realm, realm_yaml
+
+    with ctx.session() as session:
+        data = export_realm(session, _realm(session, name))
+    click.echo(realm_yaml(data), nl=False)
+
+
+@realm.command("list")
+@pass_context
+def realm_list(ctx: Context) -> None:
+    """Every realm with its display name, clients and members."""
+    from sqlalchemy import func, select
+
+    from idp.db.models import Realm, User
+
+    with ctx.session() as session:
+        members = (
+            select(User.realm_id, func.count().label("n"))
+            .where(User.service_account_client_id.is_(None))
+            .group_by(User.realm_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(Realm, func.coalesce(members.c.n, 0)).outerjoin(members, members.c.realm_id == Realm.id).order_by(Realm.name)
+        ).all()
+        lines = [
+            f"{realm.name}\t{realm.display_name}\t{len(realm.clients)} clients\t{count} users"
+            + ("" if realm.enabled else "\tdisabled")
+            for realm, count in rows
+        ]
+    click.echo("\n".join(lines) if lines else "no realms yet (idp realm import FILE)")
+
+
+def _realm(session, name: str):
+    from sqlalchemy import select
+
+    from idp.db.models import Realm
+
+    realm = session.scalar(select(Realm).where(Realm.name == name))
+    if realm is None:
+        raise click.ClickException(f"no realm named {name!r} (see `idp realm list`)")
+    return realm
+
+
+@main.group()
+def user() -> None:
+    """Members of a realm: add, set a password, show."""
+
+
+@user.command("add")
+@click.option("--realm", "realm_name", required=True)
+@click.argument("username")
+@click.option("--email")
+@click.option("--first-name", default="")
+@click.option("--last-name", default="")
+@click.option("--birthdate", type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD")
+@click.option("--password", "prompt_password", is_flag=True, help="prompt for an initial password")
+@click.option("--password-stdin", is_flag=True, help="read the initial password from standard input")
+@click.option("--temporary", is_flag=True, help="the member must change the password at first sign-in")
+@pass_context
+def user_add(ctx: Context, realm_name, username, email, first_name, last_name, birthdate,
+             prompt_password, password_stdin, temporary) -> None:
+    """Add a member (user IDs are stored lower-cased)."""
+    from idp.db.users import UserExists, create_user
+
+    _check_username(username)
+    password = _read_password(prompt_password, password_stdin) if prompt_password or password_stdin else None
+    if temporary and password is None:
+        raise click.ClickException("--temporary needs a password (--password or --password-stdin)")
+    with ctx.session() as session:
+        realm = _realm(session, realm_name)
+        if password is not None:
+            _check_policy(ctx, realm, password, username=username.lower(), email=email)
+        try:
+            created = create_user(
+                session, realm, username, settings=ctx.settings, email=email, first_name=first_name,
+                last_name=last_name, birthdate=birthdate.date() if birthdate else None,
+                password=password, temporary=temporary,
+            )
+        except UserExists as exc:
+            raise click.ClickException(f"realm {realm_name}: {exc}") from None
+        click.echo(f"realm {realm_name}: added user {created.username} ({created.id})")
+
+
+@user.command("set-password")
+@click.option("--realm", "realm_name", required=True)
+@click.argument("username")
+@click.option("--temporary", is_flag=True, help="the member must change it at the next sign-in")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@pass_context
+def user_set_password(ctx: Context, realm_name, username, temporary, password_stdin) -> None:
+    """Set a member's password, checked against the realm's password policy."""
+    from idp.db.users import previous_hashes, set_password
+
+    password = _read_password(not password_stdin, password_stdin)
+    with ctx.session() as session:
+        realm = _realm(session, realm_name)
+        member = _member(session, realm, username)
+        _check_policy(ctx, realm, password, username=member.username, email=member.email,
+                      previous=previous_hashes(member))
+        set_password(session, member, password, ctx.settings, temporary=temporary)
+        click.echo(f"realm {realm_name}: password of {member.username} set" + (" (temporary)" if temporary else ""))
+
+
+@user.command("show")
+@click.option("--realm", "realm_name", required=True)
+@click.argument("username")
+@pass_context
+def user_show(ctx: Context, realm_name, username) -> None:
+    """Show a member: profile, roles, pending actions and credentials (never secrets)."""
+    with ctx.session() as session:
+        member = _member(session, _realm(session, realm_name), username)
+        click.echo("\n".join(_describe(member)))
+
+
+def _describe(member) -> list[str]:
+    lines = [
+        f"id: {member.id}",
+        f"username: {member.username}",
+        f"email: {member.email or '-'}" + (" (verified)" if member.email_verified else " (not verified)"),
+        f"name: {member.full_name or '-'}",
+        f"birthdate: {member.birthdate or '-'}",
+        f"enabled: {'yes' if member.enabled else 'no'}",
+        f"created: {member.created_at:%Y-%m-%d %H:%M:%S} UTC",
+        f"realm roles: {', '.join(member.roles) or '-'}",
+        f"required actions: {', '.join(sorted(a.action for a in member.required_actions)) or '-'}",
+    ]
+    for name, values in sorted(member.attributes.items()):
+        lines.append(f"attribute {name}: {', '.join(map(str, values)) if isinstance(values, list) else values}")
+    for credential in member.credentials:
+        if credential.type == "password-history":
+            continue
+        detail = credential.credential_data.get("algorithm") or credential.credential_data.get("subType") or ""
+        label = f" {credential.user_label!r}" if credential.user_label else ""
+        flag = " temporary" if credential.temporary else ""
+        lines.append(f"credential: {credential.type}{label} {detail}{flag} created {credential.created_at:%Y-%m-%d}")
+    return lines
+
+
+def _member(session, realm, username: str):
+    from idp.db.users import find_user, get_user
+
+    member = get_user(session, realm, username) or find_user(session, realm, username)
+    if member is None:
+        raise click.ClickException(f"realm {realm.name}: no user {username!r}")
+    return member
+
+
+def _check_username(username: str) -> None:
+    if not username.strip() or len(username) > 255 or any(c.isspace() for c in username):
+        raise click.ClickException(f"user ID {username!r} must be 1-255 characters without spaces")
+
+
+def _read_password(prompt: bool, from_stdin: bool) -> str:
+    if prompt and from_stdin:
+        raise click.ClickException("give either --password (prompt) or --password-stdin, not both")
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise click.ClickException("the password is empty")
+    return password
+
+
+def _check_policy(ctx: Context, realm, password: str, *, username: str, email: str | None, previous=()) -> None:
+    from idp.i18n import messages_for
+    from idp.realms import realm_config
+    from idp.security.password_policy import PasswordPolicy
+
+    policy = PasswordPolicy.parse(realm_config(realm).password_policy)
+    violations = policy.violations(password, username=username, email=email, previous_hashes=list(previous))
+    if violations:
+        texts = messages_for(ctx.settings.themes_dir)
+        problems = "; ".join(texts.get(v.key, v.key).format(**v.params) for v in violations)
+        raise click.ClickException(f"the realm's password policy refuses this password: {problems}")
+
+
+@main.group()
+def keys() -> None:
+    """Token-signing keys."""
+
+
+@keys.command("rotate")
+@click.argument("realm_name")
+@pass_context
+def keys_rotate(ctx: Context, realm_name: str) -> None:
+    """Make a new signing key; the old one stays in /certs until its tokens expire."""
+    from idp.oidc.keys import rotate_signing_key
+
+    with ctx.session() as session:
+        key = rotate_signing_key(session, _realm(session, realm_name))
+        click.echo(f"realm {realm_name}: new signing key {key.kid} ({key.algorithm}); the previous key stays published until its tokens expire")
