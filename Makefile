@@ -1,0 +1,42 @@
+# kosmo-idp: `make run` starts the identity provider and the demo portal, `make test` runs every test.
+#
+# Installs go into .venv; a stamp file per install, keyed on pyproject.toml, makes the second
+# run fast and a changed pyproject.toml reinstall.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+INSTALLED_TEST := $(VENV)/.installed-test
+NODE_DIR := tests/interop/node
+NODE_INSTALLED := $(NODE_DIR)/node_modules/.installed
+
+.PHONY: run test clean
+
+## run: set up on first use, then serve http://localhost:8080 (IdP) and http://localhost:8081 (portal)
+run: $(INSTALLED)
+	$(BIN)/python scripts/run_demo.py
+
+## test: install the test extras (and the interop tests' npm packages) and run the whole suite
+test: $(INSTALLED_TEST) $(if $(wildcard $(NODE_DIR)/package.json),$(NODE_INSTALLED))
+	$(BIN)/pytest
+
+## clean: forget the virtual environment, the demo database, keys and mails, and caches
+clean:
+	rm -rf $(VENV) var $(NODE_DIR)/node_modules .pytest_cache .hypothesis *.egg-info build dist
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(INSTALLED_TEST): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(INSTALLED)
+
+$(NODE_INSTALLED): $(wildcard $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json)
+	cd $(NODE_DIR) && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+	touch $@
