@@ -47,11 +47,10 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 
 
 def _register_blueprints(app: Flask) -> None:
-    from idp import errors, web
+    from idp import errors
     from idp.login import views as login
     from idp.oidc import views as oidc
 
+    login.init_app(app)  # adds its pages to the realm blueprint before it is registered
     oidc.init_app(app)
-    login.init_app(app)
-    web.init_app(app)
     errors.init_app(app)

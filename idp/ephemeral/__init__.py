@@ -180,7 +180,24 @@ class SqlStore:
 
 
 def make_store(redis_url: str | None, database: Database) -> EphemeralStore:
-    return RedisStore(redis_url) if redis_url else SqlStore(database)
+    if redis_url:
+        return RedisStore(redis_url)
+    return SqlStore(ephemeral_database(database))
+
+
+def ephemeral_database(database: Database) -> Database:
+    """The database for the SQL backend: the main one, except for an SQLite file.
+
+    SQLite has one writer at a time, so a request holding a write transaction on the main
+    file would wait on itself when it stores a code; a sibling file keeps them apart.
+    PostgreSQL locks rows and shares one database happily.
+    """
+    if not database.url.startswith("sqlite:///") or database.url.endswith(":memory:"):
+        return database
+    path = database.url.split("///", 1)[1]
+    sibling = Database(f"sqlite:///{path.removesuffix('.db')}-ephemeral.db")
+    EphemeralEntry.__table__.create(sibling.engine, checkfirst=True)
+    return sibling
 
 
 def init_app(app: Flask, store: EphemeralStore) -> None:

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-REALM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+REALM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
 
 
 class Strict(BaseModel):
@@ -151,7 +151,7 @@ class RealmConfig(Strict):
     @field_validator("realm")
     @classmethod
     def realm_name(cls, name: str) -> str:
-        if not REALM_NAME.match(name):
+        if not REALM_NAME.fullmatch(name):
             raise ValueError("a realm name is lower-case letters, digits, - and _ (it appears in URLs)")
         return name
 

@@ -1,0 +1,64 @@
+"""Auth sessions: one sign-in in progress, kept in the ephemeral store per browser tab.
+
+The browser holds a root id in a cookie; each tab adds its own `tab_id` (carried in every
+form, as Keycloak does), so two tabs signing in at once never overwrite each other.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+
+from flask import g, request
+from werkzeug.wrappers import Response
+
+from idp.ephemeral import ephemeral
+
+COOKIE = "AUTH_SESSION_ID"
+
+
+@dataclass
+class AuthSession:
+    """A sign-in in progress: which client asked, with which request, and how far it got."""
+
+    root_id: str
+    tab_id: str
+    client_id: str
+    request: dict
+    started_at: float = field(default_factory=time.time)
+    user_id: str | None = None
+    remember_me: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"auth:{g.realm.id}:{self.root_id}:{self.tab_id}"
+
+
+def start(client_id: str, authorization_request: dict) -> AuthSession:
+    root_id = request.cookies.get(COOKIE) or secrets.token_urlsafe(24)
+    auth = AuthSession(root_id=root_id, tab_id=secrets.token_urlsafe(8), client_id=client_id,
+                       request=authorization_request)
+    save(auth)
+    return auth
+
+
+def save(auth: AuthSession) -> None:
+    ephemeral().put(auth.key, asdict(auth), g.realm_config.tokens.login_timeout)
+
+
+def load(tab_id: str | None) -> AuthSession | None:
+    root_id = request.cookies.get(COOKIE)
+    if not root_id or not tab_id:
+        return None
+    data = ephemeral().get(f"auth:{g.realm.id}:{root_id}:{tab_id}")
+    return AuthSession(**data) if data else None
+
+
+def finish(auth: AuthSession) -> None:
+    ephemeral().delete(auth.key)
+
+
+def set_cookie(response: Response, auth: AuthSession) -> None:
+    settings = g.settings
+    response.set_cookie(COOKIE, auth.root_id, path=f"/realms/{g.realm.name}/", httponly=True, samesite="Lax",
+                        secure=settings.base_url_is_https)

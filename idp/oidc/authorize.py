@@ -1,0 +1,75 @@
+"""The authorization endpoint's decisions: validate the request, reuse SSO, or hand over to sign-in.
+
+`resume_authorization` is the one call the sign-in pages make when a member has finished
+signing in: it replays the saved request and redirects to the relying party with a code.
+"""
+from __future__ import annotations
+
+import time
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from flask import current_app, g, render_template, request
+from werkzeug.wrappers import Response
+
+from idp.db import db_session
+from idp.db.models import User, UserSession
+from idp.oidc import sessions
+from idp.oidc.server import StoredAuthorizationRequest
+
+AUTH_PARAMETERS = (
+    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt", "max_age",
+    "login_hint", "ui_locales", "code_challenge", "code_challenge_method", "response_mode", "kc_action",
+)
+
+
+def server():
+    return current_app.extensions["idp.oidc_server"]
+
+
+def saved_request(values) -> dict:
+    """The authorization request's parameters worth keeping while the member signs in."""
+    return {key: values[key] for key in AUTH_PARAMETERS if values.get(key) is not None}
+
+
+def validate(args: dict, user: User | None = None, user_session: UserSession | None = None):
+    """Authlib's grant for the request (raises OAuth2Error)."""
+    req = StoredAuthorizationRequest(args, request.base_url)
+    req.user_session = user_session
+    return req, server().get_consent_grant(request=req, end_user=user)
+
+
+def error_response(error: OAuth2Error) -> Response:
+    """Errors go back to the client only when the redirect URI was verified; else a page."""
+    if getattr(error, "redirect_uri", None):
+        return server().handle_error_response(None, error)
+    key = "error.unknown_client" if error.error in ("invalid_client", "unauthorized_client") else (
+        "error.invalid_redirect_uri" if "redirect" in (error.description or "").lower() else "error.invalid_request"
+    )
+    return Response(render_template("error.html", message_key=key), status=400)
+
+
+def sso_session_for(args: dict) -> UserSession | None:
+    """The browser's live SSO session, unless the request asks for a fresh sign-in."""
+    session = db_session()
+    user_session = sessions.find_session(session, g.realm, sessions.session_id_from_cookie())
+    if user_session is None or "login" in args.get("prompt", "").split():
+        return None
+    max_age = args.get("max_age")
+    if max_age and max_age.isdigit() and time.time() - user_session.auth_time > int(max_age):
+        return None
+    return user_session
+
+
+def resume_authorization(args: dict, user_session: UserSession) -> Response:
+    """Issue the code for a saved request now that `user_session` is signed in."""
+    session = db_session()
+    user = session.get(User, user_session.user_id)
+    try:
+        req, grant = validate(args, user, user_session)
+    except OAuth2Error as error:
+        return error_response(error)
+    sessions.touch(user_session)
+    response = server().create_authorization_response(request=req, grant_user=user, grant=grant)
+    session.commit()
+    sessions.set_session_cookie(response, g.realm, user_session)
+    return response

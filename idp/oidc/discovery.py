@@ -1,0 +1,48 @@
+"""The discovery document (OpenID Connect Discovery 1.0 §3) with the keys Keycloak publishes."""
+from __future__ import annotations
+
+from idp.oidc.tokens import DEFAULT_SCOPES, OPTIONAL_SCOPES
+
+
+def discovery_document(issuer: str) -> dict:
+    endpoints = f"{issuer}/protocol/openid-connect"
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{endpoints}/auth",
+        "token_endpoint": f"{endpoints}/token",
+        "introspection_endpoint": f"{endpoints}/token/introspect",
+        "userinfo_endpoint": f"{endpoints}/userinfo",
+        "end_session_endpoint": f"{endpoints}/logout",
+        "frontchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
+        "jwks_uri": f"{endpoints}/certs",
+        "grant_types_supported": ["authorization_code", "refresh_token", "password", "client_credentials"],
+        "acr_values_supported": ["0", "1"],
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "prompt_values_supported": ["none", "login"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "userinfo_signing_alg_values_supported": ["none"],
+        "request_object_signing_alg_values_supported": ["none"],
+        "response_modes_supported": ["query"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": [],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint": f"{endpoints}/revoke",
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "claims_supported": [
+            "aud", "sub", "iss", "auth_time", "name", "given_name", "family_name", "preferred_username",
+            "email", "email_verified", "acr", "azp", "sid", "nonce", "at_hash",
+        ],
+        "claim_types_supported": ["normal"],
+        "claims_parameter_supported": False,
+        "scopes_supported": ["openid", *DEFAULT_SCOPES, *OPTIONAL_SCOPES],
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "require_request_uri_registration": False,
+        "code_challenge_methods_supported": ["S256"],
+        "tls_client_certificate_bound_access_tokens": False,
+        "backchannel_logout_supported": False,
+        "backchannel_logout_session_supported": False,
+        "authorization_response_iss_parameter_supported": True,
+    }

@@ -1,0 +1,109 @@
+"""Ending SSO sessions: RP-initiated logout in the browser, and Keycloak's refresh-token logout."""
+from __future__ import annotations
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from flask import g, jsonify, make_response, redirect, render_template, request
+from flask_wtf.csrf import validate_csrf
+from werkzeug.wrappers import Response
+from wtforms.validators import ValidationError
+
+from idp.db import db_session
+from idp.db.models import Client, RefreshTokenFamily
+from idp.oidc import sessions, tokens
+from idp.oidc.authorize import server
+from idp.realms import find_client
+
+
+def logout_with_refresh_token() -> Response:
+    """POST with client credentials and a refresh token ends that token's session: 204."""
+    try:
+        client = server().authenticate_client(server().create_oauth2_request(None), ["client_secret_basic",
+                                                                                    "client_secret_post", "none"])
+    except OAuth2Error as error:
+        return server().handle_error_response(None, error)
+    session = db_session()
+    try:
+        claims = tokens.decode(session, g.realm, request.form["refresh_token"], issuer=g.issuer, typ="Refresh",
+                               verify_exp=False)
+    except tokens.InvalidToken:
+        return _error("invalid_grant", "Invalid refresh token")
+    if claims.get("azp") != client.client_id:
+        return _error("invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
+    family = session.get(RefreshTokenFamily, claims.get("fam", ""))
+    user_session = sessions.find_session(session, g.realm, family.user_session_id if family else None)
+    if user_session is not None:
+        sessions.end_session(session, user_session)
+    session.commit()
+    return Response(status=204)
+
+
+def _error(error: str, description: str) -> Response:
+    response = jsonify(error=error, error_description=description)
+    response.status_code = 400
+    return response
+
+
+def logout_in_browser() -> Response:
+    """RP-initiated logout: with a valid `id_token_hint` at once, otherwise after confirming."""
+    values = request.values
+    hint_claims = _id_token_hint_claims(values.get("id_token_hint"))
+    if values.get("id_token_hint") and hint_claims is None:
+        return _page("error.html", 400, message_key="error.invalid_request")
+    client = _client_for(values.get("client_id"), hint_claims)
+    redirect_uri = values.get("post_logout_redirect_uri")
+    if redirect_uri and (client is None or redirect_uri not in client.post_logout_redirect_uris):
+        return _page("error.html", 400, message_key="error.invalid_redirect_uri")
+    if hint_claims is None and not _confirmed():
+        return _page("logout-confirm.html", 200, values=_carried(values))
+    _end_browser_session(hint_claims)
+    if redirect_uri:
+        target = add_params_to_uri(redirect_uri, [("state", values["state"])]) if values.get("state") else redirect_uri
+        response = redirect(target)
+    else:
+        response = _page("logout-done.html", 200, client=client)
+    sessions.clear_session_cookie(response, g.realm)
+    return response
+
+
+def _id_token_hint_claims(hint: str | None) -> dict | None:
+    if not hint:
+        return None
+    try:
+        # Keycloak accepts an expired ID token as a hint: it only names the session.
+        return tokens.decode(db_session(), g.realm, hint, issuer=g.issuer, typ="ID", verify_exp=False)
+    except tokens.InvalidToken:
+        return None
+
+
+def _client_for(client_id: str | None, hint_claims: dict | None) -> Client | None:
+    if hint_claims and client_id and client_id != hint_claims.get("aud"):
+        return None
+    return find_client(db_session(), g.realm, client_id or (hint_claims or {}).get("aud"))
+
+
+def _confirmed() -> bool:
+    if request.method != "POST" or request.form.get("confirm") != "1":
+        return False
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True
+
+
+def _carried(values) -> dict:
+    return {key: values[key] for key in ("post_logout_redirect_uri", "client_id", "state") if values.get(key)}
+
+
+def _end_browser_session(hint_claims: dict | None) -> None:
+    session = db_session()
+    for session_id in {sessions.session_id_from_cookie(), (hint_claims or {}).get("sid")}:
+        user_session = sessions.find_session(session, g.realm, session_id)
+        if user_session is not None:
+            sessions.end_session(session, user_session)
+    session.commit()
+
+
+def _page(template: str, status: int, **context) -> Response:
+    return make_response(render_template(template, **context), status)

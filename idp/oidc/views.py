@@ -1,0 +1,143 @@
+"""OpenID Connect endpoints at Keycloak's paths under `/realms/{realm}`."""
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from flask import Blueprint, Flask, abort, current_app, g, jsonify, make_response, render_template, request
+from werkzeug.wrappers import Response
+
+from idp.db import db_session
+from idp.oidc import authorize as authorization
+from idp.oidc import keys, sessions, tokens
+from idp.oidc.discovery import discovery_document
+from idp.oidc.server import create_server, lookup_token
+from idp.realms import RealmNotFound, find_realm, realm_config
+
+bp = Blueprint("oidc", __name__, url_prefix="/realms/<realm>")
+
+
+@bp.url_value_preprocessor
+def load_realm(_endpoint, values) -> None:
+    name = values.pop("realm")
+    try:
+        g.realm = find_realm(db_session(), name)
+    except RealmNotFound:
+        abort(404, description="unknown_realm")
+    g.realm_config = realm_config(g.realm)
+    g.settings = current_app.config["IDP_SETTINGS"]
+    g.issuer = g.settings.issuer(g.realm.name)
+
+
+@bp.get("")
+def realm_info():
+    """Realm information as python-keycloak's `public_key()` and keycloak-js read it."""
+    signing_key = keys.active_key(db_session(), g.realm)
+    return jsonify({
+        "realm": g.realm.name,
+        "public_key": keys.public_key_pem_body(signing_key),
+        "token-service": f"{g.issuer}/protocol/openid-connect",
+        "account-service": f"{g.issuer}/account",
+        "tokens-not-before": g.realm.not_before,
+    })
+
+
+@bp.get("/.well-known/openid-configuration")
+def openid_configuration():
+    """OpenID Connect Discovery 1.0 §4, with Keycloak's keys."""
+    return jsonify(discovery_document(g.issuer))
+
+
+@bp.get("/protocol/openid-connect/certs")
+def certs():
+    """The realm's published signing keys (JWKS)."""
+    return jsonify(keys.jwks(db_session(), g.realm))
+
+
+@bp.route("/protocol/openid-connect/auth", methods=["GET", "POST"])
+def authorize():
+    """Authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2): SSO, or the sign-in page."""
+    from idp.login.views import begin_sign_in
+
+    args = authorization.saved_request(request.values)
+    user_session = authorization.sso_session_for(args)
+    if user_session is not None:
+        return authorization.resume_authorization(args, user_session)
+    try:
+        _req, grant = authorization.validate(args)
+    except OAuth2Error as error:
+        return authorization.error_response(error)
+    return begin_sign_in(args, grant.request.client.model)
+
+
+@bp.post("/protocol/openid-connect/token")
+def token():
+    """Token endpoint (RFC 6749 §3.2): code, refresh, password and client-credentials grants."""
+    return authorization.server().create_token_response()
+
+
+@bp.post("/protocol/openid-connect/token/introspect")
+def introspect():
+    """Token introspection (RFC 7662)."""
+    return authorization.server().create_endpoint_response("introspection")
+
+
+@bp.post("/protocol/openid-connect/revoke")
+def revoke():
+    """Token revocation (RFC 7009)."""
+    return authorization.server().create_endpoint_response("revocation")
+
+
+@bp.route("/protocol/openid-connect/userinfo", methods=["GET", "POST"])
+def userinfo():
+    """UserInfo endpoint (OIDC Core §5.3): the bearer token's user, as Keycloak answers."""
+    header = request.headers.get("Authorization", "")
+    raw = header[7:].strip() if header.lower().startswith("bearer ") else request.form.get("access_token")
+    claims = lookup_token(raw) if raw else None
+    if claims is None or claims.get("typ") != "Bearer":
+        return _bearer_error("invalid_token", "Token verification failed")
+    from idp.db.models import User
+
+    user = db_session().get(User, claims["sub"])
+    if user is None or not user.enabled:
+        return _bearer_error("invalid_token", "User not found")
+    body = {"sub": user.id}
+    body.update(tokens.profile_claims(user, claims.get("scope", "")))
+    return _no_store(jsonify(body))
+
+
+def _bearer_error(error: str, description: str) -> Response:
+    response = jsonify(error=error, error_description=description)
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = (
+        f'Bearer realm="{g.realm.name}", error="{error}", error_description="{description}"'
+    )
+    return response
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/protocol/openid-connect/logout", methods=["GET", "POST"])
+def logout():
+    """RP-initiated logout 1.0, plus Keycloak's refresh-token logout (204) for python-keycloak."""
+    from idp.oidc import logout as ending
+
+    if request.method == "POST" and "refresh_token" in request.form:
+        return ending.logout_with_refresh_token()
+    return ending.logout_in_browser()
+
+
+@bp.errorhandler(404)
+def realm_not_found(error):
+    return make_response(render_template("error.html", message_key="error.unknown_realm"), 404)
+
+
+def init_app(app: Flask) -> None:
+    from idp.app import csrf
+
+    app.extensions["idp.oidc_server"] = create_server(app)
+    # Relying parties call these with their own credentials, not a browser form.
+    for view in (token, introspect, revoke, userinfo, logout):
+        csrf.exempt(view)
+    app.register_blueprint(bp)
