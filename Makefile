@@ -39,4 +39,4 @@ $(INSTALLED_TEST): pyproject.toml | $(BIN)/python
 
 $(NODE_INSTALLED): $(wildcard $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json)
 	cd $(NODE_DIR) && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
-	touch $@
+	mkdir -p $(@D) && touch $@
