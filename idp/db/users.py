@@ -33,6 +33,12 @@ class UserExists(ValueError):
         self.value = value
         super().__init__(f"another user already has {field} {value!r}")
 
+    @classmethod
+    def from_integrity_error(cls, exc: IntegrityError, user: User) -> "UserExists":
+        # PostgreSQL names the index, SQLite the columns or the index: both mention "email".
+        field = "email" if "email" in str(exc.orig).lower() else "username"
+        return cls(field, getattr(user, field))
+
 
 def find_user(session: Session, realm: Realm, login: str) -> User | None:
     """The member who signs in as `login`: a user ID or an email, both case-insensitive."""
@@ -94,8 +100,7 @@ def insert_user(session: Session, user: User) -> User:
             session.add(user)
             session.flush()
     except IntegrityError as exc:
-        field = "email" if "email" in str(exc.orig).lower() else "username"
-        raise UserExists(field, getattr(user, field)) from None
+        raise UserExists.from_integrity_error(exc, user) from None
     return user
 
 

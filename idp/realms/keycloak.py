@@ -33,10 +33,11 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.db.models import Credential, PendingRequiredAction, Realm, User
-from idp.db.users import OTP, PASSWORD, UserExists, insert_user, normalize_email
+from idp.db.users import OTP, PASSWORD, UserExists, normalize_email
 from idp.realms import hash_client_secret, save_realm
 from idp.realms.schema import ClientConfig, RealmConfig
 
@@ -160,13 +161,19 @@ def parse_export(export: dict, settings, user_files: list[dict] = ()) -> Keycloa
 def write_import(session: Session, imported: KeycloakImport) -> Realm:
     """Create or update the realm and its clients and add its users; the caller commits."""
     realm = save_realm(session, imported.config)
+    realm_name = realm.name
     for where, member in imported.users:
         user = User(realm_id=realm.id, username=member.username, roles=member.roles,
                     client_roles=member.client_roles, **member.fields)
+        # No savepoint: a clash fails the whole import, and the caller rolls everything back.
+        session.add(user)
         try:
-            insert_user(session, user)
-        except UserExists as exc:
-            raise KeycloakImportError(f"{where}: a user with {exc.field} {exc.value!r} already exists in realm {realm.name!r}") from None
+            session.flush()
+        except IntegrityError as exc:
+            taken = UserExists.from_integrity_error(exc, user)
+            raise KeycloakImportError(
+                f"{where}: a user with {taken.field} {taken.value!r} already exists in realm {realm_name!r}"
+            ) from None
         user.credentials.extend(member.credentials)
         user.required_actions.extend(PendingRequiredAction(action=a) for a in member.required_actions)
     session.flush()
