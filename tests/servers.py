@@ -1,0 +1,249 @@
+"""Real servers for tests: the identity provider (`idp serve`) and the demo portal, as subprocesses.
+
+Both listen on 127.0.0.1 at free ports and are addressed as http://localhost:PORT, because
+WebAuthn refuses IP-address origins. Everything they write goes under the test's tmp_path.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+REALM = "kosmo-demo"
+SECRET_KEY = "browser-and-interop-tests-secret-key-0123456789"
+STARTUP_SECONDS = 20
+STOP_SECONDS = 5
+
+INTEROP_PUBLIC = "interop-public"
+INTEROP_CONFIDENTIAL = "interop-confidential"
+INTEROP_CONFIDENTIAL_SECRET = "interop-confidential-secret"
+PORTAL_SECRET = "demo-portal-secret-change-me"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def interop_clients(callback_url: str) -> list[dict]:
+    """The extra clients the interoperability tests use, both redirecting to `callback_url`."""
+    return [
+        {
+            "client_id": INTEROP_PUBLIC,
+            "name": "interop public client",
+            "public": True,
+            "pkce_required": True,
+            "redirect_uris": [callback_url],
+            "post_logout_redirect_uris": [callback_url],
+            "direct_access_grants": True,
+        },
+        {
+            "client_id": INTEROP_CONFIDENTIAL,
+            "name": "interop confidential client",
+            "secret": {"env": "INTEROP_CONFIDENTIAL_SECRET", "default": INTEROP_CONFIDENTIAL_SECRET},
+            "redirect_uris": [callback_url],
+            "post_logout_redirect_uris": [callback_url],
+            "direct_access_grants": True,
+            "service_account": True,
+        },
+    ]
+
+
+def write_realm_config(folder: Path, portal_url: str, extra_clients: list[dict]) -> Path:
+    """A copy of the shipped realm-config/ whose portal client points at `portal_url`, plus clients."""
+    yaml = YAML()
+    folder.mkdir(parents=True, exist_ok=True)
+    for shipped in sorted((CHECKOUT / "realm-config").glob("*.yaml")):
+        realm = yaml.load(shipped.read_text(encoding="utf-8"))
+        if realm["realm"] == REALM:
+            for client in realm["clients"]:
+                if client["client_id"] == "kosmo-portal":
+                    client["redirect_uris"] = [f"{portal_url}/callback"]
+                    client["post_logout_redirect_uris"] = [f"{portal_url}/"]
+                    client["base_url"] = f"{portal_url}/"
+            realm["clients"].extend(extra_clients)
+        with open(folder / shipped.name, "w", encoding="utf-8") as out:
+            yaml.dump(realm, out)
+    return folder
+
+
+class ServerFailed(RuntimeError):
+    """A server did not start, or stopped while a test expected it to answer."""
+
+
+class _Process:
+    """A subprocess whose output goes to a log file, shown when it fails to start."""
+
+    name = "server"
+
+    def __init__(self, log: Path):
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def _spawn(self, args: list[str], env: dict[str, str]) -> None:
+        with open(self.log, "wb") as output:
+            # A session of its own lets stop() reach gunicorn's workers too, and only them.
+            self.process = subprocess.Popen(
+                args, cwd=CHECKOUT, env=env, stdout=output, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+
+    def _wait_until_answering(self, url: str) -> None:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerFailed(f"{self.name} stopped (exit {self.process.returncode}) before answering "
+                                   f"{url}; its output:\n{self.output()[-4000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except urllib.error.HTTPError:
+                pass
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise ServerFailed(f"{self.name} did not answer {url} within {STARTUP_SECONDS} s; "
+                           f"its output:\n{self.output()[-4000:]}")
+
+    def stop(self) -> None:
+        """Terminate, then kill if it lingers."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+class IdpServer(_Process):
+    """`idp serve` on a temporary SQLite database (unless `env` says otherwise) and realm-config.
+
+    `portal_port` is where the demo portal will listen (picked when not given), because the
+    portal client's redirect URIs must name it. `extra_clients` defaults to `interop_clients`
+    redirecting to `callback_url` (http://localhost:<free port>/cb).
+    """
+
+    name = "idp serve"
+
+    def __init__(self, tmp_path: Path, *, workers: int = 1, env: dict[str, str] | None = None,
+                 portal_port: int | None = None, extra_clients: list[dict] | None = None):
+        self.folder = Path(tmp_path) / "idp"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        super().__init__(self.folder / "server.log")
+        self.workers = workers
+        self.port = free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.portal_port = portal_port or free_port()
+        self.portal_url = f"http://localhost:{self.portal_port}"
+        self.callback_url = f"http://localhost:{free_port()}/cb"
+        self.outbox_dir = self.folder / "outbox"
+        self.outbox_dir.mkdir(exist_ok=True)
+        clients = interop_clients(self.callback_url) if extra_clients is None else extra_clients
+        realms_dir = write_realm_config(self.folder / "realm-config", self.portal_url, clients)
+        self.env = {
+            **{name: value for name, value in os.environ.items() if not name.startswith("IDP_")},
+            "IDP_DATABASE_URL": f"sqlite:///{self.folder / 'idp.db'}",
+            "IDP_BASE_URL": self.url,
+            "IDP_MAIL_URL": f"outbox:{self.outbox_dir}",
+            "IDP_SECRET_KEY": SECRET_KEY,
+            "IDP_REALMS_DIR": str(realms_dir),
+            # Cheap argon2 keeps sign-ins fast; production defaults live in idp/config.py.
+            "IDP_ARGON2_TIME_COST": "1",
+            "IDP_ARGON2_MEMORY_KIB": "1024",
+            "KOSMO_PORTAL_SECRET": PORTAL_SECRET,
+            "INTEROP_CONFIDENTIAL_SECRET": INTEROP_CONFIDENTIAL_SECRET,
+            **(env or {}),
+        }
+
+    def issuer(self, realm: str = REALM) -> str:
+        return f"{self.url}/realms/{realm}"
+
+    def start(self) -> "IdpServer":
+        args = [str(BIN / "idp"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                "--workers", str(self.workers)]
+        self._spawn(args, self.env)
+        self._wait_until_answering(
+            f"http://127.0.0.1:{self.port}/realms/{REALM}/.well-known/openid-configuration")
+        return self
+
+    def idp(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        """Run an `idp` command against this server's database and settings; fails loudly."""
+        result = subprocess.run([str(BIN / "idp"), *args], input=stdin, text=True, cwd=CHECKOUT,
+                                env=self.env, capture_output=True, timeout=60)
+        if result.returncode != 0:
+            raise ServerFailed(f"`idp {' '.join(args)}` failed (exit {result.returncode}):\n"
+                               f"{result.stdout}{result.stderr}")
+        return result
+
+    def add_member(self, username: str, password: str | None = None, *, realm: str = REALM,
+                   **fields) -> None:
+        """`idp user add`: fields are its options in Python spelling, e.g. first_name="太郎",
+        birthdate="1980-04-01", temporary=True."""
+        args = ["user", "add", "--realm", realm, username]
+        for name, value in fields.items():
+            option = "--" + name.replace("_", "-")
+            if value is True:
+                args.append(option)
+            elif value not in (None, False):
+                args += [option, str(value)]
+        if password is not None:
+            args.append("--password-stdin")
+        self.idp(*args, stdin=None if password is None else password + "\n")
+
+
+class PortalServer(_Process):
+    """The demo portal (`python -m examples.portal`) signing in at `idp_url`."""
+
+    name = "demo portal"
+
+    def __init__(self, idp_url: str, port: int, outbox_dir: Path | str | None = None, *,
+                 log_dir: Path | None = None, env: dict[str, str] | None = None):
+        log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="portal-"))
+        super().__init__(log_dir / f"portal-{port}.log")
+        self.port = port
+        self.url = f"http://localhost:{port}"
+        self.env = {
+            **{name: value for name, value in os.environ.items()
+               if not name.startswith(("PORTAL_", "IDP_"))},
+            "PORTAL_IDP_URL": idp_url,
+            "PORTAL_URL": self.url,
+            "PORTAL_REALM": REALM,
+            "PORTAL_SECRET_KEY": "portal-test-secret-key-0123456789",
+            "PORTAL_OUTBOX_DIR": str(outbox_dir or ""),
+            "KOSMO_PORTAL_SECRET": PORTAL_SECRET,
+            **(env or {}),
+        }
+
+    def start(self) -> "PortalServer":
+        args = [sys.executable, "-m", "examples.portal", "--host", "127.0.0.1", "--port", str(self.port)]
+        self._spawn(args, self.env)
+        self._wait_until_answering(f"http://127.0.0.1:{self.port}/")
+        return self
