@@ -10,7 +10,7 @@ from wtforms.validators import InputRequired, Length
 from idp.authenticators.password import PasswordAuthenticator
 from idp.db import db_session
 from idp.db.models import Client
-from idp.login import auth_session
+from idp.login import auth_session, otp
 from idp.oidc import sessions
 from idp.oidc.authorize import resume_authorization
 from idp.oidc.views import bp as realm_bp
@@ -65,6 +65,9 @@ def authenticate():
         form.password.data = ""
         return _sign_in_page(form, client, error_key=result.error, status=401)
     remember = bool(form.remember_me.data) and g.realm_config.remember_me
+    if otp.devices(result.user):
+        db_session().commit()  # a rehashed password is kept even if the code step is abandoned
+        return otp.ask_for_code(auth, result.user, remember)
     user_session = sessions.start_session(db_session(), g.realm, result.user, remember_me=remember,
                                           ip_address=request.remote_addr or "")
     auth_session.finish(auth)
