@@ -1,0 +1,328 @@
+"""The hosted sign-in page (SPEC §1) as a member meets it, and the SSO cookie it leaves behind.
+
+The helpers at the top (a member, a PKCE pair, an authorization request, a sign-in) are the
+steps every OpenID Connect story starts with; the `test_oidc_*` files import them from here.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import time
+from html import unescape
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import make_settings
+from idp.db.models import User, UserSession
+from idp.db.users import create_user
+from idp.realms import find_realm
+
+REALM = "kosmo-demo"
+REALM_PATH = f"/realms/{REALM}"
+OIDC = f"{REALM_PATH}/protocol/openid-connect"
+PORTAL = "kosmo-portal"
+PORTAL_SECRET = "demo-portal-secret-change-me"
+CALLBACK = "http://localhost:8081/callback"
+PORTAL_TOP = "http://localhost:8081/"
+MEMBER_ID = "hanako-01"
+MEMBER_PASSWORD = "sakura-2024-spring"
+SSO_COOKIE = "KC_IDP_SESSION"
+
+
+def add_member(database, settings, username: str = MEMBER_ID, password: str = MEMBER_PASSWORD, **fields) -> str:
+    """A member of the demo society; returns the user's id."""
+    fields = {"email": f"{username}@example.jp", "first_name": "花子", "last_name": "山田", **fields}
+    with database.session() as session:
+        realm = find_realm(session, REALM)
+        user = create_user(session, realm, username, settings=settings, password=password, **fields)
+        session.commit()
+        return user.id
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def authorization_params(challenge: str | None = None, **overrides) -> dict:
+    params = {
+        "client_id": PORTAL, "redirect_uri": CALLBACK, "response_type": "code", "scope": "openid",
+        "state": "portal-state-1", "nonce": "portal-nonce-1",
+    }
+    if challenge:
+        params.update(code_challenge=challenge, code_challenge_method="S256")
+    params.update(overrides)
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def authorize(client, challenge: str | None = None, **overrides):
+    return client.get(f"{OIDC}/auth?" + urlencode(authorization_params(challenge, **overrides)))
+
+
+def form_action(page: str) -> str:
+    return unescape(re.search(r'<form method="post" action="([^"]+)"', page).group(1))
+
+
+def hidden_value(page: str, name: str) -> str:
+    match = re.search(rf'name="{name}" type="hidden" value="([^"]*)"|type="hidden" name="{name}" value="([^"]*)"'
+                      rf'|name="{name}" value="([^"]*)"', page)
+    assert match, f"no hidden field {name} on the page"
+    return unescape(next(group for group in match.groups() if group is not None))
+
+
+def submit_sign_in(client, page: str, username: str = MEMBER_ID, password: str = MEMBER_PASSWORD,
+                   remember_me: bool = False, **extra):
+    data = {"csrf_token": hidden_value(page, "csrf_token"), "tab_id": hidden_value(page, "tab_id"),
+            "username": username, "password": password}
+    if remember_me:
+        data["remember_me"] = "y"
+    data.update(extra)
+    return client.post(form_action(page), data={k: v for k, v in data.items() if v is not None})
+
+
+def redirect_params(response) -> dict:
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return {key: values[0] for key, values in parse_qs(urlsplit(response.headers["Location"]).query).items()}
+
+
+def sign_in_for_code(client, verifier_challenge: tuple[str, str] | None = None, remember_me: bool = False,
+                     **overrides) -> dict:
+    """The member signs in on the hosted page; returns the redirect's query parameters."""
+    challenge = verifier_challenge[1] if verifier_challenge else pkce_pair()[1]
+    page = authorize(client, challenge, **overrides)
+    assert page.status_code == 200, page.get_data(as_text=True)[:500]
+    return redirect_params(submit_sign_in(client, page.get_data(as_text=True), remember_me=remember_me))
+
+
+def later(monkeypatch, seconds: int) -> None:
+    """Move the clock the ephemeral store, tokens and auth times read forward by `seconds`."""
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + seconds)
+
+
+def sso_cookie_header(response) -> str:
+    return next(value for value in response.headers.getlist("Set-Cookie") if value.startswith(SSO_COOKIE + "="))
+
+
+def count_sessions(database) -> int:
+    with database.session() as session:
+        return session.scalar(select(func.count()).select_from(UserSession))
+
+
+# --- the page --------------------------------------------------------------------------------
+
+def test_the_sign_in_page_shows_every_part_of_the_guide(client):
+    response = authorize(client, pkce_pair()[1])
+    page = response.get_data(as_text=True)
+
+    assert response.status_code == 200
+    assert "<h1>ログイン</h1>" in page
+    assert re.search(r'<label for="username">ユーザID</label>\s*<input[^>]*autocomplete="username"', page)
+    assert re.search(r'<label for="password">パスワード</label>\s*<div class="password-box">\s*'
+                     r'<input[^>]*autocomplete="current-password"[^>]*type="password"', page)
+    assert re.search(r'<button type="button" class="password-toggle" data-toggle-password="password"', page)
+    assert "password-toggle.js" in page
+    assert re.search(r'<input[^>]*type="checkbox"[^>]*>\s*<label for="remember_me">ログイン状態の保存</label>', page)
+    assert ">パスワードを忘れた方はこちら</a>" in page
+    assert ">ユーザIDを忘れた方はこちら</a>" in page
+    assert '<button type="submit" class="button primary">ログイン</button>' in page
+    assert f'<a href="{PORTAL_TOP}">ポータルに戻る</a>' in page
+
+
+@pytest.mark.parametrize("link_text, title", [
+    ("パスワードを忘れた方はこちら", "パスワードをお忘れの方"),
+    ("ユーザIDを忘れた方はこちら", "ユーザIDをお忘れの方"),
+])
+def test_both_forgot_links_lead_to_an_honest_contact_your_society_page(client, link_text, title):
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+    href = unescape(re.search(rf'<a href="([^"]+)">{link_text}</a>', page).group(1))
+
+    response = client.get(href)
+    help_page = response.get_data(as_text=True)
+
+    assert response.status_code == 200
+    assert f"<h1>{title}</h1>" in help_page
+    assert "ご加入の健康保険組合の窓口へお問い合わせください" in help_page
+    assert f'<a href="{PORTAL_TOP}">ポータルに戻る</a>' in help_page
+
+
+def test_login_hint_prefills_the_user_id(client):
+    page = authorize(client, pkce_pair()[1], login_hint="taro-1234").get_data(as_text=True)
+
+    assert re.search(r'<input[^>]*id="username"[^>]*value="taro-1234"', page)
+
+
+# --- signing in --------------------------------------------------------------------------------
+
+def test_a_member_signs_in_and_returns_to_the_portal_with_a_code(client, database, settings):
+    add_member(database, settings)
+
+    params = sign_in_for_code(client)
+
+    assert params["code"] and params["state"] == "portal-state-1"
+    assert params["iss"] == f"http://localhost{REALM_PATH}"
+    assert count_sessions(database) == 1
+
+
+def test_wrong_password_and_unknown_user_id_get_the_same_message_and_status(client, database, settings):
+    add_member(database, settings)
+
+    answers = []
+    for username, password in ((MEMBER_ID, "not-my-password"), ("nobody-999", MEMBER_PASSWORD)):
+        page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+        response = submit_sign_in(client, page, username=username, password=password)
+        body = response.get_data(as_text=True)
+        message = re.search(r'<p class="alert" role="alert">([^<]+)</p>', body).group(1)
+        answers.append((response.status_code, message, MEMBER_PASSWORD in body or "not-my-password" in body))
+
+    assert answers[0] == answers[1] == (401, "ユーザIDまたはパスワードが正しくありません。", False)
+    assert count_sessions(database) == 0
+
+
+def test_missing_user_id_and_password_are_named_under_each_field(client, database, settings):
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+
+    response = submit_sign_in(client, page, username="", password="")
+    body = response.get_data(as_text=True)
+
+    assert response.status_code == 400
+    assert re.search(r'id="username-errors" role="alert">\s*<li>ユーザIDを入力してください。</li>', body)
+    assert re.search(r'id="password-errors" role="alert">\s*<li>パスワードを入力してください。</li>', body)
+    assert count_sessions(database) == 0
+
+
+def test_a_form_without_its_csrf_token_is_refused_and_nothing_is_stored(client, database, settings):
+    add_member(database, settings)
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+
+    response = submit_sign_in(client, page, csrf_token=None)
+
+    assert response.status_code == 400
+    assert "画面の有効期限が切れました。" in response.get_data(as_text=True)
+    assert SSO_COOKIE not in response.headers.get("Set-Cookie", "")
+    assert count_sessions(database) == 0
+
+
+def test_an_unknown_sign_in_tab_shows_the_session_expired_page(client, database, settings):
+    add_member(database, settings)
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+    action = re.sub(r"tab_id=[^&]+", "tab_id=unknown-tab", form_action(page))
+
+    response = client.post(action, data={"csrf_token": hidden_value(page, "csrf_token"), "tab_id": "unknown-tab",
+                                         "username": MEMBER_ID, "password": MEMBER_PASSWORD})
+
+    assert response.status_code == 400
+    assert "ログインの有効期限が切れました。" in response.get_data(as_text=True)
+    assert count_sessions(database) == 0
+
+
+def test_a_sign_in_left_open_past_the_login_timeout_shows_the_session_expired_page(client, database, settings,
+                                                                                   monkeypatch):
+    add_member(database, settings)
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+    later(monkeypatch, 1801)  # the realm's login timeout is Keycloak's default, 30 minutes
+
+    response = submit_sign_in(client, page)
+
+    assert response.status_code == 400
+    assert "ログインの有効期限が切れました。" in response.get_data(as_text=True)
+    assert count_sessions(database) == 0
+
+
+def test_a_disabled_member_is_told_to_contact_the_society(client, database, settings):
+    user_id = add_member(database, settings)
+    with database.session() as session:
+        session.get(User, user_id).enabled = False
+        session.commit()
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+
+    response = submit_sign_in(client, page)
+
+    assert "このアカウントは利用できません。" in response.get_data(as_text=True)
+    assert response.status_code == 401
+    assert count_sessions(database) == 0
+
+
+# --- the SSO cookie --------------------------------------------------------------------------------
+
+def test_the_sso_cookie_is_http_only_and_same_site_lax_but_not_secure_over_http(client, database, settings):
+    add_member(database, settings)
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+
+    cookie = sso_cookie_header(submit_sign_in(client, page))
+
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert f"Path={REALM_PATH}/" in cookie
+    assert "Secure" not in cookie
+
+
+def test_the_sso_cookie_is_secure_when_the_identity_provider_is_served_over_https(tmp_path):
+    from idp.app import create_app
+    from idp.db import Database
+    from idp.setup import prepare
+
+    settings = make_settings(tmp_path, base_url="https://idp.example")
+    database = Database(settings.database_url)
+    prepare(settings, database)
+    add_member(database, settings)
+    client = create_app(settings, database).test_client()
+    page_url = f"https://idp.example{OIDC}/auth?" + urlencode(authorization_params(pkce_pair()[1]))
+    page = client.get(page_url).get_data(as_text=True)
+
+    response = client.post("https://idp.example" + form_action(page), headers=referer_sent_by_browser(page, page_url),
+                           data={"csrf_token": hidden_value(page, "csrf_token"), "tab_id": hidden_value(page, "tab_id"),
+                                 "username": MEMBER_ID, "password": MEMBER_PASSWORD})
+
+    assert redirect_params(response)["iss"] == f"https://idp.example{REALM_PATH}"
+    cookie = sso_cookie_header(response)
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    database.dispose()
+
+
+def referer_sent_by_browser(page: str, page_url: str) -> dict:
+    """The Referer a browser sends when posting the page's form back to the same origin."""
+    policy = re.search(r'<meta name="referrer" content="([^"]+)"', page)
+    if policy and policy.group(1) == "no-referrer":
+        return {}
+    if policy and policy.group(1) in ("origin", "strict-origin", "origin-when-cross-origin",
+                                      "strict-origin-when-cross-origin"):
+        return {"Referer": page_url.split("/realms/")[0] + "/"}
+    return {"Referer": page_url}
+
+
+def test_remember_me_keeps_the_member_signed_in_after_the_browser_closes(client, database, settings):
+    add_member(database, settings)
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+
+    cookie = sso_cookie_header(submit_sign_in(client, page, remember_me=True))
+
+    assert "Max-Age=2592000" in cookie  # the demo realm's remember-me max lifespan
+    with database.session() as session:
+        assert session.scalar(select(UserSession.remember_me)) is True
+
+
+def test_without_remember_me_the_sso_cookie_ends_with_the_browser(client, database, settings):
+    add_member(database, settings)
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+
+    cookie = sso_cookie_header(submit_sign_in(client, page))
+
+    assert "Max-Age" not in cookie and "Expires" not in cookie
+    with database.session() as session:
+        assert session.scalar(select(UserSession.remember_me)) is False
+
+
+def test_every_sign_in_starts_a_new_session_id(client, database, settings):
+    add_member(database, settings)
+    first = sign_in_for_code(client)["session_state"]
+
+    second = sign_in_for_code(client, prompt="login")["session_state"]
+
+    assert first != second
+    with database.session() as session:
+        assert set(session.scalars(select(UserSession.id))) >= {second}
