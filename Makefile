@@ -19,7 +19,7 @@ run: $(INSTALLED)
 
 ## test: install the test extras (and the interop tests' npm packages) and run the whole suite
 test: $(INSTALLED_TEST) $(if $(wildcard $(NODE_DIR)/package.json),$(NODE_INSTALLED))
-	$(BIN)/pytest
+	$(BIN)/python -m pytest
 
 ## clean: forget the virtual environment, the demo database, keys and mails, and caches
 clean:
