@@ -240,6 +240,8 @@ def _browser_flow(export: dict, settings) -> str:
 def _clients(export: dict, service_roles: dict[str, list[str]], notes: list[str]) -> list[ClientConfig]:
     clients = []
     for index, entry in enumerate(export.get("clients") or []):
+        if not isinstance(entry, dict):
+            raise KeycloakImportError(f"clients[{index}]: a client entry must be a JSON object")
         client_id = entry.get("clientId")
         if client_id in BUILT_IN_CLIENTS or entry.get("attributes", {}).get("realm_client") == "true":
             continue
@@ -351,12 +353,14 @@ def _client_problem(exc: ValidationError) -> str:
 
 
 def _user_entries(export: dict, user_files: list[dict]):
-    """Every user entry with where it is, for messages (`users[3]`, `users-1.json users[0]`)."""
-    for index, entry in enumerate(export.get("users") or []):
-        yield f"users[{index}]", entry
-    for number, user_file in enumerate(user_files):
-        for index, entry in enumerate(user_file.get("users") or []):
-            yield f"user file {number + 1}: users[{index}]", entry
+    """Every user entry with where it is, for messages (`users[3]`, `user file 1: users[0]`)."""
+    lists = [("", export.get("users"))]
+    lists += [(f"user file {n + 1}: ", f.get("users") if isinstance(f, dict) else None) for n, f in enumerate(user_files)]
+    for prefix, entries in lists:
+        for index, entry in enumerate(entries or []):
+            if not isinstance(entry, dict):
+                raise KeycloakImportError(f"{prefix}users[{index}]: a user entry must be a JSON object")
+            yield f"{prefix}users[{index}]", entry
 
 
 def _service_account_roles(users: list[tuple[str, dict]]) -> dict[str, list[str]]:
@@ -408,7 +412,7 @@ def _member(entry: dict, where: str, settings, skipped: dict[str, int]) -> Impor
         "attributes": attributes,
     }
     if entry.get("createdTimestamp"):
-        fields["created_at"] = _from_millis(entry["createdTimestamp"])
+        fields["created_at"] = _from_millis(entry["createdTimestamp"], where, "createdTimestamp")
     return ImportedUser(
         username=username.strip().lower(),
         fields=fields,
@@ -445,8 +449,11 @@ def _required_actions(actions: list, where: str) -> list[str]:
     return list(dict.fromkeys(actions))
 
 
-def _from_millis(millis) -> datetime:
-    return datetime.fromtimestamp(int(millis) / 1000, tz=timezone.utc)
+def _from_millis(millis, where: str, name: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(millis) / 1000, tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise KeycloakImportError(f"{where}: {name} {millis!r} is not a time in milliseconds") from None
 
 
 # Credentials
@@ -467,7 +474,7 @@ def _credentials(entries: list, where: str, settings, skipped: dict[str, int]) -
         credential.user_label = entry.get("userLabel") or ""
         credential.priority = (index + 1) * 10
         if entry.get("createdDate"):
-            credential.created_at = _from_millis(entry["createdDate"])
+            credential.created_at = _from_millis(entry["createdDate"], here, "createdDate")
         credentials.append(credential)
     if sum(c.type == PASSWORD for c in credentials) > 1:
         raise KeycloakImportError(f"{where}: more than one password credential")

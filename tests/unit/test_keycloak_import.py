@@ -251,12 +251,19 @@ def test_an_unknown_password_algorithm_is_refused_naming_the_user_and_credential
          "credentials[0]: secretData is not valid JSON"),
         (lambda u: u.update(requiredActions=["MAKE_COFFEE"]), "unknown required action 'MAKE_COFFEE'"),
         (lambda u: u.update(attributes={"birthdate": ["1 April 1980"]}), "attribute birthdate '1 April 1980' is not a date"),
+        (lambda u: u.update(createdTimestamp="yesterday"), "createdTimestamp 'yesterday' is not a time in milliseconds"),
+        (lambda u: u.update(username=""), "a user needs a username"),
     ],
-    ids=["bad-base32", "digits", "hash-not-base64", "secret-not-json", "required-action", "birthdate"],
+    ids=["bad-base32", "digits", "hash-not-base64", "secret-not-json", "required-action", "birthdate", "created", "no-username"],
 )
 def test_a_bad_member_entry_is_refused_naming_it(export, settings, change, expected):
     change(user_entry(export, "tanaka01"))
-    assert refusal(export, settings).startswith("users[0] (username 'tanaka01'): " + expected)
+    assert refusal(export, settings).startswith(f"users[0] (username {export['users'][0]['username']!r}): " + expected)
+
+
+def test_an_entry_that_is_not_an_object_is_refused(export, settings):
+    export["users"].insert(2, "tanaka01")
+    assert refusal(export, settings) == "users[2]: a user entry must be a JSON object"
 
 
 def test_two_entries_for_one_member_are_refused_naming_both(export, settings):
