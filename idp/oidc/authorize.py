@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from flask import current_app, g, render_template, request
 from werkzeug.wrappers import Response
@@ -41,7 +42,10 @@ def validate(args: dict, user: User | None = None, user_session: UserSession | N
 def error_response(error: OAuth2Error) -> Response:
     """Errors go back to the client only when the redirect URI was verified; else a page."""
     if getattr(error, "redirect_uri", None):
-        return server().handle_error_response(None, error)
+        response = server().handle_error_response(None, error)
+        # RFC 9207 §2: error responses name the issuer too (Keycloak does since version 23).
+        response.headers["Location"] = add_params_to_uri(response.headers["Location"], [("iss", g.issuer)])
+        return response
     key = "error.unknown_client" if error.error in ("invalid_client", "unauthorized_client") else (
         "error.invalid_redirect_uri" if "redirect" in (error.description or "").lower() else "error.invalid_request"
     )
