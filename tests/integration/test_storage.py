@@ -132,3 +132,19 @@ def test_twenty_members_racing_for_one_email_leave_exactly_one_winner(db):
         outcomes = list(pool.map(register, range(racers)))
     assert outcomes.count(True) == 1
     assert count(db, User, User.realm_id == realm) == 1
+
+
+def test_a_rolled_back_transaction_keeps_nothing_written_inside_a_savepoint(database_url):
+    """SQLite's driver used to commit a savepoint taken as the first write; nothing may survive a rollback."""
+    from idp.db.models import Realm
+
+    database = Database(database_url)
+    database.upgrade()
+    session = database.sessions()
+    with session.begin_nested():
+        session.add(Realm(name="savepoint-realm"))
+    session.rollback()
+    session.close()
+    with database.session() as check:
+        assert check.query(Realm).filter_by(name="savepoint-realm").count() == 0
+    database.dispose()
