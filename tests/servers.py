@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -114,9 +113,7 @@ class _Process:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
                         return
-            except urllib.error.HTTPError:
-                pass
-            except OSError:
+            except OSError:  # not listening yet, or an HTTP error while it starts up
                 pass
             time.sleep(0.1)
         self.stop()
