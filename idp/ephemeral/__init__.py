@@ -7,6 +7,7 @@ JSON objects, never pickles.
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Protocol
 
@@ -167,7 +168,7 @@ class SqlStore:
         with self.database.engine.connect() as conn:
             row = conn.execute(select(EphemeralEntry.expires_at).where(EphemeralEntry.key == key)).first()
         left = row[0] - time.time() if row else -1
-        return int(left) if left > 0 else None
+        return math.ceil(left) if left > 0 else None
 
     def ping(self) -> None:
         with self.database.engine.connect() as conn:
