@@ -1,0 +1,396 @@
+"""The token endpoint as relying parties written for Keycloak use it: every grant and its errors."""
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from sqlalchemy import func, select
+
+from idp.db.models import RefreshTokenFamily, User, UserSession
+from idp.db.users import create_user
+from idp.realms import find_realm, realm_config, save_realm
+from test_login import (
+    CALLBACK, MEMBER_ID, MEMBER_PASSWORD, OIDC, PORTAL, PORTAL_SECRET, REALM, REALM_PATH, add_member, count_sessions,
+    pkce_pair, sign_in_for_code,
+)
+
+ISSUER = f"http://localhost{REALM_PATH}"
+KEYCLOAK_TOKEN_FIELDS = {"access_token", "expires_in", "refresh_expires_in", "refresh_token", "token_type",
+                         "id_token", "not-before-policy", "session_state", "scope"}
+APP = "kosmo-app"
+APP_SECRET = "kosmo-app-secret"
+
+
+def exchange(client, code: str, verifier: str, redirect_uri: str = CALLBACK, auth=(PORTAL, PORTAL_SECRET), **extra):
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+            "code_verifier": verifier, **extra}
+    return client.post(f"{OIDC}/token", data={k: v for k, v in data.items() if v is not None}, auth=auth)
+
+
+def signed_in_tokens(client, database, settings) -> dict:
+    """A member signs in at the portal, which exchanges the code: the token response."""
+    add_member(database, settings)
+    verifier, challenge = pkce_pair()
+    code = sign_in_for_code(client, (verifier, challenge))["code"]
+    response = exchange(client, code, verifier)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def refresh(client, refresh_token: str, auth=(PORTAL, PORTAL_SECRET)):
+    return client.post(f"{OIDC}/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                       auth=auth)
+
+
+def claims_of(client, token: str) -> dict:
+    keys = KeySet.import_key_set(client.get(f"{OIDC}/certs").get_json())
+    return dict(jwt.decode(token, keys, algorithms=["RS256", "ES256"]).claims)
+
+
+def assert_oauth_error(response, status: int, error: str, description: str | None = None) -> None:
+    assert response.status_code == status, response.get_json()
+    body = response.get_json()
+    assert body["error"] == error
+    if description is not None:
+        assert body["error_description"] == description
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def add_direct_access_client(database) -> None:
+    """A confidential client allowed the password grant (Keycloak's direct access grants)."""
+    with database.session() as session:
+        realm = find_realm(session, REALM)
+        config = realm_config(realm)
+        app = config.clients[0].model_copy(update={
+            "client_id": APP, "direct_access_grants": True, "standard_flow": False, "redirect_uris": [],
+            "post_logout_redirect_uris": [], "pkce_required": False,
+            "secret": config.clients[0].secret.model_copy(update={"env": "KOSMO_APP_SECRET", "default": APP_SECRET}),
+        })
+        save_realm(session, config.model_copy(update={"clients": [*config.clients, app]}), environ={})
+        session.commit()
+
+
+def password_grant(client, username: str = MEMBER_ID, password: str = MEMBER_PASSWORD, auth=(APP, APP_SECRET), **extra):
+    return client.post(f"{OIDC}/token", auth=auth,
+                       data={"grant_type": "password", "username": username, "password": password, **extra})
+
+
+# --- authorization code --------------------------------------------------------------------------------
+
+def test_the_code_exchange_answers_with_exactly_keycloaks_fields(client, database, settings):
+    answer = signed_in_tokens(client, database, settings)
+
+    assert set(answer) == KEYCLOAK_TOKEN_FIELDS
+    assert answer["token_type"] == "Bearer"
+    assert answer["expires_in"] == 300
+    assert answer["refresh_expires_in"] == 1800
+    assert answer["not-before-policy"] == 0
+    assert answer["scope"] == "openid profile email"
+    with database.session() as session:
+        assert session.scalar(select(UserSession.id)) == answer["session_state"]
+        family = session.scalar(select(RefreshTokenFamily))
+        assert family.user_session_id == answer["session_state"] and not family.revoked
+
+
+def test_the_access_token_carries_keycloak_26s_claims(client, database, settings):
+    answer = signed_in_tokens(client, database, settings)
+
+    claims = claims_of(client, answer["access_token"])
+
+    with database.session() as session:
+        user_id = session.scalar(select(User.id).where(User.username == MEMBER_ID))
+    assert claims["typ"] == "Bearer"
+    assert claims["iss"] == ISSUER
+    assert claims["sub"] == user_id
+    assert claims["aud"] == "account"
+    assert claims["azp"] == PORTAL
+    assert claims["sid"] == answer["session_state"]
+    assert claims["exp"] - claims["iat"] == 300
+    assert claims["auth_time"] <= claims["iat"]
+    assert claims["jti"] and claims["acr"] == "1"
+    assert set(claims["realm_access"]["roles"]) >= {"default-roles-kosmo-demo", "offline_access", "uma_authorization"}
+    assert claims["resource_access"]["account"]["roles"] == ["manage-account", "manage-account-links", "view-profile"]
+    assert claims["scope"] == "openid profile email"
+    assert claims["preferred_username"] == MEMBER_ID
+    assert claims["email"] == f"{MEMBER_ID}@example.jp" and claims["email_verified"] is False
+    assert claims["name"] == "山田 花子"
+    assert claims["given_name"] == "花子" and claims["family_name"] == "山田"
+    assert "nonce" not in claims and "at_hash" not in claims and "session_state" not in claims
+
+
+def test_the_id_token_is_for_the_portal_with_its_nonce_and_an_at_hash_that_matches(client, database, settings):
+    answer = signed_in_tokens(client, database, settings)
+
+    claims = claims_of(client, answer["id_token"])
+    access = claims_of(client, answer["access_token"])
+
+    digest = hashlib.sha256(answer["access_token"].encode()).digest()
+    assert claims["typ"] == "ID"
+    assert claims["aud"] == PORTAL and claims["azp"] == PORTAL
+    assert claims["iss"] == ISSUER
+    assert claims["sub"] == access["sub"]
+    assert claims["nonce"] == "portal-nonce-1"
+    assert claims["at_hash"] == base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+    assert claims["auth_time"] == access["auth_time"]
+    assert claims["sid"] == answer["session_state"]
+    assert claims["preferred_username"] == MEMBER_ID
+    assert "session_state" not in claims and "realm_access" not in claims
+
+
+def test_the_refresh_token_is_typed_refresh_and_names_the_session(client, database, settings):
+    answer = signed_in_tokens(client, database, settings)
+
+    claims = claims_of(client, answer["refresh_token"])
+
+    assert claims["typ"] == "Refresh"
+    assert claims["aud"] == ISSUER and claims["azp"] == PORTAL
+    assert claims["sid"] == answer["session_state"]
+    assert claims["exp"] - claims["iat"] == 1800
+    assert "session_state" not in claims
+
+
+def test_a_code_works_only_once(client, database, settings):
+    add_member(database, settings)
+    verifier, challenge = pkce_pair()
+    code = sign_in_for_code(client, (verifier, challenge))["code"]
+    assert exchange(client, code, verifier).status_code == 200
+
+    second = exchange(client, code, verifier)
+
+    assert_oauth_error(second, 400, "invalid_grant")
+
+
+def test_a_code_exchanged_with_another_redirect_uri_is_refused(client, database, settings):
+    add_member(database, settings)
+    verifier, challenge = pkce_pair()
+    code = sign_in_for_code(client, (verifier, challenge))["code"]
+
+    response = exchange(client, code, verifier, redirect_uri="http://localhost:8081/other")
+
+    assert_oauth_error(response, 400, "invalid_grant")
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(RefreshTokenFamily)) == 0
+
+
+def test_a_code_exchanged_with_the_wrong_code_verifier_is_refused(client, database, settings):
+    add_member(database, settings)
+    verifier, challenge = pkce_pair()
+    code = sign_in_for_code(client, (verifier, challenge))["code"]
+
+    response = exchange(client, code, pkce_pair()[0])
+
+    assert_oauth_error(response, 400, "invalid_grant")
+
+
+def test_a_code_exchanged_without_the_code_verifier_is_refused(client, database, settings):
+    add_member(database, settings)
+    verifier, challenge = pkce_pair()
+    code = sign_in_for_code(client, (verifier, challenge))["code"]
+
+    response = exchange(client, code, None)
+
+    assert response.status_code == 400
+    assert "access_token" not in response.get_json()
+
+
+def test_a_wrong_client_secret_is_refused_with_401_invalid_client(client, database, settings):
+    add_member(database, settings)
+    verifier, challenge = pkce_pair()
+    code = sign_in_for_code(client, (verifier, challenge))["code"]
+
+    response = exchange(client, code, verifier, auth=(PORTAL, "guessed-secret"))
+
+    assert_oauth_error(response, 401, "invalid_client")
+    assert exchange(client, code, verifier).status_code == 200  # the refused attempt did not use up the code
+
+
+def test_client_secret_post_works_as_well_as_basic(client, database, settings):
+    add_member(database, settings)
+    verifier, challenge = pkce_pair()
+    code = sign_in_for_code(client, (verifier, challenge))["code"]
+
+    response = exchange(client, code, verifier, auth=None, client_id=PORTAL, client_secret=PORTAL_SECRET)
+
+    assert response.status_code == 200, response.get_json()
+    assert set(response.get_json()) == KEYCLOAK_TOKEN_FIELDS
+
+
+def test_a_code_issued_to_one_client_cannot_be_exchanged_by_another(client, database, settings):
+    add_member(database, settings)
+    add_direct_access_client(database)
+    verifier, challenge = pkce_pair()
+    code = sign_in_for_code(client, (verifier, challenge))["code"]
+
+    response = exchange(client, code, verifier, auth=(APP, APP_SECRET))
+
+    assert response.status_code in (400, 401)
+    assert "access_token" not in response.get_json()
+
+
+def test_a_public_client_exchanges_its_code_with_pkce_and_no_secret(client, database, settings):
+    with database.session() as session:
+        realm = find_realm(session, REALM)
+        config = realm_config(realm)
+        spa = config.clients[0].model_copy(update={"client_id": "kosmo-spa", "public": True, "secret": None})
+        save_realm(session, config.model_copy(update={"clients": [*config.clients, spa]}), environ={})
+        session.commit()
+    add_member(database, settings)
+    verifier, challenge = pkce_pair()
+    code = sign_in_for_code(client, (verifier, challenge), client_id="kosmo-spa")["code"]
+
+    response = exchange(client, code, verifier, auth=None, client_id="kosmo-spa")
+
+    assert response.status_code == 200, response.get_json()
+    assert claims_of(client, response.get_json()["id_token"])["aud"] == "kosmo-spa"
+
+
+# --- refresh --------------------------------------------------------------------------------
+
+def test_refreshing_rotates_the_refresh_token(client, database, settings):
+    first = signed_in_tokens(client, database, settings)
+
+    response = refresh(client, first["refresh_token"])
+
+    second = response.get_json()
+    assert response.status_code == 200, second
+    assert set(second) == KEYCLOAK_TOKEN_FIELDS
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["session_state"] == first["session_state"]
+    assert claims_of(client, second["id_token"])["sid"] == first["session_state"]
+    assert refresh(client, second["refresh_token"]).status_code == 200
+
+
+def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(client, database, settings):
+    first = signed_in_tokens(client, database, settings)
+    second = refresh(client, first["refresh_token"]).get_json()
+
+    reuse = refresh(client, first["refresh_token"])
+
+    assert_oauth_error(reuse, 400, "invalid_grant")
+    assert_oauth_error(refresh(client, second["refresh_token"]), 400, "invalid_grant")
+    with database.session() as session:
+        assert session.scalar(select(RefreshTokenFamily.revoked)) is True
+
+
+def test_a_refresh_token_cannot_be_used_by_another_client(client, database, settings):
+    answer = signed_in_tokens(client, database, settings)
+    add_direct_access_client(database)
+
+    response = refresh(client, answer["refresh_token"], auth=(APP, APP_SECRET))
+
+    assert_oauth_error(response, 400, "invalid_grant")
+
+
+def test_refreshing_after_logout_fails(client, database, settings):
+    answer = signed_in_tokens(client, database, settings)
+    logout = client.post(f"{OIDC}/logout", auth=(PORTAL, PORTAL_SECRET),
+                         data={"client_id": PORTAL, "refresh_token": answer["refresh_token"]})
+    assert logout.status_code == 204
+
+    response = refresh(client, answer["refresh_token"])
+
+    assert_oauth_error(response, 400, "invalid_grant")
+    assert count_sessions(database) == 0
+
+
+def test_a_garbage_refresh_token_is_invalid_grant(client):
+    assert_oauth_error(refresh(client, "not-a-token"), 400, "invalid_grant")
+
+
+# --- password grant --------------------------------------------------------------------------------
+
+def test_a_client_with_direct_access_grants_gets_tokens_for_the_members_password(client, database, settings):
+    add_member(database, settings)
+    add_direct_access_client(database)
+
+    response = password_grant(client, scope="openid")
+
+    answer = response.get_json()
+    assert response.status_code == 200, answer
+    assert set(answer) == KEYCLOAK_TOKEN_FIELDS
+    assert claims_of(client, answer["access_token"])["azp"] == APP
+    assert claims_of(client, answer["id_token"])["aud"] == APP
+    assert count_sessions(database) == 1
+    assert refresh(client, answer["refresh_token"], auth=(APP, APP_SECRET)).status_code == 200
+
+
+def test_the_password_grant_is_refused_to_clients_without_direct_access_grants(client, database, settings):
+    add_member(database, settings)
+
+    response = password_grant(client, auth=(PORTAL, PORTAL_SECRET))
+
+    assert_oauth_error(response, 400, "unauthorized_client")
+    assert count_sessions(database) == 0
+
+
+@pytest.mark.parametrize("username, password", [(MEMBER_ID, "wrong-password"), ("nobody-99", MEMBER_PASSWORD)])
+def test_a_wrong_password_or_user_gets_keycloaks_invalid_user_credentials(client, database, settings,
+                                                                         username, password):
+    add_member(database, settings)
+    add_direct_access_client(database)
+
+    response = password_grant(client, username=username, password=password)
+
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "invalid_grant", "error_description": "Invalid user credentials"}
+    assert count_sessions(database) == 0
+
+
+@pytest.mark.parametrize("setup", ["required_action", "temporary_password"])
+def test_a_member_who_has_not_finished_set_up_is_told_so(client, database, settings, setup):
+    with database.session() as session:
+        realm = find_realm(session, REALM)
+        create_user(session, realm, MEMBER_ID, settings=settings, password=MEMBER_PASSWORD,
+                    temporary=setup == "temporary_password",
+                    required_actions=["TERMS_AND_CONDITIONS"] if setup == "required_action" else ())
+        session.commit()
+    add_direct_access_client(database)
+
+    response = password_grant(client)
+
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "invalid_grant", "error_description": "Account is not fully set up"}
+    assert count_sessions(database) == 0
+
+
+# --- client credentials --------------------------------------------------------------------------------
+
+def test_the_batch_client_gets_a_token_for_its_service_account_and_no_refresh_token(client, database):
+    response = client.post(f"{OIDC}/token", data={"grant_type": "client_credentials"},
+                           auth=("kosmo-batch", "demo-batch-secret-change-me"))
+
+    answer = response.get_json()
+    assert response.status_code == 200, answer
+    assert "refresh_token" not in answer and "id_token" not in answer
+    assert answer["token_type"] == "Bearer" and answer["refresh_expires_in"] == 0
+    claims = claims_of(client, answer["access_token"])
+    with database.session() as session:
+        service_account = session.scalar(select(User).where(User.username == "service-account-kosmo-batch"))
+        assert claims["sub"] == service_account.id
+    assert claims["preferred_username"] == "service-account-kosmo-batch"
+    assert claims["azp"] == "kosmo-batch" and claims["client_id"] == "kosmo-batch"
+    assert claims["typ"] == "Bearer" and "sid" not in claims
+    assert count_sessions(database) == 0
+
+
+def test_a_client_without_a_service_account_cannot_use_client_credentials(client):
+    response = client.post(f"{OIDC}/token", data={"grant_type": "client_credentials"}, auth=(PORTAL, PORTAL_SECRET))
+
+    assert_oauth_error(response, 400, "unauthorized_client")
+
+
+def test_client_credentials_with_a_wrong_secret_is_invalid_client(client):
+    response = client.post(f"{OIDC}/token", data={"grant_type": "client_credentials"},
+                           auth=("kosmo-batch", "wrong"))
+
+    assert_oauth_error(response, 401, "invalid_client")
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_an_unknown_grant_type_is_unsupported_grant_type(client):
+    response = client.post(f"{OIDC}/token", data={"grant_type": "urn:example:magic"}, auth=(PORTAL, PORTAL_SECRET))
+
+    assert_oauth_error(response, 400, "unsupported_grant_type")
