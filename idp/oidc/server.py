@@ -337,11 +337,16 @@ class PasswordGrant(KeycloakTokensMixin, ResourceOwnerPasswordCredentialsGrant):
             raise InvalidGrantError("Account disabled")
         if user.required_actions or any(c.temporary for c in user.credentials if c.type == "password"):
             raise InvalidGrantError("Account is not fully set up")
+        return user
+
+    def create_token_response(self):
+        # Only now is the client known to Authlib's request and the requested scope checked.
+        session = db_session()
         self.request.user_session = sessions.start_session(
-            session, g.realm, user, remember_me=False, ip_address=request.remote_addr or ""
+            session, g.realm, self.request.user, remember_me=False, ip_address=request.remote_addr or ""
         )
         sessions.attach_client(session, self.request.user_session, self.request.client.model)
-        return user
+        return super().create_token_response()
 
     def validate_requested_scope(self):
         if self.request.payload.scope and self.request.client.get_allowed_scope(self.request.payload.scope) is None:
