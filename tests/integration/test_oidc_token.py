@@ -356,6 +356,16 @@ def test_a_member_who_has_not_finished_set_up_is_told_so(client, database, setti
     assert count_sessions(database) == 0
 
 
+def test_a_password_grant_for_an_unknown_scope_starts_no_session(client, database, settings):
+    add_member(database, settings)
+    add_direct_access_client(database)
+
+    response = password_grant(client, scope="openid bank-account")
+
+    assert_oauth_error(response, 400, "invalid_scope")
+    assert count_sessions(database) == 0
+
+
 # --- client credentials --------------------------------------------------------------------------------
 
 def test_the_batch_client_gets_a_token_for_its_service_account_and_no_refresh_token(client, database):
@@ -394,3 +404,4 @@ def test_an_unknown_grant_type_is_unsupported_grant_type(client):
     response = client.post(f"{OIDC}/token", data={"grant_type": "urn:example:magic"}, auth=(PORTAL, PORTAL_SECRET))
 
     assert_oauth_error(response, 400, "unsupported_grant_type")
+
