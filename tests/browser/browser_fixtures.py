@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import IdpServer, PortalServer
+from tests.servers import IdpServer, PortalServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from browser_fixtures import browser, idp_server, member, portal_server  # noqa: F401  (fixtures)
+# Fixtures, imported rather than in a conftest.py: see browser_fixtures.py.
+from tests.browser.browser_fixtures import browser, idp_server, member, portal_server  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
