@@ -1,0 +1,106 @@
+"""Token introspection (RFC 7662) and revocation (RFC 7009) as relying parties call them."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from idp.db.models import RefreshTokenFamily
+from test_login import MEMBER_ID, OIDC, PORTAL, PORTAL_SECRET, count_sessions
+from test_oidc_token import refresh, signed_in_tokens
+
+
+def introspect(client, token: str, auth=(PORTAL, PORTAL_SECRET)):
+    return client.post(f"{OIDC}/token/introspect", data={"token": token}, auth=auth)
+
+
+def test_introspecting_a_live_access_token_says_active_with_its_claims(client, database, settings):
+    answer = signed_in_tokens(client, database, settings)
+
+    response = introspect(client, answer["access_token"])
+
+    body = response.get_json()
+    assert response.status_code == 200
+    assert body["active"] is True
+    assert body["client_id"] == PORTAL and body["azp"] == PORTAL
+    assert body["username"] == MEMBER_ID and body["preferred_username"] == MEMBER_ID
+    assert body["token_type"] == "Bearer"
+    assert body["sid"] == answer["session_state"]
+    assert body["scope"] == "openid profile email"
+    assert body["exp"] > body["iat"]
+
+
+def test_introspecting_a_refresh_token_says_active_until_it_is_rotated(client, database, settings):
+    answer = signed_in_tokens(client, database, settings)
+    assert introspect(client, answer["refresh_token"]).get_json()["active"] is True
+
+    refresh(client, answer["refresh_token"])
+
+    assert introspect(client, answer["refresh_token"]).get_json() == {"active": False}
+
+
+def test_introspecting_garbage_says_inactive(client):
+    response = introspect(client, "not-a-token")
+
+    assert response.status_code == 200
+    assert response.get_json() == {"active": False}
+
+
+def test_introspection_needs_the_clients_credentials(client, database, settings):
+    answer = signed_in_tokens(client, database, settings)
+
+    anonymous = client.post(f"{OIDC}/token/introspect", data={"token": answer["access_token"]})
+    wrong = introspect(client, answer["access_token"], auth=(PORTAL, "guessed"))
+
+    for response in (anonymous, wrong):
+        assert response.status_code == 401
+        assert response.get_json()["error"] == "invalid_client"
+        assert "active" not in response.get_json()
+
+
+def test_revoking_a_refresh_token_ends_its_whole_family(client, database, settings):
+    first = signed_in_tokens(client, database, settings)
+    second = refresh(client, first["refresh_token"]).get_json()
+
+    response = client.post(f"{OIDC}/revoke", data={"token": second["refresh_token"],
+                                                   "token_type_hint": "refresh_token"}, auth=(PORTAL, PORTAL_SECRET))
+
+    assert response.status_code == 200
+    assert refresh(client, second["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert introspect(client, second["refresh_token"]).get_json() == {"active": False}
+    with database.session() as session:
+        assert session.scalar(select(RefreshTokenFamily.revoked)) is True
+    assert count_sessions(database) == 1  # revoking a token is not signing out
+
+
+def test_revoking_an_access_token_makes_it_inactive_everywhere(client, database, settings):
+    answer = signed_in_tokens(client, database, settings)
+
+    response = client.post(f"{OIDC}/revoke", data={"token": answer["access_token"]}, auth=(PORTAL, PORTAL_SECRET))
+
+    assert response.status_code == 200
+    assert introspect(client, answer["access_token"]).get_json() == {"active": False}
+    assert client.get(f"{OIDC}/userinfo", headers={"Authorization": f"Bearer {answer['access_token']}"}).status_code == 401
+    assert refresh(client, answer["refresh_token"]).status_code == 200  # the refresh token lives on
+
+
+def test_revoking_an_unknown_token_still_answers_200(client):
+    response = client.post(f"{OIDC}/revoke", data={"token": "not-a-token"}, auth=(PORTAL, PORTAL_SECRET))
+
+    assert response.status_code == 200
+
+
+def test_revocation_needs_the_clients_credentials(client, database, settings):
+    answer = signed_in_tokens(client, database, settings)
+
+    response = client.post(f"{OIDC}/revoke", data={"token": answer["refresh_token"]}, auth=(PORTAL, "guessed"))
+
+    assert response.status_code == 401
+    assert refresh(client, answer["refresh_token"]).status_code == 200
+
+
+def test_a_client_cannot_revoke_another_clients_token(client, database, settings):
+    answer = signed_in_tokens(client, database, settings)
+
+    client.post(f"{OIDC}/revoke", data={"token": answer["refresh_token"]},
+                auth=("kosmo-batch", "demo-batch-secret-change-me"))
+
+    assert refresh(client, answer["refresh_token"]).status_code == 200
