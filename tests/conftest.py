@@ -66,14 +66,21 @@ def settings(tmp_path) -> Settings:
 
 
 @pytest.fixture
-def database(settings) -> Database:
+def migrated_database(settings) -> Database:
+    """A migrated, empty database."""
+    database = Database(settings.database_url)
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def database(settings, migrated_database) -> Database:
     """A migrated database with the shipped realm-config/ loaded and signing keys made."""
     from idp.setup import prepare
 
-    database = Database(settings.database_url)
-    prepare(settings, database)
-    yield database
-    database.dispose()
+    prepare(settings, migrated_database)
+    return migrated_database
 
 
 @pytest.fixture

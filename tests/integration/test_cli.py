@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 
 from idp.cli import main
 from idp.config import CHECKOUT
-from idp.db import Database
 from idp.db.models import Realm, SigningKey, User
 from idp.db.users import check_password, get_user, password_credential
 from idp.realms import find_realm
@@ -45,11 +44,9 @@ def idp(settings):
 
 
 @pytest.fixture
-def database(settings):
-    database = Database(settings.database_url)
-    database.upgrade()
-    yield database
-    database.dispose()
+def database(migrated_database):
+    """No realms here: each test imports what it needs."""
+    return migrated_database
 
 
 def one_error_line(result) -> str:

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import make_settings
-from idp.db import Database
 from idp.db.models import Client, Credential, Realm, User
 from idp.db.users import check_password, create_user, find_user, otp_key, password_credential
 from idp.realms import client_secret_matches, save_realm
@@ -31,11 +30,9 @@ def settings(tmp_path, database_url):
 
 
 @pytest.fixture
-def database(settings):
-    database = Database(settings.database_url)
-    database.upgrade()
-    yield database
-    database.dispose()
+def database(migrated_database):
+    """No realms here: each test imports what it needs."""
+    return migrated_database
 
 
 @pytest.fixture

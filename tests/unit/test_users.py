@@ -9,7 +9,6 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from idp.db import Database
 from idp.db.models import Credential, User
 from idp.db.users import (
     PASSWORD_HISTORY,
@@ -34,11 +33,9 @@ def settings(tmp_path, database_url):
 
 
 @pytest.fixture
-def database(settings):
-    database = Database(settings.database_url)
-    database.upgrade()
-    yield database
-    database.dispose()
+def database(migrated_database):
+    """No realms here: each test imports what it needs."""
+    return migrated_database
 
 
 def add_realm(database, name="society", policy="length(8) and maxLength(64) and notUsername and passwordHistory(3)"):
