@@ -14,7 +14,7 @@ from idp.db.users import create_user
 from idp.realms import find_realm, realm_config, save_realm
 from test_login import (
     CALLBACK, MEMBER_ID, MEMBER_PASSWORD, OIDC, PORTAL, PORTAL_SECRET, REALM, REALM_PATH, add_member, count_sessions,
-    pkce_pair, sign_in_for_code,
+    hidden_value, later, pkce_pair, sign_in_for_code,
 )
 
 ISSUER = f"http://localhost{REALM_PATH}"
@@ -405,3 +405,43 @@ def test_an_unknown_grant_type_is_unsupported_grant_type(client):
 
     assert_oauth_error(response, 400, "unsupported_grant_type")
 
+
+
+# --- codes and refresh tokens outliving what they stand for -----------------------------------------
+
+def test_a_code_older_than_the_access_code_lifespan_is_refused(client, database, settings, monkeypatch):
+    add_member(database, settings)
+    verifier, challenge = pkce_pair()
+    code = sign_in_for_code(client, (verifier, challenge))["code"]
+    later(monkeypatch, 61)
+
+    assert_oauth_error(exchange(client, code, verifier), 400, "invalid_grant")
+
+
+def test_a_code_whose_session_was_logged_out_is_refused(client, database, settings):
+    add_member(database, settings)
+    verifier, challenge = pkce_pair()
+    code = sign_in_for_code(client, (verifier, challenge))["code"]
+    page = client.get(f"{OIDC}/logout").get_data(as_text=True)
+    client.post(f"{OIDC}/logout", data={"csrf_token": hidden_value(page, "csrf_token"), "confirm": "1"})
+    assert count_sessions(database) == 0
+
+    assert_oauth_error(exchange(client, code, verifier), 400, "invalid_grant")
+
+
+def test_a_disabled_member_can_no_longer_refresh(client, database, settings):
+    answer = signed_in_tokens(client, database, settings)
+    with database.session() as session:
+        session.scalar(select(User).where(User.username == MEMBER_ID)).enabled = False
+        session.commit()
+
+    response = refresh(client, answer["refresh_token"])
+
+    assert_oauth_error(response, 400, "invalid_grant", "User disabled")  # Keycloak's words
+
+
+def test_a_refresh_token_past_the_idle_timeout_is_refused(client, database, settings, monkeypatch):
+    answer = signed_in_tokens(client, database, settings)
+    later(monkeypatch, 1801)
+
+    assert_oauth_error(refresh(client, answer["refresh_token"]), 400, "invalid_grant")
