@@ -299,7 +299,11 @@ class RefreshGrant(KeycloakTokensMixin, RefreshTokenGrant):
 
     def authenticate_user(self, refresh_token):
         user = db_session().get(User, refresh_token.family.user_id)
-        return user if user is not None and user.enabled else None
+        if user is None:
+            raise InvalidGrantError("Invalid refresh token")
+        if not user.enabled:
+            raise InvalidGrantError("User disabled")  # Keycloak's words
+        return user
 
     def revoke_old_credential(self, refresh_token):
         """Rotation already replaced the family's current token id in `issue_tokens`."""
