@@ -184,6 +184,47 @@ def test_wrong_password_and_unknown_user_id_get_the_same_message_and_status(clie
     assert count_sessions(database) == 0
 
 
+def test_an_unknown_user_id_costs_the_same_hashing_work_as_a_wrong_password(client, database, settings, monkeypatch):
+    from idp.security import passwords
+
+    add_member(database, settings)
+    work: list = []
+    real_argon2 = passwords._argon2
+    monkeypatch.setattr(passwords, "_argon2", lambda password, salt, parameters: (
+        work.append(dict(parameters)) or real_argon2(password, salt, parameters)))
+
+    costs = []
+    for username in (MEMBER_ID, "nobody-999"):
+        work.clear()
+        submit_sign_in(client, authorize(client, pkce_pair()[1]).get_data(as_text=True), username=username,
+                       password="not-my-password")
+        costs.append(list(work))
+
+    assert len(costs[0]) == 1 and costs[0] == costs[1]
+
+
+def test_a_member_may_sign_in_with_their_email_address_in_any_case(client, database, settings):
+    add_member(database, settings)
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+
+    response = submit_sign_in(client, page, username=f"  {MEMBER_ID.upper()}@EXAMPLE.JP ")
+
+    assert redirect_params(response)["code"]
+    assert count_sessions(database) == 1
+
+
+def test_posting_the_same_sign_in_form_twice_does_not_sign_in_twice(client, database, settings):
+    add_member(database, settings)
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+    assert submit_sign_in(client, page).status_code == 302
+
+    again = submit_sign_in(client, page)
+
+    assert again.status_code == 400
+    assert "ログインの有効期限が切れました。" in again.get_data(as_text=True)
+    assert count_sessions(database) == 1
+
+
 def test_missing_user_id_and_password_are_named_under_each_field(client, database, settings):
     page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
 
