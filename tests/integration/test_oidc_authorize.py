@@ -193,3 +193,17 @@ def test_login_hint_does_not_sign_anyone_in(client, database, settings):
 
     assert_error_redirect(response, "login_required")
     assert count_sessions(database) == 0
+
+
+def test_a_member_disabled_since_signing_in_is_not_let_through_by_the_old_session(client, database, settings):
+    from idp.db.models import User
+
+    add_member(database, settings)
+    sign_in_for_code(client)
+    with database.session() as session:
+        session.query(User).filter(User.username == MEMBER_ID).one().enabled = False
+        session.commit()
+
+    response = authorize(client, pkce_pair()[1])
+
+    assert response.status_code == 200 and "<h1>ログイン</h1>" in response.get_data(as_text=True)
