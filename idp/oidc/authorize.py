@@ -58,6 +58,9 @@ def sso_session_for(args: dict) -> UserSession | None:
     user_session = sessions.find_session(session, g.realm, sessions.session_id_from_cookie())
     if user_session is None or "login" in args.get("prompt", "").split():
         return None
+    user = session.get(User, user_session.user_id)
+    if user is None or not user.enabled:
+        return None  # a member the society disabled must sign in again (and is refused there)
     max_age = args.get("max_age")
     if max_age and max_age.isdigit() and time.time() - user_session.auth_time > int(max_age):
         return None
