@@ -104,3 +104,14 @@ def test_a_client_cannot_revoke_another_clients_token(client, database, settings
                 auth=("kosmo-batch", "demo-batch-secret-change-me"))
 
     assert refresh(client, answer["refresh_token"]).status_code == 200
+
+
+def test_introspecting_a_disabled_members_token_says_inactive(client, database, settings):
+    from idp.db.models import User
+
+    answer = signed_in_tokens(client, database, settings)
+    with database.session() as session:
+        session.scalar(select(User).where(User.username == MEMBER_ID)).enabled = False
+        session.commit()
+
+    assert introspect(client, answer["access_token"]).get_json() == {"active": False}
