@@ -405,6 +405,9 @@ def lookup_token(token: str) -> LiveToken | None:
         return None
     if claims.get("sid") and sessions.find_session(session, g.realm, claims["sid"]) is None:
         return None
+    user = session.get(User, claims.get("sub", ""))
+    if user is None or not user.enabled:
+        return None  # as Keycloak's introspection: a disabled member's tokens are inactive
     return LiveToken(claims)
 
 
