@@ -24,7 +24,6 @@ sys.path.insert(0, str(CHECKOUT))
 
 from tests.servers import INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, IdpServer  # noqa: E402
 
-MEMBER = "bench0001"
 MEMBER_PASSWORD = "Bench-Kumiai-0001"
 CLIENT_AUTH = (INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET)
 
@@ -81,7 +80,7 @@ class FormFields(HTMLParser):
             self.hidden[attributes["name"]] = attributes.get("value") or ""
 
 
-def first_refresh_token(base: str, server: IdpServer) -> str:
+def first_refresh_token(base: str, server: IdpServer, member: str) -> str:
     """Sign the member in through the hosted page (code + PKCE) and return the refresh token."""
     browser = requests.Session()
     verifier = secrets.token_urlsafe(48)
@@ -94,7 +93,7 @@ def first_refresh_token(base: str, server: IdpServer) -> str:
     page.raise_for_status()
     form = FormFields(page.text)
     answer = browser.post(urljoin(auth_url, form.action), allow_redirects=False, timeout=10,
-                          data={**form.hidden, "username": MEMBER, "password": MEMBER_PASSWORD})
+                          data={**form.hidden, "username": member, "password": MEMBER_PASSWORD})
     if answer.status_code != 302:
         raise SystemExit(f"signing the benchmark member in failed ({answer.status_code}): {answer.text[:300]}")
     code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
@@ -116,17 +115,23 @@ def client_credentials_loop(base: str, run: Run, deadline: float) -> None:
 
 
 def refresh_loop(base: str, refresh_token: str, run: Run, deadline: float) -> None:
-    """Each client refreshes its own token family, always with the newest refresh token."""
+    """Each client refreshes its own token family, always with the newest refresh token.
+
+    After a server error the same token is tried again (the failed request rotated nothing);
+    a refusal (4xx) means the family is gone, so that client stops.
+    """
     http = requests.Session()
     while time.monotonic() < deadline:
         started = time.perf_counter()
         answer = http.post(f"{base}/protocol/openid-connect/token", auth=CLIENT_AUTH, timeout=30,
                            data={"grant_type": "refresh_token", "refresh_token": refresh_token})
-        if answer.status_code != 200:
-            run.record(None, f"{answer.status_code} {answer.text[:200]}")
-            return  # a failed rotation leaves this family without a usable token
-        refresh_token = answer.json()["refresh_token"]
-        run.record(time.perf_counter() - started)
+        if answer.status_code == 200:
+            refresh_token = answer.json()["refresh_token"]
+            run.record(time.perf_counter() - started)
+            continue
+        run.record(None, f"{answer.status_code} {answer.text[:200]}")
+        if answer.status_code < 500:
+            return
 
 
 def measure(run: Run, seconds: float, loop, per_thread_args: list[tuple]) -> Run:
@@ -145,12 +150,14 @@ def measure(run: Run, seconds: float, loop, per_thread_args: list[tuple]) -> Run
 def bench_server(workers: int, threads: int, seconds: float, env: dict[str, str]) -> list[Run]:
     with tempfile.TemporaryDirectory(prefix="idp-bench-") as folder, \
             IdpServer(Path(folder), workers=workers, env=env) as server:
-        server.add_member(MEMBER, MEMBER_PASSWORD)
+        # A new member each time: with --database-url the database outlives the server.
+        member = f"bench{secrets.token_hex(3)}"
+        server.add_member(member, MEMBER_PASSWORD)
         base = f"http://127.0.0.1:{server.port}/realms/kosmo-demo"
         measure(Run(workers, "warm-up", threads), 1.0, client_credentials_loop, [(base,)] * threads)
         credentials = measure(Run(workers, "client_credentials", threads), seconds, client_credentials_loop,
                               [(base,)] * threads)
-        seeds = [(base, first_refresh_token(base, server)) for _ in range(threads)]
+        seeds = [(base, first_refresh_token(base, server, member)) for _ in range(threads)]
         refresh = measure(Run(workers, "refresh_token", threads), seconds, refresh_loop, seeds)
         runs = [credentials, refresh]
         for run in runs:
