@@ -83,9 +83,18 @@ def published_keys(session: Session, realm: Realm) -> list[SigningKey]:
     return [key for key in keys if key.active or (key.publish_until and key.publish_until > now)]
 
 
+_imported: dict[tuple[str, str], RSAKey | ECKey] = {}
+
+
 def private_key(signing_key: SigningKey):
-    data = dict(signing_key.private_jwk, kid=signing_key.kid)
-    return (ECKey if signing_key.algorithm == "ES256" else RSAKey).import_key(data)
+    # Importing an RSA key validates its numbers (~40 ms of CPU); a stored key never changes,
+    # so each is imported once per process instead of at every signature and verification.
+    cache_key = (signing_key.id, signing_key.kid)
+    key = _imported.get(cache_key)
+    if key is None:
+        data = dict(signing_key.private_jwk, kid=signing_key.kid)
+        key = _imported[cache_key] = (ECKey if signing_key.algorithm == "ES256" else RSAKey).import_key(data)
+    return key
 
 
 def public_jwk(signing_key: SigningKey) -> dict:
