@@ -76,7 +76,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock up front: a transaction that read first and writes later
+    # would otherwise be refused at once ("database is locked") when another writer got in
+    # between, and the busy timeout does not help there. Readers still run alongside (WAL);
+    # writers queue. PostgreSQL is the choice when that queue matters.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(url: str):

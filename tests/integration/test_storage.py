@@ -148,3 +148,28 @@ def test_a_rolled_back_transaction_keeps_nothing_written_inside_a_savepoint(data
     with database.session() as check:
         assert check.query(Realm).filter_by(name="savepoint-realm").count() == 0
     database.dispose()
+
+
+def test_concurrent_read_then_write_transactions_all_succeed(database_url):
+    """Requests read before they write (a refresh reads the session, then touches it); none may fail."""
+    from idp.db.models import Realm
+
+    database = Database(database_url)
+    database.upgrade()
+    with database.session() as session:
+        session.add(Realm(name="busy-realm", display_name="0"))
+    errors = []
+
+    def read_then_write(n: int) -> None:
+        try:
+            with database.session() as session:
+                realm = session.scalar(select(Realm).where(Realm.name == "busy-realm"))
+                threading.Event().wait(0.02)
+                realm.display_name = str(n)
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever went wrong
+            errors.append(exc)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(read_then_write, range(24)))
+    database.dispose()
+    assert errors == []
