@@ -69,10 +69,9 @@ def form_action(page: str) -> str:
 
 
 def hidden_value(page: str, name: str) -> str:
-    match = re.search(rf'name="{name}" type="hidden" value="([^"]*)"|type="hidden" name="{name}" value="([^"]*)"'
-                      rf'|name="{name}" value="([^"]*)"', page)
-    assert match, f"no hidden field {name} on the page"
-    return unescape(next(group for group in match.groups() if group is not None))
+    match = re.search(rf'<input[^>]*name="{name}"[^>]*value="([^"]*)"', page)
+    assert match, f"no field {name} on the page"
+    return unescape(match.group(1))
 
 
 def submit_sign_in(client, page: str, username: str = MEMBER_ID, password: str = MEMBER_PASSWORD,

@@ -78,7 +78,8 @@ def test_revoking_an_access_token_makes_it_inactive_everywhere(client, database,
 
     assert response.status_code == 200
     assert introspect(client, answer["access_token"]).get_json() == {"active": False}
-    assert client.get(f"{OIDC}/userinfo", headers={"Authorization": f"Bearer {answer['access_token']}"}).status_code == 401
+    userinfo = client.get(f"{OIDC}/userinfo", headers={"Authorization": f"Bearer {answer['access_token']}"})
+    assert userinfo.status_code == 401
     assert refresh(client, answer["refresh_token"]).status_code == 200  # the refresh token lives on
 
 
