@@ -9,7 +9,7 @@ import pytest
 
 from idp.ephemeral import ephemeral
 from test_login import (
-    CALLBACK, MEMBER_ID, REALM_PATH, add_member, authorize, count_sessions, later, pkce_pair,
+    CALLBACK, MEMBER_ID, OIDC, REALM_PATH, add_member, authorization_params, authorize, count_sessions, later, pkce_pair,
     redirect_params, sign_in_for_code, submit_sign_in,
 )
 
@@ -207,3 +207,10 @@ def test_a_member_disabled_since_signing_in_is_not_let_through_by_the_old_sessio
     response = authorize(client, pkce_pair()[1])
 
     assert response.status_code == 200 and "<h1>ログイン</h1>" in response.get_data(as_text=True)
+
+
+def test_a_relying_party_may_post_the_authorization_request(client):
+    response = client.post(f"{OIDC}/auth", data=authorization_params(pkce_pair()[1]))
+
+    assert response.status_code == 200
+    assert "<h1>ログイン</h1>" in response.get_data(as_text=True)
