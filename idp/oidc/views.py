@@ -137,7 +137,8 @@ def init_app(app: Flask) -> None:
     from idp.app import csrf
 
     app.extensions["idp.oidc_server"] = create_server(app)
-    # Relying parties call these with their own credentials, not a browser form.
-    for view in (token, introspect, revoke, userinfo, logout):
+    # Relying parties call these with their own credentials, not a browser form; and OIDC Core
+    # §3.1.2.1 lets a relying party POST the authorization request from its own page.
+    for view in (authorize, token, introspect, revoke, userinfo, logout):
         csrf.exempt(view)
     app.register_blueprint(bp)
