@@ -321,6 +321,16 @@ class RefreshTokenRecord:
         return self.claims.get("scope", "")
 
 
+class InvalidUserCredentials(InvalidGrantError):
+    """Keycloak answers a wrong user ID or password with 401, not RFC 6749's 400; clients written
+    for Keycloak (python-keycloak's KeycloakAuthenticationError) depend on it."""
+
+    status_code = 401
+
+    def __init__(self):
+        super().__init__("Invalid user credentials")
+
+
 class PasswordGrant(KeycloakTokensMixin, ResourceOwnerPasswordCredentialsGrant):
     """RFC 6749 §4.3, only for clients with direct access grants on (Keycloak's errors)."""
 
@@ -334,9 +344,9 @@ class PasswordGrant(KeycloakTokensMixin, ResourceOwnerPasswordCredentialsGrant):
         user = find_user(session, g.realm, username)
         if user is None:
             dummy_verify(password, settings)
-            raise InvalidGrantError("Invalid user credentials")
+            raise InvalidUserCredentials()
         if not check_password(session, user, password, settings):
-            raise InvalidGrantError("Invalid user credentials")
+            raise InvalidUserCredentials()
         if not user.enabled:
             raise InvalidGrantError("Account disabled")
         if user.required_actions or any(c.temporary for c in user.credentials if c.type == "password"):
@@ -359,6 +369,8 @@ class PasswordGrant(KeycloakTokensMixin, ResourceOwnerPasswordCredentialsGrant):
 
 class ServiceAccountGrant(KeycloakTokensMixin, ClientCredentialsGrant):
     """RFC 6749 §4.4: the token speaks for the client's `service-account-<client>` user."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
     def create_token_response(self):
         model = self.request.client.model
