@@ -119,6 +119,11 @@ class User(Base):
     service_account_client_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     not_before: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # First sign-in progress (SPEC §2): each is set when the member completes that step.
+    birthdate_verified_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    user_id_chosen_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    second_factor: Mapped[str | None] = mapped_column(String(20), nullable=True)  # passkey | totp | email
+    first_login_completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     credentials: Mapped[list["Credential"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="Credential.priority"
@@ -135,6 +140,16 @@ class User(Base):
 
 # Emails are unique per realm regardless of case; NULL (no address yet) may repeat.
 Index("uq_users_realm_email", User.realm_id, func.lower(User.email), unique=True)
+
+
+class TermsAcceptance(Base):
+    """A member accepted a version of the realm's terms of use (利用規約) at a time."""
+
+    __tablename__ = "terms_acceptances"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(100))
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Credential(Base):

@@ -131,6 +131,14 @@ class SmtpSettings(Strict):
     subject_prefix: str = ""
 
 
+class TermsOfUse(Strict):
+    """The realm's terms (利用規約); a new `version` asks every member again at the next sign-in."""
+
+    version: str = Field(min_length=1, max_length=100)
+    title: str = "利用規約"
+    text: str = Field(min_length=1)
+
+
 class RealmConfig(Strict):
     """One society."""
 
@@ -146,6 +154,7 @@ class RealmConfig(Strict):
     remember_me: bool = True
     registration_allowed: bool = False
     email: SmtpSettings = SmtpSettings()
+    terms: TermsOfUse | None = None
     clients: list[ClientConfig] = Field(default_factory=list)
 
     @field_validator("realm")

@@ -1,0 +1,129 @@
+"""What a flow step is: the contract between the flow engine and every action, authenticator
+and condition, built in or shipped by a society as its own package.
+
+A step never touches Flask: it is given a `StepContext` and answers with a `Page` to show or
+`Done` to move on. The engine saves progress only after a step says `Done`, and rolls back
+whatever a step wrote when it answers with a `Page` carrying errors.
+
+Plugins register through entry points (`idp.actions`, `idp.authenticators`, `idp.conditions`);
+the entry point's name is the name operators write in flow files.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, ClassVar, Mapping, Protocol
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
+
+from idp.config import Settings
+from idp.db.models import Client, Realm, User
+from idp.ephemeral import EphemeralStore
+from idp.realms.schema import RealmConfig
+
+
+class NoOptions(BaseModel):
+    """A step that takes no `with:` options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Mailer(Protocol):
+    def __call__(self, *, to: str, subject: str, text: str, html: str | None = None) -> None:
+        """Send a mail from the realm's sender (raises idp.mail.MailError)."""
+
+
+class LinkMaker(Protocol):
+    def __call__(self, payload: dict, ttl: int) -> str:
+        """A single-use absolute URL that, when opened, calls this step's `follow_link(ctx, payload)`."""
+
+
+@dataclass
+class StepContext:
+    """Everything a step may use. `data` is the step's own scratch space, kept between its
+    challenge and its process within one sign-in (JSON values only)."""
+
+    realm: Realm
+    config: RealmConfig
+    session: Session
+    settings: Settings
+    store: EphemeralStore
+    user: User | None
+    client: Client | None
+    options: BaseModel
+    data: dict
+    ip_address: str
+    now: datetime
+    send_mail: Mailer
+    make_link: LinkMaker
+    record_event: Callable[..., None]
+    # Filled in by the engine for steps that pass values to the page (e.g. the platform
+    # authenticator check done by the browser); read-only for steps.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Page:
+    """Show `template` with `values`; `errors` maps a field name ("" for the page) to message keys."""
+
+    template: str
+    values: dict = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    status: int = 200
+
+    @property
+    def has_errors(self) -> bool:
+        return any(self.errors.values())
+
+
+@dataclass(frozen=True)
+class Done:
+    """The step is complete. An authenticator names the member it recognised in `user`."""
+
+    user: User | None = None
+
+
+class Step(ABC):
+    """Base class of actions and authenticators; subclasses set the class attributes."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    needs_user: ClassVar[bool] = True
+
+    def needed(self, ctx: StepContext) -> bool:
+        """Re-checked when the member reaches the step: False skips it (e.g. already verified)."""
+        return True
+
+    @abstractmethod
+    def challenge(self, ctx: StepContext) -> Page:
+        """What the member sees when they reach the step."""
+
+    @abstractmethod
+    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+        """Validate the submitted form; persist and answer Done, or answer the page with errors."""
+
+    def follow_link(self, ctx: StepContext, payload: dict) -> Page | Done:
+        """A link this step mailed was opened (maybe in another browser); `ctx.user` is set."""
+        raise LookupError(f"{self.name} sends no links")
+
+
+class Action(Step):
+    """A required action; `alias` is its Keycloak name for pending required actions."""
+
+    alias: ClassVar[str | None] = None
+
+
+class Authenticator(Step):
+    """A step that recognises the member (password) or confirms them (a second factor)."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A named predicate for `if:`; `takes_argument` conditions are written `name(ARG)`."""
+
+    name: str
+    check: Callable[[StepContext, str | None], bool]
+    takes_argument: bool = False
+    description: str = ""

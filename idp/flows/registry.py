@@ -1,0 +1,57 @@
+"""Installed steps and conditions, found through entry points (built-ins included).
+
+A society's own package adds a step by declaring, in its pyproject.toml,
+`[project.entry-points."idp.actions"] my-step = "my_package:MyStep"`; no change to core.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from idp.flows.api import Action, Authenticator, Condition
+
+log = logging.getLogger("idp.flows")
+GROUPS = {"action": "idp.actions", "authenticate": "idp.authenticators", "condition": "idp.conditions"}
+
+
+@dataclass(frozen=True)
+class Registry:
+    actions: dict[str, Action]
+    authenticators: dict[str, Authenticator]
+    conditions: dict[str, Condition]
+
+    def step(self, kind: str, name: str):
+        return (self.actions if kind == "action" else self.authenticators).get(name)
+
+    def action_for_alias(self, alias: str) -> Action | None:
+        """The action a Keycloak required-action alias (or our own name) stands for."""
+        for action in self.actions.values():
+            if alias in (action.alias, action.name):
+                return action
+        return None
+
+
+def _load(group: str, expected: type) -> dict:
+    found = {}
+    for point in entry_points(group=group):
+        try:
+            plugin = point.load()
+            instance = plugin() if isinstance(plugin, type) else plugin
+        except Exception:
+            log.exception("plugin %s in %s failed to load; flows naming it will not validate", point.name, group)
+            continue
+        if not isinstance(instance, expected):
+            log.error("plugin %s in %s is not a %s; ignored", point.name, group, expected.__name__)
+            continue
+        found[point.name] = instance
+    return found
+
+
+def load_registry() -> Registry:
+    """Everything installed now (read again by `reload`, e.g. after a plugin is installed)."""
+    return Registry(
+        actions=_load(GROUPS["action"], Action),
+        authenticators=_load(GROUPS["authenticate"], Authenticator),
+        conditions=_load(GROUPS["condition"], Condition),
+    )
