@@ -80,9 +80,11 @@ class Page:
 
 @dataclass(frozen=True)
 class Done:
-    """The step is complete. An authenticator names the member it recognised in `user`."""
+    """The step is complete. An authenticator names the member it recognised in `user`, and
+    may ask for a long-lived SSO session (`remember_me`, the sign-in page's checkbox)."""
 
     user: User | None = None
+    remember_me: bool = False
 
 
 class Step(ABC):
