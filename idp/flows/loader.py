@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from idp.flows.registry import Registry
 from idp.flows.schema import CONDITION_CALL, All, Any, FlowFile, Not, step_kind_and_name
-from idp.yamlfile import ConfigFileError, ConfigProblem, position, problems_from, read_yaml
+from idp.yamlfile import ConfigFileError, ConfigProblem, describe_loc, position, problems_from, read_yaml
 
 log = logging.getLogger("idp.flows")
 
@@ -47,7 +47,7 @@ def load_flow_file(path: Path | str, registry: Registry, text: str | None = None
         line, column = position(document, ("flow",))
         problems.append(ConfigProblem(path, line, column, f"flow: {flow.flow!r} must match the file name {expected!r}"))
     if problems:
-        raise ConfigFileError(problems)
+        raise ConfigFileError(sorted(problems, key=lambda problem: (problem.line, problem.column)))
     return LoadedFlow(flow.flow, hashlib.sha256(text.encode()).hexdigest()[:16], flow, path)
 
 
@@ -79,7 +79,7 @@ def _check_options(plugin, options: dict, path: str, document, loc: tuple):
     except ValidationError as exc:
         for item in exc.errors():
             where = loc + tuple(item["loc"])
-            yield _problem(path, document, where, f"{'.'.join(map(str, where[2:]))}: {item['msg']}")
+            yield _problem(path, document, where, f"{describe_loc(where)}: {item['msg']}")
 
 
 def _check_condition(expression, registry: Registry, path: str, document, loc: tuple):

@@ -6,9 +6,9 @@ steps and conditions and each `with:` against that step's own options schema.
 from __future__ import annotations
 
 import re
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 CONDITION_CALL = re.compile(r"(?P<name>[a-z][a-z0-9-]*)(?:\((?P<argument>[A-Za-z0-9_.:-]+)\))?")
 
@@ -29,7 +29,26 @@ class Any(Strict):
     any: list["ConditionExpression"] = Field(min_length=1)
 
 
-ConditionExpression = Union[str, Not, All, Any]
+def _condition_shape(value) -> str | None:
+    """Which form of condition `value` is, so an error names one form instead of all four.
+
+    Tags are bracketed: pydantic puts them in the error location, and `idp.yamlfile` drops
+    bracketed parts so positions point at the operator's own keys."""
+    if isinstance(value, str):
+        return "[name]"
+    if isinstance(value, BaseModel):
+        return f"[{type(value).__name__.lower()}]"
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("not", "all", "any"):
+        return f"[{next(iter(value))}]"
+    return None
+
+
+ConditionExpression = Annotated[
+    Union[Annotated[str, Tag("[name]")], Annotated[Not, Tag("[not]")],
+          Annotated[All, Tag("[all]")], Annotated[Any, Tag("[any]")]],
+    Discriminator(_condition_shape, custom_error_type="condition_shape",
+                  custom_error_message="a condition is a name like `first-login`, or `not:`, `all:` or `any:`"),
+]
 for _model in (Not, All, Any):
     _model.model_rebuild()
 
@@ -50,23 +69,32 @@ class AuthenticateStep(StepBase):
 PENDING_REQUIRED_ACTIONS = "pending-required-actions"
 
 
+def _step_shape(value) -> str | None:
+    """Which kind of step `value` is (bracketed tags, as for conditions), or None for no kind."""
+    if isinstance(value, (ActionStep, AuthenticateStep)):
+        return "[action]" if isinstance(value, ActionStep) else "[authenticate]"
+    if value == PENDING_REQUIRED_ACTIONS:
+        return "[pending]"
+    if isinstance(value, dict) and ("action" in value) != ("authenticate" in value):
+        return "[action]" if "action" in value else "[authenticate]"
+    return None
+
+
+Step = Annotated[
+    Union[Annotated[ActionStep, Tag("[action]")], Annotated[AuthenticateStep, Tag("[authenticate]")],
+          Annotated[Literal["pending-required-actions"], Tag("[pending]")]],
+    Discriminator(_step_shape, custom_error_type="step_shape",
+                  custom_error_message="a step is `action: NAME` or `authenticate: NAME` (exactly one of "
+                                       "the two) or `pending-required-actions`"),
+]
+
+
 class FlowFile(Strict):
     """One flow file."""
 
     flow: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str = ""
-    steps: list[Union[ActionStep, AuthenticateStep, Literal["pending-required-actions"]]] = Field(min_length=1)
-
-    @field_validator("steps", mode="before")
-    @classmethod
-    def known_step_shapes(cls, steps):
-        for index, step in enumerate(steps if isinstance(steps, list) else []):
-            if isinstance(step, str) and step != PENDING_REQUIRED_ACTIONS:
-                raise ValueError(f"steps[{index}]: {step!r} is not a step; write `- action: NAME`, "
-                                 f"`- authenticate: NAME` or `- {PENDING_REQUIRED_ACTIONS}`")
-            if isinstance(step, dict) and ("action" in step) == ("authenticate" in step):
-                raise ValueError(f"steps[{index}]: give exactly one of `action:` or `authenticate:`")
-        return steps
+    steps: list[Step] = Field(min_length=1)
 
 
 def step_kind_and_name(step) -> tuple[str, str]:
