@@ -1,0 +1,154 @@
+"""Step 4 of the first sign-in (生年月日の入力): the member confirms their date of birth; too many
+wrong dates in a row lock the step for a while.
+
+Events: VERIFY_BIRTHDATE on success, VERIFY_BIRTHDATE_ERROR (error "birthdate_mismatch") for
+each wrong date, and USER_LOCKED (reason "verify-birthdate") once when the lock starts. Keycloak
+has no date-of-birth check, so the first two are our own names in its <ACTION>/_ERROR style.
+"""
+from __future__ import annotations
+
+import logging
+import unicodedata
+from datetime import date, datetime, timedelta, timezone
+from typing import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from idp.flows.api import Action, Done, Page, StepContext
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = "actions/verify-birthdate.html"
+PARTS = ("year", "month", "day")
+EARLIEST_YEAR = 1900
+# Japan keeps +09:00 all year, so a fixed offset shows the retry time correctly without tzdata.
+JAPAN_TIME = timezone(timedelta(hours=9), "JST")
+
+
+class BirthdateOptions(BaseModel):
+    """`with:` options: how many wrong dates are allowed, and how long the step then locks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: int = Field(5, ge=1, le=100)
+    lock_minutes: int = Field(30, ge=1, le=24 * 60)
+
+
+class InvalidBirthdate(ValueError):
+    """What the member typed is not a date of birth at all; `key` names the message."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+class VerifyBirthdate(Action):
+    name = "verify-birthdate"
+    Options = BirthdateOptions
+
+    def needed(self, ctx: StepContext) -> bool:
+        if ctx.user.birthdate is None:
+            log.warning("verify-birthdate skipped: no date of birth on file for user %s in realm %s",
+                        ctx.user.id, ctx.realm.name)
+            return False
+        return ctx.user.birthdate_verified_at is None
+
+    def challenge(self, ctx: StepContext) -> Page:
+        return _page(ctx, {})
+
+    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+        entered = {part: half_width(form.get(part, "")) for part in PARTS}
+        lock = Lock(ctx)
+        if lock.until():
+            return _page(ctx, entered, errors={"": ["verify_birthdate.locked"]})
+        try:
+            birthdate = read_birthdate(entered, today=ctx.now.astimezone(JAPAN_TIME).date())
+        except InvalidBirthdate as problem:
+            return _page(ctx, entered, errors={"birthdate": [problem.key]})
+        if birthdate != ctx.user.birthdate:
+            return _wrong_date(ctx, lock, entered)
+        lock.forget_attempts()
+        ctx.user.birthdate_verified_at = ctx.now
+        ctx.record_event("VERIFY_BIRTHDATE")
+        return Done()
+
+
+def _wrong_date(ctx: StepContext, lock: "Lock", entered: dict) -> Page:
+    attempts = lock.count_wrong_attempt()
+    ctx.record_event("VERIFY_BIRTHDATE_ERROR", error="birthdate_mismatch", attempt=attempts)
+    if attempts >= ctx.options.max_attempts:
+        if lock.start():
+            ctx.record_event("USER_LOCKED", reason="verify-birthdate", until=lock.until().isoformat())
+        return _page(ctx, entered, errors={"": ["verify_birthdate.locked"]})
+    values = {**entered, "attempts_left": ctx.options.max_attempts - attempts}
+    return _page(ctx, values, errors={"birthdate": ["verify_birthdate.mismatch"]})
+
+
+def _page(ctx: StepContext, values: dict, errors: dict | None = None) -> Page:
+    until = Lock(ctx).until()
+    values = {**values, "locked": until is not None, "lock_minutes": ctx.options.lock_minutes}
+    if until is not None:
+        values["retry_at"] = _japanese_time(until)
+    return Page(TEMPLATE, values=values, errors=errors or {})
+
+
+def _japanese_time(moment: datetime) -> str:
+    local = moment.astimezone(JAPAN_TIME)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def half_width(text: str) -> str:
+    """Full-width digits (０-９), as Japanese input methods type them, become 0-9."""
+    return unicodedata.normalize("NFKC", text or "").strip()
+
+
+def read_birthdate(entered: Mapping[str, str], today: date) -> date:
+    """The date the three boxes spell, or InvalidBirthdate saying what is wrong with it."""
+    if not all(entered.get(part) for part in PARTS):
+        raise InvalidBirthdate("verify_birthdate.missing")
+    if not all(entered[part].isascii() and entered[part].isdigit() for part in PARTS):
+        raise InvalidBirthdate("verify_birthdate.not_a_number")
+    year, month, day = (int(entered[part]) for part in PARTS)
+    try:
+        birthdate = date(year, month, day)
+    except ValueError:
+        raise InvalidBirthdate("verify_birthdate.no_such_date") from None
+    if not date(EARLIEST_YEAR, 1, 1) <= birthdate <= today:
+        raise InvalidBirthdate("verify_birthdate.out_of_range")
+    return birthdate
+
+
+class Lock:
+    """Wrong tries of one member in one realm, counted in the ephemeral store, and the lock they
+    lead to. The lock's end is compared with `ctx.now`, so tests can move time past it."""
+
+    def __init__(self, ctx: StepContext):
+        self.ctx = ctx
+        member = f"{ctx.realm.id}:{ctx.user.id}"
+        self.attempts_key = f"verify-birthdate:attempts:{member}"
+        self.lock_key = f"verify-birthdate:lock:{member}"
+        self.seconds = ctx.options.lock_minutes * 60
+
+    def until(self) -> datetime | None:
+        """When the lock ends, or None when the step is open."""
+        lock = self.ctx.store.get(self.lock_key)
+        if lock is None:
+            return None
+        until = datetime.fromisoformat(lock["until"])
+        if until <= self.ctx.now:
+            self.ctx.store.delete(self.lock_key)
+            return None
+        return until
+
+    def count_wrong_attempt(self) -> int:
+        return self.ctx.store.incr(self.attempts_key, ttl=self.seconds)
+
+    def start(self) -> bool:
+        """Lock the step; False when a concurrent request already did (one USER_LOCKED event)."""
+        until = self.ctx.now + timedelta(seconds=self.seconds)
+        started = self.ctx.store.add(self.lock_key, {"until": until.isoformat()}, ttl=self.seconds)
+        self.forget_attempts()
+        return started
+
+    def forget_attempts(self) -> None:
+        self.ctx.store.delete(self.attempts_key)

@@ -1,0 +1,182 @@
+"""生年月日の入力: a member confirms their date of birth; wrong dates are counted and lock the step."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from idp.actions.verify_birthdate import BirthdateOptions, VerifyBirthdate
+from idp.db.models import Realm, User
+from idp.db.users import create_user
+from idp.ephemeral import make_store
+from idp.flows.api import Done, Page, StepContext
+from idp.realms import realm_config
+
+NOW = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)  # 10:00 in Japan
+BIRTHDATE = {"year": "1985", "month": "4", "day": "1"}
+WRONG = {"year": "1985", "month": "4", "day": "2"}
+
+
+@pytest.fixture
+def store(database):
+    return make_store(None, database)
+
+
+@pytest.fixture
+def member_id(database, settings):
+    with database.session() as session:
+        realm = session.scalar(select(Realm).where(Realm.name == "kosmo-demo"))
+        return create_user(session, realm, "kosmo0001", settings=settings, birthdate=date(1985, 4, 1)).id
+
+
+class Member:
+    """One sign-in attempt at a time: each `submit` runs in its own transaction, as requests do."""
+
+    def __init__(self, database, settings, store, user_id, **options):
+        self.database, self.settings, self.store, self.user_id = database, settings, store, user_id
+        self.options = BirthdateOptions(**options)
+        self.now = NOW
+        self.events: list[tuple[str, dict]] = []
+
+    def _run(self, call):
+        with self.database.session() as session:
+            user = session.get(User, self.user_id)
+            realm = session.get(Realm, user.realm_id)
+            ctx = StepContext(
+                realm=realm, config=realm_config(realm), session=session, settings=self.settings, store=self.store,
+                user=user, client=None, options=self.options, data={}, ip_address="192.0.2.1", now=self.now,
+                send_mail=lambda **mail: None, make_link=lambda payload, ttl: "http://localhost/link",
+                record_event=lambda type, **details: self.events.append((type, details)),
+            )
+            return call(VerifyBirthdate(), ctx)
+
+    def needed(self) -> bool:
+        return self._run(lambda step, ctx: step.needed(ctx))
+
+    def sees(self) -> Page:
+        return self._run(lambda step, ctx: step.challenge(ctx))
+
+    def submit(self, **form) -> Page | Done:
+        return self._run(lambda step, ctx: step.process(ctx, form))
+
+    def user(self) -> User:
+        with self.database.session() as session:
+            user = session.get(User, self.user_id)
+            session.expunge(user)
+            return user
+
+    def event_types(self) -> list[str]:
+        return [type for type, _ in self.events]
+
+
+@pytest.fixture
+def member(database, settings, store, member_id):
+    return Member(database, settings, store, member_id)
+
+
+def test_the_right_date_of_birth_is_confirmed_once_and_for_all(member):
+    assert member.needed()
+    page = member.sees()
+    assert page.template == "actions/verify-birthdate.html" and not page.has_errors
+
+    assert member.submit(**BIRTHDATE) == Done()
+
+    assert member.user().birthdate_verified_at == NOW
+    assert member.event_types() == ["VERIFY_BIRTHDATE"]
+    assert not member.needed()
+
+
+def test_full_width_digits_from_a_japanese_keyboard_are_read_as_numbers(member):
+    assert member.submit(year="１９８５", month="０４", day=" ０１ ") == Done()
+
+
+def test_a_member_without_a_date_of_birth_on_file_skips_the_step_with_a_warning(database, member, caplog):
+    with database.session() as session:
+        session.get(User, member.user_id).birthdate = None
+    assert not member.needed()
+    assert "no date of birth on file" in caplog.text
+
+
+@pytest.mark.parametrize("form, key", [
+    ({"year": "", "month": "4", "day": "1"}, "verify_birthdate.missing"),
+    ({}, "verify_birthdate.missing"),
+    ({"year": "1985", "month": "四", "day": "1"}, "verify_birthdate.not_a_number"),
+    ({"year": "1985", "month": "-4", "day": "1"}, "verify_birthdate.not_a_number"),
+    ({"year": "1985", "month": "2", "day": "30"}, "verify_birthdate.no_such_date"),
+    ({"year": "1985", "month": "13", "day": "1"}, "verify_birthdate.no_such_date"),
+    ({"year": "1899", "month": "12", "day": "31"}, "verify_birthdate.out_of_range"),
+    ({"year": "2025", "month": "4", "day": "2"}, "verify_birthdate.out_of_range"),
+])
+def test_something_that_is_no_date_of_birth_gets_its_own_message_and_is_not_counted(member, store, form, key):
+    page = member.submit(**form)
+
+    assert page.errors == {"birthdate": [key]}
+    assert member.user().birthdate_verified_at is None
+    assert member.events == []
+    assert store.get(f"verify-birthdate:attempts:{member.user().realm_id}:{member.user_id}") is None
+
+
+def test_a_wrong_date_says_so_keeps_what_was_typed_and_warns_how_many_tries_are_left(member):
+    page = member.submit(**WRONG)
+
+    assert page.errors == {"birthdate": ["verify_birthdate.mismatch"]}
+    assert page.values["day"] == "2" and page.values["attempts_left"] == 4
+    assert member.user().birthdate_verified_at is None
+    assert member.events == [("VERIFY_BIRTHDATE_ERROR", {"error": "birthdate_mismatch", "attempt": 1})]
+
+
+def test_wrong_birthdate_five_times_locks_the_step_even_for_the_right_date(member):
+    for _ in range(4):
+        member.submit(**WRONG)
+    page = member.submit(**WRONG)
+
+    assert page.errors == {"": ["verify_birthdate.locked"]}
+    assert page.values["locked"] and page.values["retry_at"] == "4月1日 10:30"
+    assert member.event_types().count("USER_LOCKED") == 1
+    assert member.events[-1] == ("USER_LOCKED", {"reason": "verify-birthdate", "until": "2025-04-01T01:30:00+00:00"})
+
+    member.now = NOW + timedelta(minutes=29)
+    assert member.sees().values["locked"]
+    assert member.submit(**BIRTHDATE).errors == {"": ["verify_birthdate.locked"]}
+    assert member.user().birthdate_verified_at is None
+    assert member.event_types().count("USER_LOCKED") == 1
+
+
+def test_the_lock_ends_after_its_period_with_a_fresh_count(member):
+    for _ in range(5):
+        member.submit(**WRONG)
+    member.now = NOW + timedelta(minutes=31)
+
+    assert not member.sees().values["locked"]
+    assert member.submit(**WRONG).values["attempts_left"] == 4
+    assert member.submit(**BIRTHDATE) == Done()
+
+
+def test_the_right_date_clears_earlier_wrong_tries(member, store):
+    member.submit(**WRONG)
+    member.submit(**BIRTHDATE)
+    assert store.get(f"verify-birthdate:attempts:{member.user().realm_id}:{member.user_id}") is None
+
+
+def test_operators_choose_the_number_of_tries_and_the_lock_period(database, settings, store, member_id):
+    member = Member(database, settings, store, member_id, max_attempts=2, lock_minutes=60)
+    assert member.submit(**WRONG).values["attempts_left"] == 1
+    page = member.submit(**WRONG)
+    assert page.values["locked"] and page.values["retry_at"] == "4月1日 11:00"
+
+
+@pytest.mark.parametrize("options", [{"max_attempts": 0}, {"lock_minutes": 0}, {"lock_minutes": 100000}, {"tries": 3}])
+def test_options_out_of_range_are_refused(options):
+    with pytest.raises(ValueError):
+        BirthdateOptions(**options)
+
+
+def test_two_members_are_counted_apart(database, settings, store, member, member_id):
+    with database.session() as session:
+        realm = session.scalar(select(Realm).where(Realm.name == "kosmo-demo"))
+        other_id = create_user(session, realm, "kosmo0002", settings=settings, birthdate=date(1990, 1, 1)).id
+    for _ in range(5):
+        member.submit(**WRONG)
+    other = Member(database, settings, store, other_id)
+    assert not other.sees().values["locked"]
