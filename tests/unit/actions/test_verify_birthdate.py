@@ -180,3 +180,39 @@ def test_two_members_are_counted_apart(database, settings, store, member, member
         member.submit(**WRONG)
     other = Member(database, settings, store, other_id)
     assert not other.sees().values["locked"]
+
+
+def render(app, page: Page) -> str:
+    from flask import g, render_template
+
+    with app.test_request_context("/realms/kosmo-demo/login-actions/step"):
+        g.realm = None
+        return render_template(page.template, values=page.values, errors=page.errors, form_action="/step",
+                               tab_id="tab", step_token="token", client=None)
+
+
+def test_the_page_has_three_numeric_boxes_labelled_year_month_day(app, member):
+    html = render(app, member.sees())
+
+    assert "<h1>生年月日の入力</h1>" in html
+    for part, label in (("year", "年"), ("month", "月"), ("day", "日")):
+        assert f'id="{part}" name="{part}" type="text" inputmode="numeric"' in html
+        assert f'autocomplete="bday-{part}"' in html
+        assert f'<label for="{part}">{label}</label>' in html
+
+
+def test_a_wrong_date_is_announced_and_tied_to_the_boxes(app, member):
+    html = render(app, member.submit(**WRONG))
+
+    assert '<ul class="field-errors" id="birthdate-errors" role="alert">' in html
+    assert "生年月日が一致しません。" in html and "あと4回間違えると、30分間入力できなくなります。" in html
+    assert 'aria-describedby="birthdate-example birthdate-errors" aria-invalid="true"' in html
+
+
+def test_the_locked_page_says_when_to_retry_and_has_no_boxes(app, member):
+    for _ in range(5):
+        page = member.submit(**WRONG)
+    html = render(app, page)
+
+    assert "一時的に入力できなくなっています。" in html and "4月1日 10:30以降にもう一度お試しください。" in html
+    assert 'name="year"' not in html
