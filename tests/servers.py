@@ -61,13 +61,17 @@ def interop_clients(callback_url: str) -> list[dict]:
     ]
 
 
-def write_realm_config(folder: Path, portal_url: str, extra_clients: list[dict]) -> Path:
-    """A copy of the shipped realm-config/ whose portal client points at `portal_url`, plus clients."""
+def write_realm_config(folder: Path, portal_url: str, extra_clients: list[dict], browser_flow: str = "browser") -> Path:
+    """A copy of the shipped realm-config/ whose portal client points at `portal_url`, plus clients.
+
+    The demo realm runs `browser_flow`: Keycloak's `browser` for relying-party tests, the
+    guide's `kosmo-member` for tests of a member's first sign-in."""
     yaml = YAML()
     folder.mkdir(parents=True, exist_ok=True)
     for shipped in sorted((CHECKOUT / "realm-config").glob("*.yaml")):
         realm = yaml.load(shipped.read_text(encoding="utf-8"))
         if realm["realm"] == REALM:
+            realm["browser_flow"] = browser_flow
             for client in realm["clients"]:
                 if client["client_id"] == "kosmo-portal":
                     client["redirect_uris"] = [f"{portal_url}/callback"]
@@ -151,7 +155,8 @@ class IdpServer(_Process):
     name = "idp serve"
 
     def __init__(self, tmp_path: Path, *, workers: int = 1, env: dict[str, str] | None = None,
-                 portal_port: int | None = None, extra_clients: list[dict] | None = None):
+                 portal_port: int | None = None, extra_clients: list[dict] | None = None,
+                 browser_flow: str = "browser"):
         self.folder = Path(tmp_path) / "idp"
         self.folder.mkdir(parents=True, exist_ok=True)
         super().__init__(self.folder / "server.log")
@@ -164,7 +169,7 @@ class IdpServer(_Process):
         self.outbox_dir = self.folder / "outbox"
         self.outbox_dir.mkdir(exist_ok=True)
         clients = interop_clients(self.callback_url) if extra_clients is None else extra_clients
-        realms_dir = write_realm_config(self.folder / "realm-config", self.portal_url, clients)
+        realms_dir = write_realm_config(self.folder / "realm-config", self.portal_url, clients, browser_flow)
         self.env = {
             **{name: value for name, value in os.environ.items() if not name.startswith("IDP_")},
             "IDP_DATABASE_URL": f"sqlite:///{self.folder / 'idp.db'}",

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from sqlalchemy.orm import Session
 
 from idp.config import Settings
 from idp.db.models import Realm, User
 from idp.db.users import check_password, find_user
+from idp.flows.api import Authenticator, Done, Page, StepContext
 from idp.security.passwords import dummy_verify
+
+MAX_LENGTH = {"username": 255, "password": 1024}
 
 
 @dataclass(frozen=True)
@@ -19,8 +23,6 @@ class PasswordResult:
 
 class PasswordAuthenticator:
     """Checks a user ID and password; unknown user IDs cost the same time as wrong passwords."""
-
-    name = "password"
 
     def __init__(self, session: Session, realm: Realm, settings: Settings):
         self.session = session
@@ -37,3 +39,31 @@ class PasswordAuthenticator:
         if not user.enabled:
             return PasswordResult(None, "login.account_disabled")
         return PasswordResult(user, None)
+
+
+class PasswordStep(Authenticator):
+    """`authenticate: password` — the sign-in page of SPEC §1."""
+
+    name = "password"
+    needs_user = False
+
+    def challenge(self, ctx: StepContext) -> Page:
+        return Page("login.html", values={"username": ctx.extra.get("login_hint", "")})
+
+    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+        username, password = form.get("username", ""), form.get("password", "")
+        errors = {}
+        if not username.strip():
+            errors["username"] = ["login.missing_username"]
+        if not password:
+            errors["password"] = ["login.missing_password"]
+        for field, longest in MAX_LENGTH.items():
+            if len(form.get(field, "")) > longest:
+                errors[field] = ["login.invalid_credentials"]
+        if errors:
+            return Page("login.html", values={"username": username}, errors=errors, status=400)
+        result = PasswordAuthenticator(ctx.session, ctx.realm, ctx.settings).authenticate(username, password)
+        if result.user is None:
+            ctx.record_event("LOGIN_ERROR", error="invalid_user_credentials", username=username[:255])
+            return Page("login.html", values={"username": username}, errors={"": [result.error]}, status=401)
+        return Done(user=result.user, remember_me=form.get("remember_me") in ("y", "on", "1", "true"))

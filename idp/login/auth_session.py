@@ -28,16 +28,17 @@ class AuthSession:
     started_at: float = field(default_factory=time.time)
     user_id: str | None = None
     remember_me: bool = False
+    progress: dict = field(default_factory=dict)  # idp.flows.engine.Progress, as JSON
 
     @property
     def key(self) -> str:
         return f"auth:{g.realm.id}:{self.root_id}:{self.tab_id}"
 
 
-def start(client_id: str, authorization_request: dict) -> AuthSession:
+def start(client_id: str, authorization_request: dict, progress: dict) -> AuthSession:
     root_id = request.cookies.get(COOKIE) or secrets.token_urlsafe(24)
     auth = AuthSession(root_id=root_id, tab_id=secrets.token_urlsafe(8), client_id=client_id,
-                       request=authorization_request)
+                       request=authorization_request, progress=progress)
     save(auth)
     return auth
 

@@ -1,46 +1,119 @@
-"""The hosted sign-in page (SPEC §1) and the pages around it, under `/realms/{realm}/login-actions/`."""
+"""The hosted sign-in pages under `/realms/{realm}/login-actions/`: every page is a flow step.
+
+The realm's browser flow (flows/<name>.yaml) decides the steps; these views only load the auth
+session of the tab, let the engine pick the step, render what the step answers, and finish by
+returning to the relying party with a code.
+"""
 from __future__ import annotations
 
-from flask import Flask, g, make_response, render_template, request
-from flask_wtf import FlaskForm
-from werkzeug.wrappers import Response
-from wtforms import BooleanField, HiddenField, PasswordField, StringField
-from wtforms.validators import InputRequired, Length
+import logging
+import secrets
+from dataclasses import asdict
 
-from idp.authenticators.password import PasswordAuthenticator
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from idp import events
 from idp.db import db_session
-from idp.db.models import Client
-from idp.login import auth_session, otp
+from idp.db.models import Client, User, utcnow
+from idp.ephemeral import ephemeral
+from idp.flows.api import Action, Done, Page, Step, StepContext
+from idp.flows.engine import CurrentStep, Engine, FlowBroken, Progress
+from idp.flows.loader import FlowLibrary
+from idp.flows.registry import load_registry
+from idp.login import auth_session
+from idp.mail import send_mail
 from idp.oidc import sessions
 from idp.oidc.authorize import resume_authorization
 from idp.oidc.views import bp as realm_bp
 from idp.realms import find_client
 
-class SignInForm(FlaskForm):
-    """ユーザID, パスワード, ログイン状態の保存."""
+log = logging.getLogger("idp.login")
 
-    tab_id = HiddenField()
-    username = StringField(validators=[InputRequired(message="login.missing_username"), Length(max=255)])
-    password = PasswordField(validators=[InputRequired(message="login.missing_password"), Length(max=1024)])
-    remember_me = BooleanField()
+
+def library() -> FlowLibrary:
+    return current_app.extensions["idp.flows"]
 
 
 def begin_sign_in(authorization_request: dict, client: Client) -> Response:
-    """Start an auth session for a validated authorization request and show the sign-in page."""
-    auth = auth_session.start(client.client_id, authorization_request)
-    form = SignInForm(formdata=None, tab_id=auth.tab_id, username=authorization_request.get("login_hint", ""))
-    response = _sign_in_page(form, client)
+    """Start an auth session on the realm's browser flow and show its first step."""
+    flow = library().get(g.realm_config.browser_flow)
+    if flow is None:
+        log.error("realm %s names browser flow %r, which is not loaded", g.realm.name, g.realm_config.browser_flow)
+        return make_response(render_template("error.html", message_key="error.unavailable"), 503)
+    progress = Progress(flow=flow.definition.model_dump(mode="json", by_alias=True, exclude_defaults=True))
+    auth = auth_session.start(client.client_id, authorization_request, asdict(progress))
+    response = _show(auth, client)
     auth_session.set_cookie(response, auth)
     return response
 
 
-def _sign_in_page(form: SignInForm, client: Client | None, error_key: str | None = None, status: int = 200):
-    realm_settings = g.realm_config
-    page = render_template(
-        "login.html", form=form, client=client, error_key=error_key,
-        remember_me_allowed=realm_settings.remember_me, portal_url=_portal_url(client),
+def _engine(auth: auth_session.AuthSession, client: Client | None) -> Engine:
+    session = db_session()
+
+    def member() -> User | None:
+        return session.get(User, auth.user_id) if auth.user_id else None
+
+    def make_context(plugin: Step, options, data: dict) -> StepContext:
+        return step_context(plugin, options, data, member(), client,
+                            extra={"login_hint": auth.request.get("login_hint", "")})
+
+    return Engine(library().registry, make_context, member)
+
+
+def step_context(plugin: Step, options, data: dict, user: User | None, client: Client | None,
+                 extra: dict | None = None) -> StepContext:
+    """What a step may use, bound to this request's realm, member and client."""
+    session, settings, realm_config = db_session(), g.settings, g.realm_config
+    ip_address = request.remote_addr or ""
+
+    def mail(*, to: str, subject: str, text: str, html: str | None = None) -> None:
+        send_mail(settings, to=to, subject=subject, text=text, html=html,
+                  sender=realm_config.email.from_address or None, sender_name=realm_config.email.from_display_name)
+
+    def make_link(payload: dict, ttl: int) -> str:
+        key = secrets.token_urlsafe(32)
+        kind = "action" if isinstance(plugin, Action) else "authenticate"
+        ephemeral().put(f"link:{g.realm.id}:{key}", {"user_id": user.id, "kind": kind, "name": plugin.name,
+                                                     "with": options.model_dump(mode="json"), "payload": payload}, ttl)
+        return f"{g.issuer}/login-actions/link/{key}"
+
+    def record_event(type: str, **details) -> None:
+        events.record(session, g.realm.id, type, user_id=user.id if user else None,
+                      client_id=client.client_id if client else None, ip_address=ip_address, **details)
+
+    return StepContext(
+        realm=g.realm, config=realm_config, session=session, settings=settings, store=ephemeral(), user=user,
+        client=client, options=options, data=data, ip_address=ip_address, now=utcnow(), send_mail=mail,
+        make_link=make_link, record_event=record_event, extra=extra or {},
     )
-    return make_response(page, status)
+
+
+def _show(auth: auth_session.AuthSession, client: Client | None, answer: Page | None = None) -> Response:
+    """Render the current step (its challenge, or `answer` when a submission was refused)."""
+    engine, progress = _engine(auth, client), Progress(**auth.progress)
+    try:
+        step = engine.current(progress)
+        if step is None:
+            return _finish(auth, progress)
+        page = answer or engine.challenge(progress, step)
+    except FlowBroken:
+        log.exception("the flow of realm %s cannot run", g.realm.name)
+        return make_response(render_template("error.html", message_key="error.unavailable"), 503)
+    db_session().commit()
+    auth.progress = asdict(progress)
+    auth_session.save(auth)
+    return _render(page, step, auth, client)
+
+
+def _render(page: Page, step: CurrentStep, auth: auth_session.AuthSession, client: Client | None) -> Response:
+    ids = {"realm": g.realm.name, "tab_id": auth.tab_id, "client_id": auth.client_id}
+    html = render_template(
+        page.template, values=page.values, errors=page.errors, client=client, portal_url=_portal_url(client),
+        tab_id=auth.tab_id, step_token=step.token, form_action=url_for("oidc.submit_step", **ids),
+        poll_url=url_for("oidc.step_status", step=step.token, **ids),
+    )
+    return make_response(html, page.status)
 
 
 def _portal_url(client: Client | None) -> str | None:
@@ -49,34 +122,97 @@ def _portal_url(client: Client | None) -> str | None:
     return client.base_url or (client.redirect_uris[0] if client.redirect_uris else None)
 
 
-@realm_bp.post("/login-actions/authenticate")
-def authenticate():
-    """Check the member's user ID and password, then return to the relying party with a code."""
-    form = SignInForm()
-    auth = auth_session.load(form.tab_id.data or request.args.get("tab_id"))
-    if auth is None:
-        return session_expired()
-    client = find_client(db_session(), g.realm, auth.client_id)
-    if not form.validate():
-        return _sign_in_page(form, client, status=400)
-    result = PasswordAuthenticator(db_session(), g.realm, g.settings).authenticate(form.username.data, form.password.data)
-    if result.user is None:
-        db_session().commit()  # keep nothing but what the authenticator chose to record
-        form.password.data = ""
-        return _sign_in_page(form, client, error_key=result.error, status=401)
-    remember = bool(form.remember_me.data) and g.realm_config.remember_me
-    if otp.devices(result.user):
-        db_session().commit()  # a rehashed password is kept even if the code step is abandoned
-        return otp.ask_for_code(auth, result.user, remember)
-    user_session = sessions.start_session(db_session(), g.realm, result.user, remember_me=remember,
+def _finish(auth: auth_session.AuthSession, progress: Progress) -> Response:
+    """The flow is complete: open the SSO session and return to the relying party with a code."""
+    session = db_session()
+    user = session.get(User, auth.user_id) if auth.user_id else None
+    if user is None:
+        raise FlowBroken("the flow finished without recognising a member: it needs an authenticator")
+    if user.first_login_completed_at is None:
+        user.first_login_completed_at = utcnow()
+    user_session = sessions.start_session(session, g.realm, user, remember_me=auth.remember_me,
                                           ip_address=request.remote_addr or "")
+    events.record(session, g.realm.id, "LOGIN", user_id=user.id, client_id=auth.client_id,
+                  session_id=user_session.id, ip_address=request.remote_addr or "", username=user.username)
+    session.commit()
     auth_session.finish(auth)
     return resume_authorization(auth.request, user_session)
 
 
-def session_expired() -> Response:
+@realm_bp.post("/login-actions/step")
+def submit_step():
+    """A step's form: stale forms (back button, another tab) just show the current step."""
+    auth = auth_session.load(request.form.get("tab_id") or request.args.get("tab_id"))
+    client = find_client(db_session(), g.realm, auth.client_id if auth else request.args.get("client_id"))
+    if auth is None:
+        return session_expired(client)
+    engine, progress = _engine(auth, client), Progress(**auth.progress)
+    try:
+        step = engine.current(progress)
+    except FlowBroken:
+        return _show(auth, client)
+    if step is None or request.form.get("step") != step.token:
+        return _show(auth, client)
+    answer = engine.submit(progress, step, request.form)
+    if isinstance(answer, Page):
+        db_session().rollback()
+        auth.progress = asdict(progress)
+        auth_session.save(auth)
+        return _render(answer, step, auth, client)
+    if answer.user is not None:
+        auth.user_id, auth.remember_me = answer.user.id, answer.remember_me and g.realm_config.remember_me
+    db_session().commit()
+    auth.progress = asdict(progress)
+    auth_session.save(auth)
+    return _show(auth, client)
+
+
+@realm_bp.get("/login-actions/step")
+def show_step():
+    """The current step again (a reload, or the original tab after a mail link was opened)."""
+    auth = auth_session.load(request.args.get("tab_id"))
+    client = find_client(db_session(), g.realm, auth.client_id if auth else request.args.get("client_id"))
+    if auth is None:
+        return session_expired(client)
+    return _show(auth, client)
+
+
+@realm_bp.get("/login-actions/status")
+def step_status():
+    """For the page's light poll: whether the step it shows is still the one to do."""
+    auth = auth_session.load(request.args.get("tab_id"))
+    if auth is None:
+        return jsonify(needed=False, expired=True)
+    try:
+        step = _engine(auth, None).current(Progress(**auth.progress))
+    except FlowBroken:
+        return jsonify(needed=False)
+    finally:
+        db_session().rollback()
+    return jsonify(needed=step is not None and step.token == request.args.get("step"))
+
+
+@realm_bp.get("/login-actions/link/<key>")
+def follow_link(key: str):
+    """A link a step mailed (e.g. メールアドレスの確認): single use, in any browser."""
+    link = ephemeral().take(f"link:{g.realm.id}:{key}")
+    session = db_session()
+    user = session.get(User, link["user_id"]) if link else None
+    plugin = library().registry.step(link["kind"], link["name"]) if link else None
+    if user is None or plugin is None:
+        return make_response(render_template("error.html", message_key="error.link_expired"), 400)
+    ctx = step_context(plugin, plugin.Options.model_validate(link["with"]), {}, user, None)
+    answer = plugin.follow_link(ctx, link["payload"])
+    if isinstance(answer, Done):
+        session.commit()
+        return render_template(f"actions/{plugin.name}-done.html", values={}, errors={})
+    session.rollback()
+    return make_response(render_template(answer.template, values=answer.values, errors=answer.errors), answer.status)
+
+
+def session_expired(client: Client | None = None) -> Response:
     """The friendly page for a sign-in that took too long or was already finished."""
-    page = render_template("error.html", message_key="error.session_expired")
+    page = render_template("error.html", message_key="error.session_expired", back_url=_portal_url(client))
     return make_response(page, 400)
 
 
@@ -97,4 +233,9 @@ def _client_from_args() -> Client | None:
 
 
 def init_app(app: Flask) -> None:
-    """The routes above live on the realm blueprint; importing this module registers them."""
+    """Load the flows; the routes above live on the realm blueprint (registered by importing)."""
+    settings = app.config["IDP_SETTINGS"]
+    flows = FlowLibrary(settings.flows_dir, load_registry())
+    for problem in flows.load_all():
+        log.error("flow file problem: %s", problem)
+    app.extensions["idp.flows"] = flows

@@ -77,7 +77,7 @@ def hidden_value(page: str, name: str) -> str:
 def submit_sign_in(client, page: str, username: str = MEMBER_ID, password: str = MEMBER_PASSWORD,
                    remember_me: bool = False, **extra):
     data = {"csrf_token": hidden_value(page, "csrf_token"), "tab_id": hidden_value(page, "tab_id"),
-            "username": username, "password": password}
+            "step": hidden_value(page, "step"), "username": username, "password": password}
     if remember_me:
         data["remember_me"] = "y"
     data.update(extra)
@@ -316,7 +316,8 @@ def test_the_sso_cookie_is_secure_when_the_identity_provider_is_served_over_http
 
     response = client.post("https://idp.example" + form_action(page), headers=referer_sent_by_browser(page, page_url),
                            data={"csrf_token": hidden_value(page, "csrf_token"), "tab_id": hidden_value(page, "tab_id"),
-                                 "username": MEMBER_ID, "password": MEMBER_PASSWORD})
+                                 "step": hidden_value(page, "step"), "username": MEMBER_ID,
+                                 "password": MEMBER_PASSWORD})
 
     assert redirect_params(response)["iss"] == f"https://idp.example{REALM_PATH}"
     cookie = sso_cookie_header(response)

@@ -64,6 +64,7 @@ async function signInInBrowser (authorizationUrl, username, password) {
   const form = new URLSearchParams({
     csrf_token: hiddenField(page, 'csrf_token'),
     tab_id: hiddenField(page, 'tab_id'),
+    step: hiddenField(page, 'step'),
     username,
     password
   })

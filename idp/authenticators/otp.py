@@ -1,0 +1,62 @@
+"""`authenticate: otp` — the code of the member's authenticator app at sign-in (Keycloak's OTP form)."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from idp.authenticators import totp
+from idp.db.models import Credential, User
+from idp.db.users import otp_key
+from idp.flows.api import Authenticator, Done, Page, StepContext
+
+
+def devices(user: User) -> list[Credential]:
+    return [credential for credential in user.credentials if credential.type == "otp"]
+
+
+class OtpStep(Authenticator):
+    """Accepts a code from one of the member's devices, once (a replayed code is refused)."""
+
+    name = "otp"
+
+    def needed(self, ctx: StepContext) -> bool:
+        return bool(devices(ctx.user))
+
+    def challenge(self, ctx: StepContext) -> Page:
+        return self._page(ctx)
+
+    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+        code = form.get("otp", "").strip()
+        if not code:
+            return self._page(ctx, {"otp": ["otp.missing"]}, 400, form.get("device"))
+        device = self._chosen(ctx.user, form.get("device"))
+        if device is None or not self._accept(ctx, device, code):
+            ctx.record_event("LOGIN_ERROR", error="invalid_user_credentials", credential_type="otp")
+            return self._page(ctx, {"": ["otp.invalid"]}, 401, form.get("device"))
+        device.last_used_at = ctx.now
+        return Done()
+
+    def _page(self, ctx: StepContext, errors=None, status: int = 200, chosen: str | None = None) -> Page:
+        choices = [(c.id, c.user_label or c.id[:8]) for c in devices(ctx.user)]
+        return Page("otp.html", values={"devices": choices, "chosen": chosen or choices[0][0]},
+                    errors=errors or {}, status=status)
+
+    @staticmethod
+    def _chosen(user: User, device_id: str | None) -> Credential | None:
+        available = devices(user)
+        chosen = [c for c in available if c.id == device_id]
+        return chosen[0] if chosen else (available[0] if len(available) == 1 else None)
+
+    @staticmethod
+    def _accept(ctx: StepContext, device: Credential, code: str) -> bool:
+        """Check the code and record its time step (or counter) so the same code works only once."""
+        params = totp.device_parameters(device.credential_data)
+        key = otp_key(device)
+        if device.credential_data.get("subType") == "hotp":
+            counter = totp.matching_counter(key, code, counter=int(device.credential_data.get("counter", 0)),
+                                            digits=params["digits"], algorithm=params["algorithm"])
+            if counter is None:
+                return False
+            device.credential_data = dict(device.credential_data, counter=counter + 1)
+            return True
+        step = totp.matching_step(key, code, **params)
+        return step is not None and ctx.store.add(f"otp-used:{device.id}:{step}", {}, params["period"] * 4)
