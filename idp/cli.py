@@ -356,9 +356,10 @@ def members_import(ctx: Context, realm_name: str, file: str) -> None:
     from idp.members import MemberFileRefused, import_members, read_member_file
 
     try:
+        # Read and check the file before the transaction: SQLite locks writers out meanwhile.
+        rows = read_member_file(file, track=_progress)
         with ctx.session() as session:
             realm = _realm(session, realm_name)
-            rows = read_member_file(file, track=_progress)
             result = import_members(session, realm, rows, ctx.settings, track=_progress)
     except MemberFileRefused as exc:
         _refuse_file(file, exc.problems)
@@ -398,3 +399,104 @@ def keys_rotate(ctx: Context, realm_name: str) -> None:
     with ctx.session() as session:
         key = rotate_signing_key(session, _realm(session, realm_name))
         click.echo(f"realm {realm_name}: new signing key {key.kid} ({key.algorithm}); the previous key stays published until its tokens expire")
+
+
+@main.group()
+def flows() -> None:
+    """Sign-in flows (flows/*.yaml): check them, draw them, describe them for editors."""
+
+
+@flows.command("validate")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@pass_context
+def flows_validate(ctx: Context, files: tuple[str, ...]) -> None:
+    """Check flow files as the server would (default: every flow in the flows folder)."""
+    from idp.flows.loader import load_flow_file
+    from idp.flows.registry import load_registry
+    from idp.yamlfile import ConfigFileError
+
+    paths = list(files) or _flow_files(ctx.settings.flows_dir)
+    registry = load_registry()
+    problems = refused = 0
+    for path in paths:
+        try:
+            flow = load_flow_file(path, registry)
+        except ConfigFileError as exc:
+            click.echo("\n".join(str(problem) for problem in exc.problems))
+            problems, refused = problems + len(exc.problems), refused + 1
+        except OSError as exc:
+            click.echo(f"{path}:1:1: cannot read the file: {exc.strerror}")
+            problems, refused = problems + 1, refused + 1
+        else:
+            click.echo(f"ok: {path} (flow {flow.name}, {len(flow.definition.steps)} steps)")
+    if refused:
+        raise click.ClickException(f"{problems} problem(s) in {refused} of {len(paths)} flow file(s)")
+
+
+def _flow_files(folder) -> list[str]:
+    paths = sorted(str(path) for path in folder.glob("*.yaml"))
+    if not paths:
+        raise click.ClickException(f"no flow files (*.yaml) in {folder}")
+    return paths
+
+
+@flows.command("show")
+@click.argument("name")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="write to FILE instead of standard output")
+@click.option("--format", "picture_format", type=click.Choice(["svg", "html"]),
+              help="svg, or html (a page to open in a browser); default: from --output's suffix, else svg")
+@pass_context
+def flows_show(ctx: Context, name: str, output: str | None, picture_format: str | None) -> None:
+    """Draw a flow (a name from the flows folder, or a file): its steps, conditions and branches."""
+    from pathlib import Path
+
+    from idp.flows.picture import flow_html, flow_svg
+
+    registry, flow = _valid_flow(ctx, name)
+    if picture_format is None:
+        picture_format = "html" if output and Path(output).suffix in (".html", ".htm") else "svg"
+    draw = flow_html if picture_format == "html" else flow_svg
+    picture = draw(flow.definition, registry)
+    if output is None:
+        click.echo(picture, nl=False)
+        return
+    Path(output).write_text(picture, encoding="utf-8")
+    click.echo(f"flow {flow.name}: {picture_format} written to {output}", err=True)
+
+
+def _valid_flow(ctx: Context, name: str):
+    from pathlib import Path
+
+    from idp.flows.loader import load_flow_file
+    from idp.flows.registry import load_registry
+    from idp.yamlfile import ConfigFileError
+
+    path = Path(name) if name.endswith((".yaml", ".yml")) else ctx.settings.flows_dir / f"{name}.yaml"
+    if not path.is_file():
+        raise click.ClickException(f"no flow {name!r}: {path} does not exist")
+    registry = load_registry()
+    try:
+        return registry, load_flow_file(path, registry)
+    except ConfigFileError as exc:
+        click.echo(str(exc))
+        raise click.ClickException(f"{path} does not validate; fix it first (idp flows validate)") from None
+
+
+@flows.command("schema")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="write to FILE instead of standard output")
+def flows_schema(output: str | None) -> None:
+    """Print the JSON Schema of flow files, with the installed steps, options and conditions.
+
+    For VS Code's YAML extension, save it and start a flow file with
+    `# yaml-language-server: $schema=./flow.schema.json`."""
+    import json
+    from pathlib import Path
+
+    from idp.flows.json_schema import flow_json_schema
+    from idp.flows.registry import load_registry
+
+    text = json.dumps(flow_json_schema(load_registry()), ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
