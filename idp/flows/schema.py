@@ -10,7 +10,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-CONDITION_CALL = re.compile(r"(?P<name>[a-z][a-z0-9-]*)(?:\((?P<argument>[A-Za-z0-9_.:-]+)\))?")
+CONDITION_ARGUMENT = r"[A-Za-z0-9_.:-]+"
+CONDITION_CALL = re.compile(rf"(?P<name>[a-z][a-z0-9-]*)(?:\((?P<argument>{CONDITION_ARGUMENT})\))?")
 
 
 class Strict(BaseModel):
