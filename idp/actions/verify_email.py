@@ -1,0 +1,130 @@
+"""`verify-email` (メール認証, SPEC §2 steps 7–8): mail the member a link that confirms their address,
+then wait on a page that continues once the link was opened, in this browser or another.
+
+Events: VERIFY_EMAIL (detail `email`) when a link confirms the address, as Keycloak records it.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from pydantic import BaseModel, ConfigDict, Field
+
+from idp.config import Settings
+from idp.db.users import normalize_email
+from idp.flows.api import Action, Done, Page, StepContext
+from idp.i18n import messages_for
+from idp.mail import MailError
+
+TEMPLATE = "actions/verify-email.html"
+# The engine shows this page after a link says Done; it also shows a refused link's reason.
+LINK_TEMPLATE = "actions/verify-email-done.html"
+MAIL = "verify-email"
+
+
+class VerifyEmailOptions(BaseModel):
+    """`with:` options: how long the member waits before 再送信 sends another mail."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    resend_cooldown_seconds: int = Field(60, ge=0, le=3600)
+
+
+class VerifyEmail(Action):
+    name = "verify-email"
+    alias = "VERIFY_EMAIL"
+    Options = VerifyEmailOptions
+
+    def needed(self, ctx: StepContext) -> bool:
+        return bool(ctx.user.email) and not ctx.user.email_verified
+
+    def challenge(self, ctx: StepContext) -> Page:
+        # One mail per sign-in (a reload must not send another), unless the address changed.
+        if ctx.data.get("sent_to") != ctx.user.email:
+            return _send(ctx, notice=None)
+        return _page(ctx)
+
+    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+        if form.get("action") == "resend":
+            return _resend(ctx)
+        if not self.needed(ctx):
+            return Done()
+        return _page(ctx, errors={"": ["verify_email.error.not_confirmed"]})
+
+    def follow_link(self, ctx: StepContext, payload: dict) -> Page | Done:
+        address = normalize_email(payload.get("email"))
+        if address is None or address != normalize_email(ctx.user.email):
+            return Page(LINK_TEMPLATE, errors={"": ["verify_email.error.old_address"]}, status=400)
+        if not ctx.user.email_verified:
+            ctx.user.email_verified = True
+            ctx.record_event("VERIFY_EMAIL", email=ctx.user.email)
+        return Done()
+
+
+def _resend(ctx: StepContext) -> Page:
+    wait = _seconds_until_resend(ctx)
+    if wait > 0:
+        return _page(ctx, notice="verify_email.resend_wait", wait_seconds=wait)
+    return _send(ctx, notice="verify_email.resent")
+
+
+def _seconds_until_resend(ctx: StepContext) -> int:
+    sent_at = ctx.data.get("sent_at")
+    if sent_at is None:
+        return 0
+    elapsed = ctx.now.timestamp() - sent_at
+    return max(0, math.ceil(ctx.options.resend_cooldown_seconds - elapsed))
+
+
+def _send(ctx: StepContext, notice: str | None) -> Page:
+    """Mail a fresh link to the member's address; the page says so, or that delivery failed."""
+    lifespan = ctx.config.tokens.action_token_lifespan
+    link = ctx.make_link({"email": ctx.user.email}, ttl=lifespan)
+    texts = messages_for(ctx.settings.themes_dir, ctx.config.theme)
+    text, html = render_mail(
+        ctx.settings, ctx.config.theme, MAIL,
+        url=link, name=ctx.user.full_name, site=ctx.config.display_name or ctx.realm.name,
+        minutes=math.ceil(lifespan / 60),
+    )
+    subject = ctx.config.email.subject_prefix + texts["verify_email.mail.subject"]
+    try:
+        ctx.send_mail(to=ctx.user.email, subject=subject, text=text, html=html)
+    except MailError:
+        return _page(ctx, errors={"": ["mail.delivery_failed"]})
+    ctx.data.update(sent_to=ctx.user.email, sent_at=ctx.now.timestamp())
+    return _page(ctx, notice=notice)
+
+
+def _page(ctx: StepContext, errors: dict | None = None, notice: str | None = None, wait_seconds: int = 0) -> Page:
+    values = {"email": ctx.user.email, "notice": notice, "wait_seconds": wait_seconds}
+    return Page(TEMPLATE, values=values, errors=errors or {})
+
+
+def render_mail(settings: Settings, theme: str, mail: str, /, **values) -> tuple[str, str]:
+    """The text and HTML bodies of `mail` from themes/<theme>/templates/mail/<mail>.txt and .html.
+
+    Rendered with plain Jinja (steps run outside Flask's request context); `_(key, **params)`
+    gives the theme's messages, as in page templates.
+    """
+    texts = messages_for(settings.themes_dir, theme)
+
+    def text_for(key: str, **params) -> str:
+        return texts[key].format(**params) if params else texts[key]
+
+    templates = _mail_templates(Path(settings.themes_dir) / theme / "templates" / "mail")
+    return tuple(templates.get_template(f"{mail}.{kind}").render(_=text_for, **values) for kind in ("txt", "html"))
+
+
+@lru_cache(maxsize=8)
+def _mail_templates(folder: Path) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(folder),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
