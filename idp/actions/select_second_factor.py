@@ -1,0 +1,41 @@
+"""`select-second-factor` (認証方法の設定): the choice of second factor alone, for flows where the
+user ID step is absent or was done earlier. The choice is recorded; setting it up comes later.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+from idp.actions.second_factor_choice import (
+    ALL_FACTORS, FIELD, Offer, choice_values, has_second_factor, read_choice, store_choice,
+)
+from idp.flows.api import Action, Done, Page, StepContext
+
+TEMPLATE = "actions/select-second-factor.html"
+
+
+class SelectSecondFactorOptions(BaseModel):
+    """`with:` options: which factors the realm's members may choose, in the order shown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    offer: Offer = list(ALL_FACTORS)
+
+
+class SelectSecondFactor(Action):
+    name = "select-second-factor"
+    alias = None
+    Options = SelectSecondFactorOptions
+
+    def needed(self, ctx: StepContext) -> bool:
+        return not has_second_factor(ctx.user)
+
+    def challenge(self, ctx: StepContext) -> Page:
+        return Page(TEMPLATE, values=choice_values(ctx.options.offer, ctx.user.second_factor))
+
+    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+        choice, errors = read_choice(form, ctx.options.offer)
+        if errors:
+            return Page(TEMPLATE, values=choice_values(ctx.options.offer, choice), errors={FIELD: errors})
+        store_choice(ctx, choice)
+        return Done()

@@ -1,0 +1,340 @@
+"""set-user-id (ユーザーIDの変更・認証方法の設定): a member picks their own user ID and second factor
+on one page; every kind of mistake gets its own message and changes nothing."""
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timezone
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import event, select
+
+from conftest import make_settings
+from idp.actions.set_user_id import SetUserId
+from idp.db import Database
+from idp.db.models import AuditEvent, Credential, User
+from idp.db.users import create_user
+from idp.flows.api import Done, Page, StepContext
+from idp.realms import find_realm, realm_config
+
+NOW = datetime(2025, 4, 1, 9, 0, tzinfo=timezone.utc)
+EMPTY = "ユーザーIDを入力してください。"
+TOO_SHORT = "ユーザーIDは8文字以上で入力してください。"
+TOO_LONG = "ユーザーIDは13文字以内で入力してください。"
+TAKEN = "他のアカウントで設定されているユーザーIDです。別のユーザーIDを入力してください。"
+NO_FACTOR = "認証方法を選択してください。"
+NO_PLATFORM = "この端末では生体認証を利用できません。ワンタイムパスワード (OTP) アプリ認証またはメール認証を選択してください。"
+
+
+def full_width(characters: str) -> str:
+    return f"全角文字 ({characters}) は使用できません。半角英数字で入力してください。"
+
+
+def forbidden(characters: str) -> str:
+    return f"ユーザーIDに使用できない文字 ({characters}) が含まれています。「利用不可文字一覧を見る」でご確認ください。"
+
+
+def step_context(session, settings, username, **options) -> StepContext:
+    """What the engine hands the step, with events written as the engine would."""
+    realm = find_realm(session, "kosmo-demo")
+    user = session.scalar(select(User).where(User.realm_id == realm.id, User.username == username))
+
+    def record_event(type, **details):
+        session.add(AuditEvent(realm_id=realm.id, user_id=user.id, type=type,
+                               details={k: v for k, v in details.items() if v is not None}))
+
+    return StepContext(
+        realm=realm, config=realm_config(realm), session=session, settings=settings, store=None, user=user,
+        client=None, options=SetUserId.Options(**options), data={}, ip_address="192.0.2.1", now=NOW,
+        send_mail=None, make_link=None, record_event=record_event,
+    )
+
+
+def add_member(database, settings, username, **fields):
+    with database.session() as session:
+        create_user(session, find_realm(session, "kosmo-demo"), username, settings=settings, **fields)
+
+
+def submit(database, settings, username, user_id, factor="totp", platform=False, **options):
+    """The member presses 実行; committed as the engine does after Done (a Page rolls back)."""
+    form = {"user_id": user_id, "second_factor": factor}
+    if platform:
+        form["platform_authenticator"] = "1"
+    with database.session() as session:
+        answer = SetUserId().process(step_context(session, settings, username, **options), form)
+        if isinstance(answer, Page):
+            session.rollback()
+        return answer
+
+
+def stored(database, user_id_of_row):
+    """The member's row (found by its id) and their audit events."""
+    with database.session() as session:
+        user = session.get(User, user_id_of_row)
+        events = session.scalars(select(AuditEvent).where(AuditEvent.user_id == user.id)).all()
+        return (user.username, user.user_id_chosen_at, user.second_factor), [(e.type, e.details) for e in events]
+
+
+def row_id(database, username):
+    with database.session() as session:
+        return session.scalar(select(User.id).where(User.username == username))
+
+
+def shown(app, page: Page, field: str = "user_id") -> list[str]:
+    """The error texts the member reads under `field` on the rendered page."""
+    listing = re.search(rf'<ul class="field-errors" id="{field}-errors"[^>]*>(.*?)</ul>', render(app, page), re.S)
+    if listing is None:
+        return []
+    return [html.unescape(re.sub(r"\s+", " ", text).strip()) for text in re.findall(r"<li>(.*?)</li>", listing[1], re.S)]
+
+
+def render(app, page: Page) -> str:
+    from flask import render_template
+
+    with app.test_request_context():
+        return render_template(page.template, values=page.values, errors=page.errors,
+                               form_action="/step", tab_id="tab", step_token="token")
+
+
+@pytest.fixture
+def taro(database, settings):
+    add_member(database, settings, "taro0001", email="taro@example.jp")
+    return "taro0001"
+
+
+def test_the_page_prefills_the_societys_id_and_offers_the_three_choices_in_the_guides_order(app, database, settings,
+                                                                                            taro):
+    with database.session() as session:
+        page = SetUserId().challenge(step_context(session, settings, taro))
+    assert page.values["user_id"] == "taro0001"
+    assert page.values["factors"] == ["passkey", "totp", "email"]
+    text = render(app, page)
+    assert "ユーザーIDの変更・認証方法の設定" in text
+    assert '<label for="user_id">ユーザーID *</label>' in text
+    assert "<legend>認証方法 *</legend>" in text
+    for label in ("生体認証", "ワンタイムパスワード (OTP) アプリ認証", "ワンタイムパスワード (OTP) メール認証", ">実行<"):
+        assert label in text
+    assert 'value="taro0001"' in text and 'autocomplete="username"' in text
+
+
+def test_the_forbidden_characters_open_without_javascript(app, database, settings, taro):
+    with database.session() as session:
+        text = render(app, SetUserId().challenge(step_context(session, settings, taro)))
+    listing = re.search(r"<details[^>]*>\s*<summary>利用不可文字一覧を見る</summary>(.*?)</details>", text, re.S)
+    assert listing is not None
+    assert "以下の文字はユーザーIDに利用できません：" in listing[1]
+    assert "空白文字 (スペース、タブ、改行など)" in listing[1]
+    for char, name in [("&lt;", "小なり記号"), ("#", "ハッシュ記号"), ("§", "セクション記号"), (";", "セミコロン"),
+                       (":", "コロン"), ("~", "チルダ"), ("`", "バッククォート"), ("(", "左丸括弧")]:
+        assert f"<code>{char}</code> ({name})" in listing[1]
+    for allowed in ("-", "_", ".", "@"):
+        assert f"<code>{allowed}</code>" not in listing[1]
+
+
+def test_passkey_is_hidden_and_disabled_until_the_browser_reports_a_platform_authenticator(app, database, settings,
+                                                                                           taro):
+    with database.session() as session:
+        text = render(app, SetUserId().challenge(step_context(session, settings, taro)))
+    assert re.search(r'<div id="passkey-choice" hidden>\s*<div class="choice checkbox">\s*<input[^>]*value="passkey" disabled>',
+                     text)
+    assert '<input type="hidden" id="platform-authenticator" name="platform_authenticator" value="">' in text
+    assert "js/platform-authenticator.js" in text
+    assert re.search(r'<input[^>]*value="totp">', text) and re.search(r'<input[^>]*value="email">', text)
+
+
+def test_a_new_id_is_stored_lower_case_with_the_chosen_factor(database, settings, taro):
+    member = row_id(database, taro)
+    assert submit(database, settings, taro, "  Yamada.Taro ", factor="email") == Done()
+    (username, chosen_at, factor), events = stored(database, member)
+    assert (username, factor) == ("yamada.taro", "email")
+    assert chosen_at.replace(tzinfo=timezone.utc) == NOW
+    assert ("UPDATE_PROFILE", {"previous_username": "taro0001", "updated_username": "yamada.taro"}) in events
+    assert ("CUSTOM_REQUIRED_ACTION", {"custom_required_action": "select-second-factor",
+                                       "second_factor": "email"}) in events
+
+
+def test_the_step_is_needed_only_until_the_member_has_chosen_an_id(database, settings, taro):
+    with database.session() as session:
+        assert SetUserId().needed(step_context(session, settings, taro))
+    submit(database, settings, taro, "yamadataro")
+    with database.session() as session:
+        assert not SetUserId().needed(step_context(session, settings, "yamadataro"))
+
+
+def test_keeping_the_societys_id_is_accepted_as_keycloak_accepts_an_unchanged_username(database, settings, taro):
+    member = row_id(database, taro)
+    assert submit(database, settings, taro, "TARO0001") == Done()
+    (username, chosen_at, factor), events = stored(database, member)
+    assert (username, factor) == ("taro0001", "totp") and chosen_at is not None
+    assert ("UPDATE_PROFILE", {}) in events
+
+
+@pytest.mark.parametrize("user_id", ["abcdefgh", "abcdefghijklm", "a-b_c.d@e1", "ABCDEFGH12"])
+def test_8_to_13_half_width_letters_digits_and_the_four_symbols_are_accepted(database, settings, taro, user_id):
+    assert submit(database, settings, taro, user_id) == Done()
+    assert stored(database, row_id(database, user_id.lower()))[0][0] == user_id.lower()
+
+
+@pytest.mark.parametrize("user_id, message", [("", EMPTY), ("   ", EMPTY), ("abcdefg", TOO_SHORT),
+                                              ("abcdefghijklmn", TOO_LONG)])
+def test_empty_too_short_and_too_long_each_say_so(app, database, settings, taro, user_id, message):
+    page = submit(database, settings, taro, user_id)
+    assert shown(app, page) == [message]
+
+
+def test_the_lengths_in_the_messages_follow_the_realms_policy(app, database, settings, taro):
+    with database.session() as session:
+        ctx = step_context(session, settings, taro)
+        ctx.config = ctx.config.model_copy(update={"user_id_policy": ctx.config.user_id_policy.model_copy(
+            update={"min_length": 10, "max_length": 12})})
+        short = SetUserId().process(ctx, {"user_id": "abcdefghi", "second_factor": "totp"})
+        long = SetUserId().process(ctx, {"user_id": "abcdefghijklm", "second_factor": "totp"})
+        session.rollback()
+    assert shown(app, short) == ["ユーザーIDは10文字以上で入力してください。"]
+    assert shown(app, long) == ["ユーザーIDは12文字以内で入力してください。"]
+    assert "半角英数字と記号 - _ . @ で、10文字以上12文字以内で入力してください。" in render(app, short)
+
+
+@pytest.mark.parametrize("user_id, characters", [
+    ("ａｂｃｄｅｆｇｈ", "「ａ」「ｂ」「ｃ」「ｄ」「ｅ」「ｆ」「ｇ」「ｈ」"),
+    ("taro０１２３", "「０」「１」「２」「３」"),
+    ("やまだたろう01", "「や」「ま」「だ」「た」「ろ」「う」"),
+    ("taro\u3000yamada", "「全角スペース」"),
+])
+def test_full_width_characters_are_refused_with_a_request_for_half_width(app, database, settings, taro, user_id,
+                                                                         characters):
+    assert shown(app, submit(database, settings, taro, user_id)) == [full_width(characters)]
+
+
+def test_each_forbidden_symbol_is_named_in_the_message(app, database, settings, taro):
+    for char in "<>&\"'$%!#?§,;:*~/\\|^=[]{}()`+":
+        assert shown(app, submit(database, settings, taro, f"taro{char}0001")) == [forbidden(f"「{char}」")], char
+
+
+@pytest.mark.parametrize("whitespace, name", [(" ", "スペース"), ("\t", "タブ"), ("\n", "改行"), ("\r\n", "改行"),
+                                              ("\v", "垂直タブ"), ("\x00", "制御文字")])
+def test_spaces_tabs_and_newlines_are_named_because_they_cannot_be_seen(app, database, settings, taro, whitespace,
+                                                                        name):
+    assert shown(app, submit(database, settings, taro, f"taro{whitespace}yamada")) == [forbidden(f"「{name}」")]
+
+
+def test_several_mistakes_are_all_reported_each_character_once(app, database, settings, taro):
+    page = submit(database, settings, taro, "ta#ro#ｘ ")
+    assert shown(app, page) == [TOO_SHORT, full_width("「ｘ」"), forbidden("「#」")]
+
+
+def test_an_id_another_member_uses_is_refused_whatever_its_case(app, database, settings, taro):
+    add_member(database, settings, "hanako01")
+    member = row_id(database, taro)
+    before = stored(database, member)
+    page = submit(database, settings, taro, "Hanako01")
+    assert shown(app, page) == [TAKEN]
+    assert page.values["user_id"] == "Hanako01" and page.values["second_factor"] == "totp"
+    assert stored(database, member) == before
+
+
+def test_the_member_object_keeps_its_id_after_a_refused_claim(database, settings, taro):
+    add_member(database, settings, "hanako01")
+    with database.session() as session:
+        ctx = step_context(session, settings, taro)
+        SetUserId().process(ctx, {"user_id": "hanako01", "second_factor": "totp"})
+        assert (ctx.user.username, ctx.user.second_factor, ctx.user.user_id_chosen_at) == ("taro0001", None, None)
+
+
+@pytest.fixture
+def racing_database(database_url, tmp_path):
+    """A database of its own (SQLite, or PostgreSQL when configured) with the demo realm."""
+    from idp.setup import prepare
+
+    settings = make_settings(tmp_path, database_url=database_url)
+    database = Database(database_url)
+    database.upgrade()
+    prepare(settings, database)
+    yield database, settings
+    database.dispose()
+
+
+def test_two_members_racing_for_one_id_cannot_both_win(app, racing_database):
+    """Hanako takes the ID after Taro's page was checked but before his write reaches the index.
+
+    On PostgreSQL her commit lands inside Taro's transaction, just before his flush; SQLite
+    lets one writer at a time in (BEGIN IMMEDIATE), so there her commit lands just before his
+    transaction starts.
+    """
+    database, settings = racing_database
+    add_member(database, settings, "taro0001")
+    add_member(database, settings, "hanako01")
+    taro = row_id(database, "taro0001")
+
+    def hanako_takes_the_id():
+        with database.session() as other:
+            other.scalar(select(User).where(User.username == "hanako01")).username = "wanted2025"
+
+    with database.session() as session:
+        ctx = step_context(session, settings, "taro0001")
+        if database.url.startswith("sqlite"):
+            session.commit()
+            hanako_takes_the_id()
+        else:
+            event.listen(session, "before_flush", lambda *_: hanako_takes_the_id(), once=True)
+        page = SetUserId().process(ctx, {"user_id": "Wanted2025", "second_factor": "totp"})
+        session.rollback()
+    assert shown(app, page) == [TAKEN]
+    assert stored(database, taro)[0] == ("taro0001", None, None)
+    assert row_id(database, "wanted2025") != taro
+
+
+def test_passkey_is_refused_without_the_browsers_platform_authenticator_flag(app, database, settings, taro):
+    member = row_id(database, taro)
+    page = submit(database, settings, taro, "yamadataro", factor="passkey")
+    assert shown(app, page, "second_factor") == [NO_PLATFORM]
+    assert shown(app, page) == []
+    assert stored(database, member)[0] == ("taro0001", None, None)
+
+
+def test_passkey_is_stored_when_the_browser_reports_a_platform_authenticator(database, settings, taro):
+    assert submit(database, settings, taro, "yamadataro", factor="passkey", platform=True) == Done()
+    assert stored(database, row_id(database, "yamadataro"))[0][2] == "passkey"
+
+
+@pytest.mark.parametrize("factor", ["", "sms", "passkey"])
+def test_a_missing_or_unoffered_factor_is_refused(app, database, settings, taro, factor):
+    page = submit(database, settings, taro, "yamadataro", factor=factor, platform=True, offer=["totp", "email"])
+    assert shown(app, page, "second_factor") == [NO_FACTOR]
+    assert page.values["factors"] == ["totp", "email"]
+    assert 'value="passkey"' not in render(app, page)
+
+
+def test_a_bad_submission_changes_nothing(app, database, settings, taro):
+    member = row_id(database, taro)
+    before = stored(database, member)
+    page = submit(database, settings, taro, "ta ro", factor="passkey")
+    assert shown(app, page) == [TOO_SHORT, forbidden("「スペース」")]
+    assert shown(app, page, "second_factor") == [NO_PLATFORM]
+    assert 'value="ta ro"' in render(app, page)
+    assert stored(database, member) == before
+
+
+def test_without_choose_second_factor_the_page_asks_for_the_id_only(app, database, settings, taro):
+    with database.session() as session:
+        page = SetUserId().challenge(step_context(session, settings, taro, choose_second_factor=False))
+    text = render(app, page)
+    assert "<h1>ユーザーIDの変更</h1>" in text and "認証方法" not in text
+    assert submit(database, settings, taro, "yamadataro", factor="", choose_second_factor=False) == Done()
+    assert stored(database, row_id(database, "yamadataro"))[0][2] is None
+
+
+def test_a_member_who_already_has_an_authenticator_app_is_not_asked_again(database, settings, taro):
+    with database.session() as session:
+        session.add(Credential(user_id=row_id(database, taro), type="otp", secret_data="{}", credential_data="{}"))
+    with database.session() as session:
+        assert SetUserId().challenge(step_context(session, settings, taro)).values["factors"] == []
+    assert submit(database, settings, taro, "yamadataro", factor="") == Done()
+    assert stored(database, row_id(database, "yamadataro"))[0][2] is None
+
+
+@pytest.mark.parametrize("offer", [[], ["totp", "totp"], ["sms"]])
+def test_the_offer_option_must_name_each_known_factor_once(offer):
+    with pytest.raises(ValidationError):
+        SetUserId.Options(offer=offer)
