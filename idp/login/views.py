@@ -239,3 +239,21 @@ def init_app(app: Flask) -> None:
     for problem in flows.load_all():
         log.error("flow file problem: %s", problem)
     app.extensions["idp.flows"] = flows
+    _add_plugin_templates(app, flows)
+
+
+def _add_plugin_templates(app: Flask, flows: FlowLibrary) -> None:
+    """A society's own step package may ship `templates/` beside its module; the theme wins."""
+    import inspect
+    from pathlib import Path
+
+    from jinja2 import ChoiceLoader, FileSystemLoader
+
+    core = Path(__file__).resolve().parent.parent
+    folders = []
+    for plugin in [*flows.registry.actions.values(), *flows.registry.authenticators.values()]:
+        folder = Path(inspect.getfile(type(plugin))).resolve().parent / "templates"
+        if folder.is_dir() and core not in folder.parents and folder not in folders:
+            folders.append(folder)
+    if folders:
+        app.jinja_loader = ChoiceLoader([app.jinja_loader, *(FileSystemLoader(str(f)) for f in folders)])
