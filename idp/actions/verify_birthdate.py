@@ -60,7 +60,7 @@ class VerifyBirthdate(Action):
         entered = {part: half_width(form.get(part, "")) for part in PARTS}
         lock = Lock(ctx)
         if lock.until():
-            return _page(ctx, entered, errors={"": ["verify_birthdate.locked"]})
+            return _page(ctx, entered)
         try:
             birthdate = read_birthdate(entered, today=ctx.now.astimezone(JAPAN_TIME).date())
         except InvalidBirthdate as problem:
@@ -79,16 +79,18 @@ def _wrong_date(ctx: StepContext, lock: "Lock", entered: dict) -> Page:
     if attempts >= ctx.options.max_attempts:
         if lock.start():
             ctx.record_event("USER_LOCKED", reason="verify-birthdate", until=lock.until().isoformat())
-        return _page(ctx, entered, errors={"": ["verify_birthdate.locked"]})
+        return _page(ctx, entered)
     values = {**entered, "attempts_left": ctx.options.max_attempts - attempts}
     return _page(ctx, values, errors={"birthdate": ["verify_birthdate.mismatch"]})
 
 
 def _page(ctx: StepContext, values: dict, errors: dict | None = None) -> Page:
+    """The form, or while the step is locked, the lock notice with the time to come back."""
     until = Lock(ctx).until()
     values = {**values, "locked": until is not None, "lock_minutes": ctx.options.lock_minutes}
     if until is not None:
         values["retry_at"] = _japanese_time(until)
+        errors = {"": ["verify_birthdate.locked"]}
     return Page(TEMPLATE, values=values, errors=errors or {})
 
 

@@ -137,9 +137,20 @@ def test_wrong_birthdate_five_times_locks_the_step_even_for_the_right_date(membe
     assert member.events[-1] == ("USER_LOCKED", {"reason": "verify-birthdate", "until": "2025-04-01T01:30:00+00:00"})
 
     member.now = NOW + timedelta(minutes=29)
-    assert member.sees().values["locked"]
+    assert member.sees().errors == {"": ["verify_birthdate.locked"]}
     assert member.submit(**BIRTHDATE).errors == {"": ["verify_birthdate.locked"]}
     assert member.user().birthdate_verified_at is None
+    assert member.event_types().count("USER_LOCKED") == 1
+
+
+@pytest.mark.redis
+def test_the_lock_works_the_same_with_redis(database, settings, member_id, redis_url):
+    from idp.ephemeral import RedisStore
+
+    member = Member(database, settings, RedisStore(redis_url), member_id, max_attempts=2)
+    member.submit(**WRONG)
+    assert member.submit(**WRONG).values["locked"]
+    assert member.submit(**BIRTHDATE).errors == {"": ["verify_birthdate.locked"]}
     assert member.event_types().count("USER_LOCKED") == 1
 
 
