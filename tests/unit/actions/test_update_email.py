@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timezone
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -16,11 +17,30 @@ from idp.db.users import create_user
 from idp.flows.api import Done, Page, StepContext
 from idp.i18n import messages_for
 from idp.realms import find_realm, realm_config
+from tests.integration.test_login import (
+    authorize, form_action, hidden_value, pkce_pair, redirect_params, submit_sign_in,
+)
 
 EMPTY = "メールアドレスを入力してください。"
 TAKEN = "他のアカウントで設定されているメールアドレスです。別のメールアドレスを入力してください。"
 INVALID = "無効なメールアドレスです。入力したメールアドレスに誤りがないかご確認ください。"
 TOO_LONG = "設定可能なメールアドレスの最大文字数は255文字です。"
+PASSWORD = "sakura-2024-spring"
+EMAIL_FLOW = """\
+flow: email-journey
+steps:
+  - authenticate: password
+  - action: update-email
+"""
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """The demo realm runs a flow of the password and this step only (for the browser test)."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "email-journey.yaml").write_text(EMAIL_FLOW, encoding="utf-8")
+    return make_settings(tmp_path, browser_flow="email-journey", flows_dir=flows)
 
 
 def step_context(session, settings, username) -> StepContext:
@@ -39,10 +59,11 @@ def step_context(session, settings, username) -> StepContext:
     )
 
 
-def add_member(database, settings, username, email, verified=True):
+def add_member(database, settings, username, email, verified=True, password=None):
     with database.session() as session:
         realm = find_realm(session, "kosmo-demo")
-        create_user(session, realm, username, settings=settings, email=email, email_verified=verified)
+        create_user(session, realm, username, settings=settings, email=email, email_verified=verified,
+                    password=password)
 
 
 def submit(database, settings, username, email):
@@ -200,3 +221,27 @@ def test_two_members_racing_for_one_address_cannot_both_win(database_url, tmp_pa
     assert stored(database, "taro0001")[:2] == ("shared@example.jp", False)
     assert stored(database, "hanako01") == ("hanako@example.jp", True, [])
     database.dispose()
+
+
+def test_in_the_browser_the_member_sees_their_address_fixes_a_mistake_and_returns_to_the_portal(
+        client, database, settings):
+    add_member(database, settings, "taro0001", "taro@example.jp", password=PASSWORD)
+    add_member(database, settings, "hanako01", "hanako@example.jp")
+    sign_in = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+    page = submit_sign_in(client, sign_in, username="taro0001", password=PASSWORD).get_data(as_text=True)
+    assert "<h1>メールアドレスの更新</h1>" in page
+    assert 'type="email" value="taro@example.jp"' in page and 'autocomplete="email"' in page
+
+    def press_jikko(page, email):
+        fields = {name: hidden_value(page, name) for name in ("csrf_token", "tab_id", "step")}
+        return client.post(form_action(page), data={**fields, "email": email})
+
+    refused = press_jikko(page, "hanako@example.jp")
+    assert refused.status_code == 200 and TAKEN in unescape(refused.get_data(as_text=True))
+    refused = press_jikko(refused.get_data(as_text=True), "taro.@example.jp")
+    assert INVALID in unescape(refused.get_data(as_text=True))
+    assert stored(database, "taro0001") == ("taro@example.jp", True, [])
+
+    done = press_jikko(refused.get_data(as_text=True), "taro.yamada@example.jp")
+    assert "code" in redirect_params(done)
+    assert stored(database, "taro0001")[:2] == ("taro.yamada@example.jp", False)

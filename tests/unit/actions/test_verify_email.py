@@ -1,12 +1,18 @@
 """verify-email (メール認証): the mail with its メールアドレスの確認 button, resending, and the link opened elsewhere."""
 from __future__ import annotations
 
+import email
+import re
 from datetime import datetime, timedelta, timezone
+from email import policy
+from html import unescape
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from conftest import make_settings
 from idp.actions.verify_email import VerifyEmail, render_mail
 from idp.db.models import AuditEvent, User
 from idp.db.users import create_user
@@ -15,8 +21,28 @@ from idp.i18n import messages_for
 from idp.mail import MailError, find_links
 from idp.mail.message import compose
 from idp.realms import find_realm, realm_config
+from tests.integration.test_login import (
+    authorize, form_action, pkce_pair, redirect_params, submit_sign_in,
+)
 
 SIGN_IN_STARTED = datetime(2025, 4, 1, 9, 0, tzinfo=timezone.utc)
+PASSWORD = "sakura-2024-spring"
+EMAIL_FLOW = """\
+flow: email-journey
+steps:
+  - authenticate: password
+  - action: verify-email
+    if: email-not-verified
+"""
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """The demo realm runs a flow of the password and this step only (for the browser test)."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "email-journey.yaml").write_text(EMAIL_FLOW, encoding="utf-8")
+    return make_settings(tmp_path, browser_flow="email-journey", flows_dir=flows)
 
 
 class Browser:
@@ -80,7 +106,7 @@ def taro(database, settings):
     with database.session() as session:
         realm = find_realm(session, "kosmo-demo")
         create_user(session, realm, "taro0001", settings=settings, email="taro@example.jp",
-                    last_name="山田", first_name="太郎")
+                    last_name="山田", first_name="太郎", password=PASSWORD)
     return "taro0001"
 
 
@@ -159,7 +185,6 @@ def test_refresh_before_the_link_was_opened_says_so(settings, taro, browser):
 
 def test_the_link_opened_in_another_browser_verifies_and_the_first_tab_continues(database, settings, taro, browser):
     browser.run("challenge")
-    [(payload, _ttl)] = browser.links
     phone = Browser(database, settings, taro)
     assert phone.run("follow_link", {"email": "Taro@Example.JP"}) == Done()
     assert stored(database, taro) == ("taro@example.jp", True, [("VERIFY_EMAIL", {"email": "taro@example.jp"})])
@@ -206,3 +231,33 @@ def test_names_in_the_html_mail_are_escaped(settings):
                              name="<b>山田</b>", site="デモ健保", minutes=5)
     assert "&lt;b&gt;山田&lt;/b&gt; 様" in html and 'href="https://idp.example/x?a=1&amp;b=2"' in html
     assert "<b>山田</b> 様" in text and "https://idp.example/x?a=1&b=2" in text
+
+
+def delivered(settings) -> list[email.message.EmailMessage]:
+    outbox = settings.mail_url.removeprefix("outbox:")
+    return [email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            for path in sorted(Path(outbox).glob("*.eml"))]
+
+
+def test_in_the_browser_the_link_opened_on_a_phone_lets_the_first_tab_continue(app, client, database, settings, taro):
+    sign_in = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+    page = submit_sign_in(client, sign_in, username=taro, password=PASSWORD).get_data(as_text=True)
+    assert "<h1>メール認証</h1>" in page and "taro@example.jp 宛に確認のメールを送信しました。" in page
+    assert ">再送信</button>" in page and "js/step-poll.js" in page
+    poll_url = unescape(re.search(r'data-poll-url="([^"]+)"', page).group(1))
+    assert client.get(poll_url, headers={"Accept": "application/json"}).get_json()["needed"] is True
+
+    [mail] = delivered(settings)
+    assert mail["Subject"] == "【KOSMOWeb】メールアドレスの確認" and mail.is_multipart()
+    [link] = find_links(mail.get_body(("plain",)).get_content())
+    assert f'href="{link}"' in mail.get_body(("html",)).get_content()
+
+    phone = app.test_client()
+    opened = phone.get(link)
+    assert opened.status_code == 200
+    assert "メールアドレスの確認が完了しました。元の画面に戻り、画面を更新してください。" in opened.get_data(as_text=True)
+    assert phone.get(link).status_code == 400  # single use
+    assert stored(database, taro)[:2] == ("taro@example.jp", True)
+
+    assert client.get(poll_url, headers={"Accept": "application/json"}).get_json()["needed"] is False
+    assert "code" in redirect_params(client.get(form_action(page)))
