@@ -123,7 +123,7 @@ class FlowLibrary:
         self.folder = Path(folder)
         self.registry = registry
         self._flows: dict[str, LoadedFlow] = {}
-        self._seen: dict[str, float] = {}
+        self._seen: dict[str, tuple] = {}
         self._lock = threading.Lock()
 
     def load_all(self) -> list[ConfigProblem]:
@@ -142,9 +142,11 @@ class FlowLibrary:
 
     def _refresh(self, path: Path) -> list[ConfigProblem]:
         try:
-            modified = path.stat().st_mtime_ns
+            stat = path.stat()
         except FileNotFoundError:
             return []
+        # Not the time alone: a file moved into place may carry an old one (cp -p, rsync -t).
+        modified = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if self._seen.get(str(path)) == modified:
             return []
         with self._lock:

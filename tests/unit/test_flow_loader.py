@@ -217,3 +217,14 @@ def test_an_invalid_file_at_start_is_not_loaded_and_its_problems_are_returned(tm
         f"{tmp_path}/journey.yaml:4:5: unknown action 'nope'; installed: set-user-id"
     ]
     assert library.get("journey") is None
+
+
+def test_an_edit_that_keeps_the_old_modification_time_is_still_picked_up(tmp_path, registry):
+    """Deploy tools that preserve times (cp -p, rsync -t) can give a new file its old mtime."""
+    write(tmp_path / "journey.yaml", FLOW.format(extra=""), tick=1)
+    library = FlowLibrary(tmp_path, registry)
+    library.load_all()
+    replacement = tmp_path / "journey.yaml.new"
+    write(replacement, FLOW.format(extra="  - action: set-user-id\n"), tick=1)
+    replacement.replace(tmp_path / "journey.yaml")
+    assert len(library.get("journey").definition.steps) == 2
