@@ -124,13 +124,14 @@ class SetUserId(Action):
         choice = None
         if self._asks_for_factor(ctx):
             choice, errors[FACTOR_FIELD] = read_choice(form, ctx.options.offer)
+        previous, wanted = ctx.user.username, typed.lower()
+        changed = wanted != previous
+        # Asked even when the factor is refused, so the member learns of both at once.
+        if not mistakes.keys and changed and not _claim(ctx, wanted, keep=not any(errors.values())):
+            errors[FIELD] = ["set_user_id.error.taken"]
         if any(errors.values()):
             return self._page(ctx, typed, choice, errors, mistakes.characters)
-        previous, wanted = ctx.user.username, typed.lower()
-        if wanted != previous and not _claim(ctx, wanted):
-            return self._page(ctx, typed, choice, {FIELD: ["set_user_id.error.taken"]})
         ctx.user.user_id_chosen_at = ctx.now
-        changed = wanted != previous
         ctx.record_event("UPDATE_PROFILE", previous_username=previous if changed else None,
                          updated_username=wanted if changed else None)
         if choice is not None:
@@ -156,13 +157,18 @@ class SetUserId(Action):
         return Page(TEMPLATE, values=values, errors={key: keys for key, keys in (errors or {}).items() if keys})
 
 
-def _claim(ctx: StepContext, user_id: str) -> bool:
-    """Take the user ID, or learn that another member holds it: the realm's unique index
-    decides, so two members racing for one ID cannot both win."""
+def _claim(ctx: StepContext, user_id: str, keep: bool) -> bool:
+    """Whether the user ID is free, learnt by taking it in a savepoint: the realm's unique index
+    decides, so two members racing for one ID cannot both win. `keep=False` gives it back."""
+    savepoint = ctx.session.begin_nested()
     try:
-        with ctx.session.begin_nested():
-            ctx.user.username = user_id
-            ctx.session.flush()
+        ctx.user.username = user_id
+        ctx.session.flush()
     except IntegrityError:
+        savepoint.rollback()
         return False
+    if keep:
+        savepoint.commit()
+    else:
+        savepoint.rollback()
     return True

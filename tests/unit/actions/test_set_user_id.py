@@ -33,6 +33,9 @@ def full_width(characters: str) -> str:
 
 def forbidden(characters: str) -> str:
     return f"ユーザーIDに使用できない文字 ({characters}) が含まれています。「利用不可文字一覧を見る」でご確認ください。"
+# 生体認証 as rendered: hidden and disabled until platform-authenticator.js says the device has one.
+PASSKEY_WAITS = (r'<div id="passkey-choice" hidden>\s*<div class="choice checkbox">'
+                 r'\s*<input[^>]*value="passkey" disabled>')
 
 
 def step_context(session, settings, username, **options) -> StepContext:
@@ -86,7 +89,8 @@ def shown(app, page: Page, field: str = "user_id") -> list[str]:
     listing = re.search(rf'<ul class="field-errors" id="{field}-errors"[^>]*>(.*?)</ul>', render(app, page), re.S)
     if listing is None:
         return []
-    return [html.unescape(re.sub(r"\s+", " ", text).strip()) for text in re.findall(r"<li>(.*?)</li>", listing[1], re.S)]
+    texts = re.findall(r"<li>(.*?)</li>", listing[1], re.S)
+    return [html.unescape(re.sub(r"\s+", " ", text).strip()) for text in texts]
 
 
 def render(app, page: Page) -> str:
@@ -136,8 +140,7 @@ def test_passkey_is_hidden_and_disabled_until_the_browser_reports_a_platform_aut
                                                                                            taro):
     with database.session() as session:
         text = render(app, SetUserId().challenge(step_context(session, settings, taro)))
-    assert re.search(r'<div id="passkey-choice" hidden>\s*<div class="choice checkbox">\s*<input[^>]*value="passkey" disabled>',
-                     text)
+    assert re.search(PASSKEY_WAITS, text)
     assert '<input type="hidden" id="platform-authenticator" name="platform_authenticator" value="">' in text
     assert "js/platform-authenticator.js" in text
     assert re.search(r'<input[^>]*value="totp">', text) and re.search(r'<input[^>]*value="email">', text)
@@ -338,3 +341,26 @@ def test_a_member_who_already_has_an_authenticator_app_is_not_asked_again(databa
 def test_the_offer_option_must_name_each_known_factor_once(offer):
     with pytest.raises(ValidationError):
         SetUserId.Options(offer=offer)
+
+
+def test_a_taken_id_and_a_refused_passkey_are_reported_together_and_change_nothing(app, database, settings, taro):
+    add_member(database, settings, "hanako01")
+    member = row_id(database, taro)
+    before = stored(database, member)
+    with database.session() as session:
+        ctx = step_context(session, settings, taro)
+        page = SetUserId().process(ctx, {"user_id": "HANAKO01", "second_factor": "passkey"})
+        assert ctx.user.username == "taro0001"
+    assert shown(app, page) == [TAKEN]
+    assert shown(app, page, "second_factor") == [NO_PLATFORM]
+    assert stored(database, member) == before
+
+
+def test_a_free_id_with_a_refused_passkey_is_given_back(database, settings, taro):
+    member = row_id(database, taro)
+    with database.session() as session:
+        ctx = step_context(session, settings, taro)
+        page = SetUserId().process(ctx, {"user_id": "yamadataro", "second_factor": "passkey"})
+        assert page.errors == {"second_factor": ["select_second_factor.error.no_platform_authenticator"]}
+        assert ctx.user.username == "taro0001"
+    assert stored(database, member)[0] == ("taro0001", None, None)
