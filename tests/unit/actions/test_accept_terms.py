@@ -13,6 +13,8 @@ from idp.db.users import create_user
 from idp.flows.api import Done, NoOptions, Page, StepContext
 from idp.realms import realm_config
 from idp.realms.schema import TermsOfUse
+from test_verify_birthdate import Browser
+from tests.integration.test_login import redirect_params
 
 NOW = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)
 TERMS = TermsOfUse(version="2025-04", text="第1条（目的）\nこの規約は、サービスの利用条件を定めます。\n\n\n第2条（同意）\n会員は本規約に同意します。")
@@ -149,3 +151,24 @@ def test_the_declined_page_offers_the_way_back_to_the_portal(app, member):
 
     assert "ログインを続けることはできません" in html
     assert '<a href="http://portal.example/">ポータルに戻る</a>' in html
+
+
+@pytest.fixture
+def browser(tmp_path):
+    terms = {"version": "2025-04", "text": "第1条（目的）\nこの規約は、サービスの利用条件を定めます。"}
+    browser = Browser(tmp_path, "  - action: accept-terms\n    if: terms-outdated\n", "kosmo0001", "Sakura-2025!",
+                      realm={"terms": terms})
+    yield browser
+    browser.database.dispose()
+
+
+def test_through_the_browser_declining_then_agreeing_reaches_the_portal_and_is_stored(browser):
+    assert "<h1>利用規約</h1>" in browser.page and "この規約は、サービスの利用条件を定めます。" in browser.page
+
+    browser.submit(decision="decline", terms_version="2025-04")
+    assert "ログインを続けることはできません" in browser.page
+
+    assert "code" in redirect_params(browser.submit(decision="agree", terms_version="2025-04"))
+    with browser.database.session() as session:
+        stored = session.scalars(select(TermsAcceptance).where(TermsAcceptance.user_id == browser.user_id)).all()
+        assert [row.version for row in stored] == ["2025-04"]

@@ -12,6 +12,8 @@ from idp.db.models import Credential, Realm, User
 from idp.db.users import check_password, create_user
 from idp.flows.api import Done, NoOptions, Page, StepContext
 from idp.realms import realm_config
+from test_verify_birthdate import Browser
+from tests.integration.test_login import redirect_params
 
 NOW = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)
 GUIDE_POLICY = "length(8) and maxLength(64) and notUsername and allowedCharacters and passwordHistory(2)"
@@ -156,3 +158,22 @@ def test_a_refused_password_s_message_is_filled_in_and_tied_to_the_field(app, me
 
     assert "パスワードは8文字以上で入力してください。" in html
     assert 'aria-describedby="password-rules password-errors" aria-invalid="true"' in html
+
+
+@pytest.fixture
+def browser(tmp_path):
+    browser = Browser(tmp_path, "  - action: update-password\n    if: password-temporary\n", "kosmo0001",
+                      "Initial-2025", temporary=True)
+    yield browser
+    browser.database.dispose()
+
+
+def test_through_the_browser_a_refused_password_then_a_good_one_reaches_the_portal(browser):
+    assert "<h1>パスワード更新</h1>" in browser.page and "8文字以上64文字以内で入力してください。" in browser.page
+
+    browser.submit(password="Short-1", password_confirm="Short-1")
+    assert "パスワードは8文字以上で入力してください。" in browser.page
+
+    assert "code" in redirect_params(browser.submit(password="Sakura-2025!", password_confirm="Sakura-2025!"))
+    with browser.database.session() as session:
+        assert check_password(session, session.get(User, browser.user_id), "Sakura-2025!", browser.settings)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import shutil
+
 import pytest
 from sqlalchemy import select
 
@@ -12,6 +14,10 @@ from idp.db.users import create_user
 from idp.ephemeral import make_store
 from idp.flows.api import Done, Page, StepContext
 from idp.realms import realm_config
+from tests.conftest import make_settings
+from tests.integration.test_login import (
+    add_member, authorize, form_action, hidden_value, pkce_pair, redirect_params, submit_sign_in,
+)
 
 NOW = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)  # 10:00 in Japan
 BIRTHDATE = {"year": "1985", "month": "4", "day": "1"}
@@ -227,3 +233,76 @@ def test_the_locked_page_says_when_to_retry_and_has_no_boxes(app, member):
 
     assert "一時的に入力できなくなっています。" in html and "4月1日 10:30以降にもう一度お試しください。" in html
     assert 'name="year"' not in html
+
+
+JOURNEY = """\
+  - action: verify-birthdate
+    if: birthdate-not-verified
+    with:
+      max_attempts: 2
+"""
+
+
+class Browser:
+    """A member's browser in a sign-in run by the flow engine: `steps` follow the password in the
+    realm's flow, `realm` updates the realm's YAML (e.g. terms). Also used by the other actions' tests."""
+
+    def __init__(self, tmp_path, steps: str, username: str, password: str, realm: dict | None = None, **member):
+        from ruamel.yaml import YAML
+
+        from idp.app import create_app
+        from idp.db import Database
+        from idp.setup import prepare
+
+        flows = tmp_path / "flows"
+        flows.mkdir()
+        shutil.copy("flows/browser.yaml", flows / "browser.yaml")
+        (flows / "journey.yaml").write_text("flow: journey\nsteps:\n  - authenticate: password\n" + steps)
+        self.settings = make_settings(tmp_path, browser_flow="journey", flows_dir=flows)
+        realm_file = self.settings.realms_dir / "kosmo-demo.yaml"
+        yaml = YAML()
+        yaml.dump({**yaml.load(realm_file.read_text(encoding="utf-8")), **(realm or {})}, realm_file)
+        self.database = Database(self.settings.database_url)
+        self.database.upgrade()
+        prepare(self.settings, self.database)
+        app = create_app(self.settings, self.database)
+        app.config.update(TESTING=True)
+        self.user_id = add_member(self.database, self.settings, username, password, **member)
+        self.client = app.test_client()
+        self.page = authorize(self.client, pkce_pair()[1]).get_data(as_text=True)
+        self.page = submit_sign_in(self.client, self.page, username=username, password=password).get_data(as_text=True)
+
+    def submit(self, **fields):
+        """Post the step's form as shown, with `fields` filled in; the answer becomes the page."""
+        data = {name: hidden_value(self.page, name) for name in ("csrf_token", "tab_id", "step")}
+        response = self.client.post(form_action(self.page), data={**data, **fields})
+        self.page = response.get_data(as_text=True)
+        return response
+
+    def reload(self) -> str:
+        self.page = self.client.get(form_action(self.page)).get_data(as_text=True)
+        return self.page
+
+
+@pytest.fixture
+def browser(tmp_path):
+    browser = Browser(tmp_path, JOURNEY, "kosmo0001", "Sakura-2025!", birthdate=date(1985, 4, 1))
+    yield browser
+    browser.database.dispose()
+
+
+def test_through_the_browser_a_wrong_date_then_the_right_one_in_full_width_reaches_the_portal(browser):
+    assert "<h1>生年月日の入力</h1>" in browser.page
+
+    browser.submit(**WRONG)
+    assert "生年月日が一致しません。" in browser.page
+
+    assert "code" in redirect_params(browser.submit(year="１９８５", month="４", day="１"))
+
+
+def test_through_the_browser_the_lock_outlives_the_refused_requests(browser):
+    browser.submit(**WRONG)
+    browser.submit(**WRONG)
+    assert "一時的に入力できなくなっています。" in browser.page
+
+    assert "一時的に入力できなくなっています。" in browser.reload() and 'name="year"' not in browser.page
