@@ -79,8 +79,10 @@ def step_context(plugin: Step, options, data: dict, user: User | None, client: C
         return f"{g.issuer}/login-actions/link/{key}"
 
     def record_event(type: str, **details) -> None:
-        events.record(session, g.realm.id, type, user_id=user.id if user else None,
-                      client_id=client.client_id if client else None, ip_address=ip_address, **details)
+        event = dict(type=type, user_id=user.id if user else None, client_id=client.client_id if client else None,
+                     ip_address=ip_address, **details)
+        g.setdefault("step_events", []).append(event)
+        events.record(session, g.realm.id, **event)
 
     return StepContext(
         realm=g.realm, config=realm_config, session=session, settings=settings, store=ephemeral(), user=user,
@@ -155,7 +157,7 @@ def submit_step():
         return _show(auth, client)
     answer = engine.submit(progress, step, request.form)
     if isinstance(answer, Page):
-        db_session().rollback()
+        _roll_back_keeping_events()
         auth.progress = asdict(progress)
         auth_session.save(auth)
         return _render(answer, step, auth, client)
@@ -165,6 +167,15 @@ def submit_step():
     auth.progress = asdict(progress)
     auth_session.save(auth)
     return _show(auth, client)
+
+
+def _roll_back_keeping_events() -> None:
+    """Undo what a refused step wrote, but keep what it reported (LOGIN_ERROR, USER_LOCKED, ...)."""
+    session = db_session()
+    session.rollback()
+    for event in g.pop("step_events", []):
+        events.record(session, g.realm.id, **event)
+    session.commit()
 
 
 @realm_bp.get("/login-actions/step")
@@ -206,7 +217,7 @@ def follow_link(key: str):
     if isinstance(answer, Done):
         session.commit()
         return render_template(f"actions/{plugin.name}-done.html", values={}, errors={})
-    session.rollback()
+    _roll_back_keeping_events()
     return make_response(render_template(answer.template, values=answer.values, errors=answer.errors), answer.status)
 
 

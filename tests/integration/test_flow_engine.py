@@ -230,3 +230,14 @@ def test_a_refused_step_submission_changes_nothing(client, member, database):
         after = session.scalar(select(User).where(User.username == MEMBER)).credentials[0]
         assert after.secret_data == before and after.temporary
     assert sessions_of(database) == 0
+
+
+def test_events_a_refused_step_records_are_kept(client, member, database):
+    from idp.db.models import AuditEvent
+
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+    submit_sign_in(client, page, username=MEMBER, password="not-the-password")
+
+    with database.session() as session:
+        errors = session.scalars(select(AuditEvent).where(AuditEvent.type == "LOGIN_ERROR")).all()
+        assert [event.error for event in errors] == ["invalid_user_credentials"]
