@@ -82,6 +82,7 @@ def ensure_demo_member() -> bool:
         "--first-name", member["first_name"],
         "--last-name", member["last_name"],
         "--birthdate", member["birthdate"],
+        "--temporary",  # issued by the society, as in the guide: the first sign-in asks for a new one
         "--password-stdin",
         stdin=member["password"] + "\n",
     )
@@ -105,6 +106,9 @@ def print_welcome(created: bool) -> None:
         f"    パスワード (password):  {member['password']}",
         f"    生年月日  (birthdate): {member['birthdate']}",
         f"    メール    (email):     {member['email']}",
+        "",
+        "  The first sign-in walks the setup guide: 生年月日, 利用規約, メールアドレス (the mail with",
+        "  メールアドレスの確認 is in the development mailbox), ユーザーID and 認証方法, and a new password.",
         "",
         "  Ctrl-C stops both servers.",
         "=" * 72,
