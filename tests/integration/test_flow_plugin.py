@@ -134,3 +134,33 @@ def test_the_plugin_step_greets_with_its_option_and_ships_its_page(site):
     }
     template = site / "kosmo_hello" / "templates" / "actions" / "say-hello.html"
     assert '{% extends "step.html" %}' in template.read_text(encoding="utf-8")
+
+
+def test_a_member_walks_through_the_plugins_step_named_in_yaml(site, tmp_path):
+    """The whole way: a running server with the plugin installed shows its page from a flow file."""
+    import requests
+    from urllib.parse import urlencode, urljoin
+
+    from tests.integration.test_login import form_action, hidden_value
+    from tests.servers import IdpServer
+
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    write_flow(flows, "hello", ["greeting: ようこそ、新しい健保ポータルへ"])
+    server = IdpServer(tmp_path, browser_flow="hello",
+                       env={"IDP_FLOWS_DIR": str(flows), "PYTHONPATH": os.pathsep.join([str(site), str(CHECKOUT)])})
+    with server:
+        server.add_member("plugin-member", "Plugin-pass1")
+        browser = requests.Session()
+        query = urlencode({"client_id": "interop-confidential", "response_type": "code", "scope": "openid",
+                           "redirect_uri": server.callback_url, "state": "s"})
+        page = browser.get(f"{server.issuer()}/protocol/openid-connect/auth?{query}", timeout=10).text
+        fields = {name: hidden_value(page, name) for name in ("csrf_token", "tab_id", "step")}
+        greeting = browser.post(urljoin(server.url, form_action(page)), timeout=10,
+                                data={**fields, "username": "plugin-member", "password": "Plugin-pass1"})
+        assert "ようこそ、新しい健保ポータルへ" in greeting.text
+
+        fields = {name: hidden_value(greeting.text, name) for name in ("csrf_token", "tab_id", "step")}
+        done = browser.post(urljoin(server.url, form_action(greeting.text)), data=fields, allow_redirects=False,
+                            timeout=10)
+        assert done.status_code == 302 and done.headers["Location"].startswith(server.callback_url + "?code=")
