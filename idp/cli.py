@@ -353,14 +353,17 @@ def members_import(ctx: Context, realm_name: str, file: str) -> None:
     Initial passwords are temporary and every first sign-in step lies ahead. User IDs that
     exist already are left untouched. One bad row refuses the whole file.
     """
-    from idp.members import MemberFileRefused, import_members, read_member_file
+    from idp.members import MemberFileRefused, hash_initial_passwords, import_members, plan_import, read_member_file
 
     try:
-        # Read and check the file before the transaction: SQLite locks writers out meanwhile.
+        # Read, check and hash before the writing transaction: SQLite locks writers out meanwhile.
         rows = read_member_file(file, track=_progress)
         with ctx.session() as session:
+            new, _unchanged = plan_import(session, _realm(session, realm_name), rows)
+        hashes = hash_initial_passwords(new, ctx.settings, track=_progress)
+        with ctx.session() as session:
             realm = _realm(session, realm_name)
-            result = import_members(session, realm, rows, ctx.settings, track=_progress)
+            result = import_members(session, realm, rows, ctx.settings, track=_progress, hashes=hashes)
     except MemberFileRefused as exc:
         _refuse_file(file, exc.problems)
     click.echo(f"realm {realm_name}: {result.created} created, {result.unchanged} unchanged")

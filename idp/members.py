@@ -107,17 +107,29 @@ def read_member_file(path: str | Path, track: Track = no_progress) -> list[Membe
     return rows
 
 
-def import_members(session: Session, realm: Realm, rows: list[MemberRow], settings, track: Track = no_progress) -> ImportResult:
+def import_members(session: Session, realm: Realm, rows: list[MemberRow], settings, track: Track = no_progress,
+                   hashes: dict[str, tuple[dict, dict]] | None = None) -> ImportResult:
     """Create the members whose user IDs do not exist yet; existing members stay as they are.
 
-    Raises MemberFileRefused when a row clashes with a stored member; the caller's transaction
-    must then be rolled back, so that the file is imported whole or not at all.
+    `hashes` (from `hash_initial_passwords`, made before the transaction) spares the
+    transaction the argon2 work; a row without one is hashed here. Raises MemberFileRefused
+    when a row clashes with a stored member; the caller's transaction must then be rolled back,
+    so that the file is imported whole or not at all.
     """
     new, unchanged = plan_import(session, realm, rows)
+    hashes = hashes or {}
     with track(new, "creating members") as creating:
         for row in creating:
-            _create_member(session, realm, row, settings)
+            _create_member(session, realm, row, settings, hashes.get(row.user_id))
     return ImportResult(created=len(new), unchanged=unchanged)
+
+
+def hash_initial_passwords(rows: list[MemberRow], settings, track: Track = no_progress) -> dict[str, tuple[dict, dict]]:
+    """argon2id hashes of the rows' initial passwords, by user ID (slow: do it outside a transaction)."""
+    from idp.security.passwords import hash_password
+
+    with track(rows, "hashing initial passwords") as hashing:
+        return {row.user_id: hash_password(row.initial_password, settings) for row in hashing}
 
 
 def plan_import(session: Session, realm: Realm, rows: list[MemberRow]) -> tuple[list[MemberRow], int]:
@@ -140,11 +152,13 @@ def plan_import(session: Session, realm: Realm, rows: list[MemberRow]) -> tuple[
     return new, len(rows) - len(new)
 
 
-def _create_member(session: Session, realm: Realm, row: MemberRow, settings) -> None:
+def _create_member(session: Session, realm: Realm, row: MemberRow, settings,
+                   password_hash: tuple[dict, dict] | None) -> None:
     try:
         create_user(
             session, realm, row.user_id, settings=settings, email=row.email, first_name=row.first_name,
-            last_name=row.last_name, birthdate=row.birthdate, password=row.initial_password, temporary=True,
+            last_name=row.last_name, birthdate=row.birthdate, password=row.initial_password,
+            password_hash=password_hash, temporary=True,
         )
     except UserExists as exc:
         # Someone took the ID or address after the check: still the whole file or nothing.

@@ -68,12 +68,16 @@ def create_user(
     last_name: str = "",
     birthdate: date | None = None,
     password: str | None = None,
+    password_hash: tuple[dict, dict] | None = None,
     temporary: bool = False,
     email_verified: bool = False,
     attributes: dict | None = None,
     required_actions=(),
 ) -> User:
-    """Add a member; raises UserExists when the user ID or email is taken (decided by the indexes)."""
+    """Add a member; raises UserExists when the user ID or email is taken (decided by the indexes).
+
+    `password_hash` is a (secret_data, credential_data) pair made earlier with `hash_password`,
+    so bulk imports can hash before they open their transaction."""
     user = User(
         realm_id=realm.id,
         username=username.strip().lower(),
@@ -87,8 +91,8 @@ def create_user(
     insert_user(session, user)
     for action in dict.fromkeys(required_actions):
         user.required_actions.append(PendingRequiredAction(action=action))
-    if password is not None:
-        set_password(session, user, password, settings, temporary=temporary)
+    if password is not None or password_hash is not None:
+        set_password(session, user, password, settings, temporary=temporary, hashed=password_hash)
     session.flush()
     return user
 
@@ -128,14 +132,14 @@ def previous_hashes(user: User) -> list[tuple[dict, dict]]:
     return [(c.secret_data, c.credential_data) for c in credentials]
 
 
-def set_password(session: Session, user: User, password: str, settings, temporary: bool = False) -> Credential:
-    """Replace the user's password (hashed with argon2id); the old hash moves to the history.
-
-    The caller checks the realm's password policy first.
+def set_password(session: Session, user: User, password: str | None, settings, temporary: bool = False,
+                 hashed: tuple[dict, dict] | None = None) -> Credential:
+    """Replace the user's password (hashed with argon2id, or `hashed` already); the old hash
+    moves to the history. The caller checks the realm's password policy first.
     """
     from idp.security.passwords import hash_password
 
-    secret_data, credential_data = hash_password(password, settings)
+    secret_data, credential_data = hashed if hashed is not None else hash_password(password, settings)
     current = password_credential(user)
     if current is not None:
         current.type = PASSWORD_HISTORY
