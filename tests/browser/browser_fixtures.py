@@ -9,16 +9,22 @@ it the tests are skipped with the reason, except under CI (`CI` set), where they
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.servers import IdpServer, PortalServer
+from tests.smtp import MailCatcher
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 UNDER_CI = bool(os.environ.get("CI"))
+
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 3}
 
 MEMBER = {
     "username": "yamada-taro",
@@ -36,7 +42,9 @@ def _cannot_drive_chromium(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: each test module that imports this fixture gets its own copy, and
+# two Playwright sync instances cannot be alive at once in one thread.
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         _cannot_drive_chromium(f"{CHROMIUM} is missing")
@@ -56,11 +64,64 @@ def idp_server(tmp_path_factory):
         yield server
 
 
+@contextmanager
+def portal_for(idp: IdpServer):
+    """The demo portal signing in at `idp`, on the port its portal client expects."""
+    with PortalServer(idp.url, idp.portal_port, idp.outbox_dir, log_dir=idp.folder) as server:
+        yield server
+
+
 @pytest.fixture(scope="module")
 def portal_server(idp_server):
-    with PortalServer(idp_server.url, idp_server.portal_port, idp_server.outbox_dir,
-                      log_dir=idp_server.folder) as server:
+    with portal_for(idp_server) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def mail_catcher():
+    """An SMTP server catching what the identity provider mails (see tests/smtp.py)."""
+    with MailCatcher() as catcher:
+        yield catcher
+
+
+@pytest.fixture(scope="module")
+def journey_idp_server(tmp_path_factory, mail_catcher):
+    """The identity provider running the guide's `kosmo-member` flow, mailing by SMTP to the catcher."""
+    with IdpServer(tmp_path_factory.mktemp("journey"), browser_flow="kosmo-member",
+                   env={"IDP_MAIL_URL": mail_catcher.url}) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def journey_portal_server(journey_idp_server):
+    with portal_for(journey_idp_server) as server:
+        yield server
+
+
+@pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
+def screen(request) -> dict:
+    return request.param
+
+
+@pytest.fixture
+def page(browser, screen):
+    """A tab in a fresh browser profile of the screen's size, in Japanese."""
+    context = browser.new_context(locale="ja-JP", **screen)
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def press(screen):
+    """Tap on a touch screen, click otherwise, as the member would."""
+    def press(locator) -> None:
+        if screen.get("has_touch"):
+            locator.tap()
+        else:
+            locator.click()
+
+    return press
 
 
 @pytest.fixture(scope="module")
