@@ -10,7 +10,7 @@ import logging
 import secrets
 from dataclasses import asdict
 
-from flask import Flask, current_app, g, jsonify, make_response, render_template, request, url_for
+from flask import Flask, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from idp import events
@@ -143,7 +143,9 @@ def _finish(auth: auth_session.AuthSession, progress: Progress) -> Response:
 
 @realm_bp.post("/login-actions/step")
 def submit_step():
-    """A step's form: stale forms (back button, another tab) just show the current step."""
+    """A step's form. A refused one is shown again with its errors; otherwise the member is sent
+    on by GET (Post/Redirect/Get), so reloading a page never sends a form twice. Stale forms
+    (back button, another tab) change nothing and lead to the current step."""
     auth = auth_session.load(request.form.get("tab_id") or request.args.get("tab_id"))
     client = find_client(db_session(), g.realm, auth.client_id if auth else request.args.get("client_id"))
     if auth is None:
@@ -154,7 +156,7 @@ def submit_step():
     except FlowBroken:
         return _show(auth, client)
     if step is None or request.form.get("step") != step.token:
-        return _show(auth, client)
+        return _go_on(auth, client)
     answer = engine.submit(progress, step, request.form)
     if isinstance(answer, Page):
         _roll_back_keeping_events()
@@ -166,7 +168,19 @@ def submit_step():
     db_session().commit()
     auth.progress = asdict(progress)
     auth_session.save(auth)
-    return _show(auth, client)
+    return _go_on(auth, client)
+
+
+def _go_on(auth: auth_session.AuthSession, client: Client | None) -> Response:
+    """To the relying party when the flow is complete, else to the current step by GET."""
+    progress = Progress(**auth.progress)
+    try:
+        if _engine(auth, client).current(progress) is None:
+            return _finish(auth, progress)
+    except FlowBroken:
+        return _show(auth, client)
+    url = url_for("oidc.show_step", realm=g.realm.name, tab_id=auth.tab_id, client_id=auth.client_id)
+    return redirect(url, 303)
 
 
 def _roll_back_keeping_events() -> None:

@@ -241,3 +241,14 @@ def test_events_a_refused_step_records_are_kept(client, member, database):
     with database.session() as session:
         errors = session.scalars(select(AuditEvent).where(AuditEvent.type == "LOGIN_ERROR")).all()
         assert [event.error for event in errors] == ["invalid_user_credentials"]
+
+
+def test_after_a_finished_step_the_next_page_comes_by_get_so_a_reload_never_resends_a_form(client, member):
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+    data = {name: hidden_value(page, name) for name in ("csrf_token", "tab_id", "step")}
+
+    response = client.post(form_action(page), data={**data, "username": MEMBER, "password": PASSWORD})
+
+    assert response.status_code == 303
+    assert "/login-actions/step?" in response.headers["Location"]
+    assert 'name="password_confirm"' in client.get(response.headers["Location"]).get_data(as_text=True)

@@ -17,7 +17,7 @@ from idp.authenticators.totp import code_at
 from idp.db.models import Credential, PendingRequiredAction, User
 from idp.realms.keycloak import import_file
 from idp.setup import prepare
-from tests.integration.test_login import form_action, hidden_value
+from tests.integration.test_login import follow_step, form_action, hidden_value
 
 EXPORT = Path(__file__).resolve().parent.parent / "fixtures" / "keycloak" / "kosmo-kc-realm.json"
 REALM = "/realms/kosmo-kc"
@@ -53,7 +53,7 @@ def sign_in(client, username: str, password: str) -> str:
 
 def submit(client, page: str, **fields):
     data = {name: hidden_value(page, name) for name in ("csrf_token", "tab_id", "step")}
-    return client.post(form_action(page), data={**data, **fields})
+    return follow_step(client, client.post(form_action(page), data={**data, **fields}))
 
 
 def code_from(response) -> str:

@@ -81,7 +81,14 @@ def submit_sign_in(client, page: str, username: str = MEMBER_ID, password: str =
     if remember_me:
         data["remember_me"] = "y"
     data.update(extra)
-    return client.post(form_action(page), data={k: v for k, v in data.items() if v is not None})
+    return follow_step(client, client.post(form_action(page), data={k: v for k, v in data.items() if v is not None}))
+
+
+def follow_step(client, response):
+    """What the browser does after a finished step: GET the next step (Post/Redirect/Get)."""
+    while response.status_code == 303:
+        response = client.get(response.headers["Location"])
+    return response
 
 
 def redirect_params(response) -> dict:

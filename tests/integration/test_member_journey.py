@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from conftest import make_settings
+from tests.integration.test_login import follow_step
 from idp.db.models import Credential, TermsAcceptance, User
 from idp.mail import find_links
 from idp.members import import_members, read_member_file
@@ -53,8 +54,8 @@ def fields_of(page: str) -> dict:
 
 
 def press(client, page: str, **typed):
-    """Submit the page's form with what the member typed or chose."""
-    return client.post(form_action(page), data={**fields_of(page), **typed})
+    """Submit the page's form with what the member typed or chose, and follow on as a browser does."""
+    return follow_step(client, client.post(form_action(page), data={**fields_of(page), **typed}))
 
 
 def shown(response) -> str:

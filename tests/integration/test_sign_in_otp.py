@@ -11,7 +11,7 @@ from idp.authenticators.totp import code_at
 from idp.db.models import Credential
 from idp.db.users import create_user
 from idp.realms import find_realm
-from tests.integration.test_login import hidden_value
+from tests.integration.test_login import follow_step, hidden_value
 
 AUTH = ("/realms/kosmo-demo/protocol/openid-connect/auth?client_id=kosmo-portal&response_type=code"
         "&redirect_uri=http://localhost:8081/callback&scope=openid&state=s1"
@@ -39,19 +39,19 @@ def hidden(html: str, name: str) -> str:
 def sign_in_with_password(client) -> tuple[str, str]:
     page = client.get(AUTH).get_data(as_text=True)
     action = re.search(r'action="([^"]+)"', page).group(1).replace("&amp;", "&")
-    response = client.post(action, data={"csrf_token": hidden(page, "csrf_token"), "tab_id": hidden(page, "tab_id"),
+    response = follow_step(client, client.post(action, data={"csrf_token": hidden(page, "csrf_token"), "tab_id": hidden(page, "tab_id"),
                                          "step": hidden(page, "step"), "username": "otpmember01",
-                                         "password": "Passw0rd!x"})
+                                         "password": "Passw0rd!x"}))
     assert response.status_code == 200
     return response.get_data(as_text=True), hidden(page, "tab_id")
 
 
 def post_code(client, page: str, tab_id: str, code: str):
     action = re.search(r'action="([^"]+)"', page).group(1).replace("&amp;", "&")
-    return client.post(action, data={"csrf_token": hidden(page, "csrf_token"), "tab_id": tab_id,
+    return follow_step(client, client.post(action, data={"csrf_token": hidden(page, "csrf_token"), "tab_id": tab_id,
                                      "step": hidden(page, "step"),
                                      "device": re.search(r'name="device" value="([^"]+)"', page).group(1),
-                                     "otp": code})
+                                     "otp": code}))
 
 
 def code(steps_from_now: int = 0) -> str:

@@ -28,7 +28,7 @@
           return response.ok ? response.json() : null;
         })
         .then(function (answer) {
-          if (answer && answer.needed === false) { stop(); location.reload(); }
+          if (answer && answer.needed === false) { stop(); location.replace(location.href); } // a GET, never a re-sent form
         })
         .catch(function () { /* offline for a moment: ask again at the next tick */ })
         .then(function () { asking = false; });
