@@ -12,7 +12,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
@@ -22,7 +21,7 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 # Run as a plain script, Python only sees benchmarks/; the test servers live in the checkout.
 sys.path.insert(0, str(CHECKOUT))
 
-from tests.servers import INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, IdpServer  # noqa: E402
+from tests.servers import INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, IdpServer, sign_in_form  # noqa: E402
 
 MEMBER_PASSWORD = "Bench-Kumiai-0001"
 CLIENT_AUTH = (INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET)
@@ -63,23 +62,6 @@ HEADER = ("| workers | grant              | threads | grants/s | p50 ms | p99 ms
           "|--------:|--------------------|--------:|---------:|-------:|-------:|-------:|-------:|")
 
 
-class FormFields(HTMLParser):
-    """The sign-in form's action and hidden fields (csrf_token, tab_id)."""
-
-    def __init__(self, page: str):
-        super().__init__()
-        self.action: str | None = None
-        self.hidden: dict[str, str] = {}
-        self.feed(page)
-
-    def handle_starttag(self, tag, attrs):
-        attributes = dict(attrs)
-        if tag == "form" and self.action is None:
-            self.action = attributes.get("action")
-        elif tag == "input" and attributes.get("type") == "hidden":
-            self.hidden[attributes["name"]] = attributes.get("value") or ""
-
-
 def first_refresh_token(base: str, server: IdpServer, member: str) -> str:
     """Sign the member in through the hosted page (code + PKCE) and return the refresh token."""
     browser = requests.Session()
@@ -91,9 +73,9 @@ def first_refresh_token(base: str, server: IdpServer, member: str) -> str:
     auth_url = f"{base}/protocol/openid-connect/auth?{query}"
     page = browser.get(auth_url, timeout=10)
     page.raise_for_status()
-    form = FormFields(page.text)
-    answer = browser.post(urljoin(auth_url, form.action), allow_redirects=False, timeout=10,
-                          data={**form.hidden, "username": member, "password": MEMBER_PASSWORD})
+    action, hidden = sign_in_form(page.text)
+    answer = browser.post(urljoin(auth_url, action), allow_redirects=False, timeout=10,
+                          data={**hidden, "username": member, "password": MEMBER_PASSWORD})
     if answer.status_code != 302:
         raise SystemExit(f"signing the benchmark member in failed ({answer.status_code}): {answer.text[:300]}")
     code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from html.parser import HTMLParser
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -81,6 +82,30 @@ def write_realm_config(folder: Path, portal_url: str, extra_clients: list[dict],
         with open(folder / shipped.name, "w", encoding="utf-8") as out:
             yaml.dump(realm, out)
     return folder
+
+
+class _FormFields(HTMLParser):
+    """Where a page's first form posts, and the page's hidden fields."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.action: str | None = None
+        self.hidden: dict[str, str] = {}
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action = attributes.get("action")
+        elif tag == "input" and attributes.get("type") == "hidden":
+            self.hidden[attributes["name"]] = attributes.get("value") or ""
+
+
+def sign_in_form(html: str) -> tuple[str | None, dict[str, str]]:
+    """The hosted sign-in page as a plain HTTP client fills it in: the first form's action and
+    the hidden fields (csrf_token, tab_id)."""
+    form = _FormFields(html)
+    return form.action, form.hidden
 
 
 class ServerFailed(RuntimeError):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
@@ -15,7 +14,9 @@ from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.servers import INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, INTEROP_PUBLIC, IdpServer
+from tests.servers import (
+    INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, INTEROP_PUBLIC, IdpServer, sign_in_form,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -41,31 +42,14 @@ def confidential() -> OAuth2Session:
     return OAuth2Session(INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, scope=SCOPE)
 
 
-class SignInForm(HTMLParser):
-    """The first form of a page: where it posts and its hidden fields."""
-
-    def __init__(self, page: str):
-        super().__init__()
-        self.action: str | None = None
-        self.hidden: dict[str, str] = {}
-        self.feed(page)
-
-    def handle_starttag(self, tag, attrs):
-        attributes = dict(attrs)
-        if tag == "form" and self.action is None:
-            self.action = attributes.get("action")
-        elif tag == "input" and attributes.get("type") == "hidden":
-            self.hidden[attributes["name"]] = attributes.get("value") or ""
-
-
 def sign_in_in_browser(browser: requests.Session, authorization_url: str, username: str, password: str) -> str:
     """What the member's browser does: open the sign-in page, submit it, and land on the callback."""
     page = browser.get(authorization_url, allow_redirects=False, timeout=10)
     assert page.status_code == 200, page.text
-    form = SignInForm(page.text)
-    assert {"csrf_token", "tab_id"} <= set(form.hidden), form.hidden
-    answer = browser.post(urljoin(authorization_url, form.action),
-                          data={**form.hidden, "username": username, "password": password},
+    action, hidden = sign_in_form(page.text)
+    assert {"csrf_token", "tab_id"} <= set(hidden), hidden
+    answer = browser.post(urljoin(authorization_url, action),
+                          data={**hidden, "username": username, "password": password},
                           allow_redirects=False, timeout=10)
     assert answer.status_code == 302, answer.text
     return answer.headers["Location"]
