@@ -23,10 +23,10 @@ def settings(tmp_path):
     return make_settings(tmp_path, flows_dir=tmp_path / "flows")
 
 
-@pytest.fixture
-def idp(settings):
-    """Run `idp ...` against a fresh SQLite database; returns the click result."""
-    env = {
+def cli(settings):
+    """`idp ...` against the settings' database, as an operator's shell would run it; returns the
+    click result. The members-import tests use it too."""
+    runner = CliRunner(env={
         "IDP_DATABASE_URL": settings.database_url,
         "IDP_SECRET_KEY": settings.secret_key,
         "IDP_BASE_URL": settings.base_url,
@@ -34,13 +34,18 @@ def idp(settings):
         "IDP_FLOWS_DIR": str(settings.flows_dir),
         "IDP_ARGON2_TIME_COST": str(settings.argon2_time_cost),
         "IDP_ARGON2_MEMORY_KIB": str(settings.argon2_memory_kib),
-    }
-    runner = CliRunner(env=env)
+    })
 
     def run(*args: str, input: str | None = None):
         return runner.invoke(main, list(args), input=input)
 
     return run
+
+
+@pytest.fixture
+def idp(settings):
+    """Run `idp ...` against a fresh SQLite database."""
+    return cli(settings)
 
 
 @pytest.fixture

@@ -5,38 +5,19 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from idp.cli import main
 from idp.config import CHECKOUT
 from idp.db import Database
 from idp.db.models import User
 from idp.db.users import check_password, get_user, password_credential
 from idp.realms import find_realm
 from conftest import make_settings
+from tests.integration.test_cli import cli
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "members"
 DEMO_REALM = CHECKOUT / "realm-config" / "kosmo-demo.yaml"
 HEADER = "user_id,initial_password,birthdate,last_name,first_name,email\n"
-
-
-def cli(settings):
-    """`idp ...` against the settings' database, as an operator's shell would run it."""
-    runner = CliRunner(env={
-        "IDP_DATABASE_URL": settings.database_url,
-        "IDP_SECRET_KEY": settings.secret_key,
-        "IDP_BASE_URL": settings.base_url,
-        "IDP_MAIL_URL": settings.mail_url,
-        "IDP_FLOWS_DIR": str(settings.flows_dir),
-        "IDP_ARGON2_TIME_COST": str(settings.argon2_time_cost),
-        "IDP_ARGON2_MEMORY_KIB": str(settings.argon2_memory_kib),
-    })
-
-    def run(*args: str, input: str | None = None):
-        return runner.invoke(main, list(args), input=input)
-
-    return run
 
 
 @pytest.fixture
