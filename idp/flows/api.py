@@ -59,6 +59,12 @@ class StepContext:
     send_mail: Mailer
     make_link: LinkMaker
     record_event: Callable[..., None]
+    # Ends the member's other SSO sessions and revokes their refresh tokens (the
+    # 全てのデバイスからサインアウトする checkbox); returns how many were ended.
+    end_other_sessions: Callable[[], int] = lambda: 0
+    # Another installed step by kind ("action" | "authenticate") and name, for steps that
+    # offer a choice among others (the member's second factor, 別の方法を試す).
+    find_step: Callable[[str, str], "Step | None"] = lambda kind, name: None
     # Filled in by the engine for steps that pass values to the page (e.g. the platform
     # authenticator check done by the browser); read-only for steps.
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -118,7 +124,17 @@ class Action(Step):
 
 
 class Authenticator(Step):
-    """A step that recognises the member (password) or confirms them (a second factor)."""
+    """A step that recognises the member (password) or confirms them (a second factor).
+
+    A second factor also names the choice it answers to (`factor`: "passkey" | "totp" |
+    "email", as stored in User.second_factor), says whether the member has it ready
+    (`is_set_up`), and which action sets it up (`setup_action`, an action name or None)."""
+
+    factor: ClassVar[str | None] = None
+    setup_action: ClassVar[str | None] = None
+
+    def is_set_up(self, ctx: StepContext) -> bool:
+        return False
 
 
 @dataclass(frozen=True)
