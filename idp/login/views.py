@@ -84,10 +84,17 @@ def step_context(plugin: Step, options, data: dict, user: User | None, client: C
         g.setdefault("step_events", []).append(event)
         events.record(session, g.realm.id, **event)
 
+    def end_other_sessions() -> int:
+        ended = sessions.end_other_sessions(session, user) if user else 0
+        if ended:
+            record_event("LOGOUT", reason="sign_out_everywhere", sessions=ended)
+        return ended
+
     return StepContext(
         realm=g.realm, config=realm_config, session=session, settings=settings, store=ephemeral(), user=user,
         client=client, options=options, data=data, ip_address=ip_address, now=utcnow(), send_mail=mail,
-        make_link=make_link, record_event=record_event, extra=extra or {},
+        make_link=make_link, record_event=record_event, end_other_sessions=end_other_sessions,
+        find_step=library().registry.step, extra=extra or {},
     )
 
 
