@@ -139,6 +139,33 @@ class TermsOfUse(Strict):
     text: str = Field(min_length=1)
 
 
+class OtpPolicy(Strict):
+    """Keycloak's OTP policy (otpPolicyAlgorithm, Digits, Period, LookAheadWindow)."""
+
+    algorithm: Literal["HmacSHA1", "HmacSHA256", "HmacSHA512"] = "HmacSHA1"
+    digits: Literal[6, 8] = 6
+    period: int = Field(default=30, ge=15, le=120)
+    look_around_window: int = Field(default=1, ge=0, le=5)
+
+
+class WebAuthnSettings(Strict):
+    """Passkeys: user verification, the relying-party id, and passkeys as the first factor."""
+
+    user_verification: Literal["required", "preferred", "discouraged"] = "preferred"
+    rp_id: str | None = Field(default=None, description="default: the host of IDP_BASE_URL")
+    rp_name: str | None = Field(default=None, description="default: the realm's display name")
+    passkey_first_factor: bool = False
+
+
+class EmailCodeSettings(Strict):
+    """One-time codes by email (SPEC §6)."""
+
+    lifespan_seconds: int = Field(default=300, ge=60, le=3600)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    resend_cooldown_seconds: int = Field(default=30, ge=0, le=600)
+    max_sends_per_hour: int = Field(default=5, ge=1, le=60)
+
+
 class RealmConfig(Strict):
     """One society."""
 
@@ -155,6 +182,10 @@ class RealmConfig(Strict):
     registration_allowed: bool = False
     email: SmtpSettings = SmtpSettings()
     terms: TermsOfUse | None = None
+    otp_policy: OtpPolicy = OtpPolicy()
+    webauthn: WebAuthnSettings = WebAuthnSettings()
+    email_code: EmailCodeSettings = EmailCodeSettings()
+    second_factor_required: bool = True
     clients: list[ClientConfig] = Field(default_factory=list)
 
     @field_validator("realm")
