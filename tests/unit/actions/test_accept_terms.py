@@ -8,13 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from idp.actions.accept_terms import AcceptTerms
-from idp.db.models import Realm, TermsAcceptance, User
-from idp.db.users import create_user
-from idp.flows.api import Done, NoOptions, Page, StepContext
-from idp.realms import realm_config
+from idp.db.models import TermsAcceptance
+from idp.flows.api import Done, Page
 from idp.realms.schema import TermsOfUse
-from test_verify_birthdate import Browser
 from tests.integration.test_login import redirect_params
+from tests.unit.actions import steps
+from tests.unit.actions.steps import Browser, render
 
 NOW = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)
 TERMS = TermsOfUse(version="2025-04", text="第1条（目的）\nこの規約は、サービスの利用条件を定めます。\n\n\n第2条（同意）\n会員は本規約に同意します。")
@@ -22,40 +21,14 @@ TERMS = TermsOfUse(version="2025-04", text="第1条（目的）\nこの規約は
 
 @pytest.fixture
 def member_id(database, settings):
-    with database.session() as session:
-        realm = session.scalar(select(Realm).where(Realm.name == "kosmo-demo"))
-        return create_user(session, realm, "kosmo0001", settings=settings).id
+    return steps.create_member(database, settings, "kosmo0001")
 
 
-class Member:
+class Member(steps.Member):
     """A member at the terms step; each call runs in its own transaction, as requests do."""
 
     def __init__(self, database, settings, user_id, terms=TERMS):
-        self.database, self.settings, self.user_id, self.terms = database, settings, user_id, terms
-        self.now = NOW
-        self.events: list[tuple[str, dict]] = []
-
-    def _run(self, call):
-        with self.database.session() as session:
-            user = session.get(User, self.user_id)
-            realm = session.get(Realm, user.realm_id)
-            ctx = StepContext(
-                realm=realm, config=realm_config(realm).model_copy(update={"terms": self.terms}), session=session,
-                settings=self.settings, store=None, user=user, client=None, options=NoOptions(), data={},
-                ip_address="192.0.2.1", now=self.now, send_mail=lambda **mail: None,
-                make_link=lambda payload, ttl: "http://localhost/link",
-                record_event=lambda type, **details: self.events.append((type, details)),
-            )
-            return call(AcceptTerms(), ctx)
-
-    def needed(self) -> bool:
-        return self._run(lambda step, ctx: step.needed(ctx))
-
-    def sees(self) -> Page:
-        return self._run(lambda step, ctx: step.challenge(ctx))
-
-    def submit(self, **form) -> Page | Done:
-        return self._run(lambda step, ctx: step.process(ctx, form))
+        super().__init__(database, settings, user_id, AcceptTerms, now=NOW, config_update={"terms": terms})
 
     def agrees(self) -> Page | Done:
         return self.submit(decision="agree", terms_version=self.sees().values["version"])
@@ -125,15 +98,6 @@ def test_agreeing_to_an_older_screen_shows_the_updated_terms_instead(member):
     assert member.acceptances() == [] and member.events == []
 
 
-def render(app, page: Page, client=None) -> str:
-    from flask import g, render_template
-
-    with app.test_request_context("/realms/kosmo-demo/login-actions/step"):
-        g.realm = None
-        return render_template(page.template, values=page.values, errors=page.errors, form_action="/step",
-                               tab_id="tab", step_token="token", client=client)
-
-
 def test_the_page_shows_the_terms_in_a_scrollable_region_with_the_guide_s_button(app, member):
     html = render(app, member.sees())
 
@@ -156,10 +120,9 @@ def test_the_declined_page_offers_the_way_back_to_the_portal(app, member):
 @pytest.fixture
 def browser(tmp_path):
     terms = {"version": "2025-04", "text": "第1条（目的）\nこの規約は、サービスの利用条件を定めます。"}
-    browser = Browser(tmp_path, "  - action: accept-terms\n    if: terms-outdated\n", "kosmo0001", "Sakura-2025!",
-                      realm={"terms": terms})
-    yield browser
-    browser.database.dispose()
+    with Browser(tmp_path, "  - action: accept-terms\n    if: terms-outdated\n", "kosmo0001", "Sakura-2025!",
+                 realm={"terms": terms}) as browser:
+        yield browser
 
 
 def test_through_the_browser_declining_then_agreeing_reaches_the_portal_and_is_stored(browser):

@@ -2,19 +2,16 @@
 three; a passkey only when the browser reports a platform authenticator."""
 from __future__ import annotations
 
-import html
 import re
-from datetime import datetime, timezone
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from idp.actions.select_second_factor import SelectSecondFactor
-from idp.db.models import AuditEvent, Credential, User
-from idp.db.users import create_user
-from idp.flows.api import Done, Page, StepContext
-from idp.realms import find_realm, realm_config
+from idp.db.models import Credential, User
+from idp.flows.api import Done
+from tests.unit.actions.steps import create_member, render, shown, step_context, stored, submit
 
 NO_FACTOR = "認証方法を選択してください。"
 NO_PLATFORM = "この端末では生体認証を利用できません。ワンタイムパスワード (OTP) アプリ認証またはメール認証を選択してください。"
@@ -23,61 +20,15 @@ PASSKEY_WAITS = (r'<div id="passkey-choice" hidden>\s*<div class="choice checkbo
                  r'\s*<input[^>]*value="passkey" disabled>')
 
 
-def step_context(session, settings, username, **options) -> StepContext:
-    """What the engine hands the step, with events written as the engine would."""
-    realm = find_realm(session, "kosmo-demo")
-    user = session.scalar(select(User).where(User.realm_id == realm.id, User.username == username))
-
-    def record_event(type, **details):
-        session.add(AuditEvent(realm_id=realm.id, user_id=user.id, type=type, details=details))
-
-    return StepContext(
-        realm=realm, config=realm_config(realm), session=session, settings=settings, store=None, user=user,
-        client=None, options=SelectSecondFactor.Options(**options), data={}, ip_address="192.0.2.1",
-        now=datetime(2025, 4, 1, 9, 0, tzinfo=timezone.utc), send_mail=None, make_link=None,
-        record_event=record_event,
-    )
-
-
-def submit(database, settings, username, form, **options):
-    """The member presses 実行; committed as the engine does after Done (a Page rolls back)."""
-    with database.session() as session:
-        answer = SelectSecondFactor().process(step_context(session, settings, username, **options), form)
-        if isinstance(answer, Page):
-            session.rollback()
-        return answer
-
-
-def stored(database, username):
-    with database.session() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        events = session.scalars(select(AuditEvent).where(AuditEvent.user_id == user.id)).all()
-        return user.second_factor, [(e.type, e.details) for e in events]
-
-
-def render(app, page: Page) -> str:
-    from flask import render_template
-
-    with app.test_request_context():
-        return render_template(page.template, values=page.values, errors=page.errors,
-                               form_action="/step", tab_id="tab", step_token="token")
-
-
-def shown(app, page: Page) -> list[str]:
-    listing = re.search(r'<ul class="field-errors" id="second_factor-errors"[^>]*>(.*?)</ul>', render(app, page), re.S)
-    return [html.unescape(text.strip()) for text in re.findall(r"<li>(.*?)</li>", listing[1], re.S)] if listing else []
-
-
 @pytest.fixture
 def taro(database, settings):
-    with database.session() as session:
-        create_user(session, find_realm(session, "kosmo-demo"), "taro0001", settings=settings)
+    create_member(database, settings, "taro0001")
     return "taro0001"
 
 
 def test_the_page_offers_the_three_choices_with_passkey_waiting_for_the_browser(app, database, settings, taro):
     with database.session() as session:
-        page = SelectSecondFactor().challenge(step_context(session, settings, taro))
+        page = SelectSecondFactor().challenge(step_context(session, settings, taro, SelectSecondFactor))
     text = render(app, page)
     assert "<h1>認証方法の設定</h1>" in text and "<legend>認証方法 *</legend>" in text
     labels = re.findall(r'<label for="second_factor-(\w+)">([^<]+)</label>', text)
@@ -90,42 +41,43 @@ def test_the_page_offers_the_three_choices_with_passkey_waiting_for_the_browser(
 
 @pytest.mark.parametrize("factor", ["totp", "email"])
 def test_an_otp_choice_is_stored_and_the_flow_continues(database, settings, taro, factor):
-    assert submit(database, settings, taro, {"second_factor": factor}) == Done()
-    assert stored(database, taro) == (factor, [
+    assert submit(database, settings, taro, SelectSecondFactor, {"second_factor": factor}) == Done()
+    assert stored(database, taro, "second_factor") == (factor, [
         ("CUSTOM_REQUIRED_ACTION", {"custom_required_action": "select-second-factor", "second_factor": factor})])
 
 
 def test_passkey_is_stored_when_the_browser_reports_a_platform_authenticator(database, settings, taro):
     form = {"second_factor": "passkey", "platform_authenticator": "1"}
-    assert submit(database, settings, taro, form) == Done()
-    assert stored(database, taro)[0] == "passkey"
+    assert submit(database, settings, taro, SelectSecondFactor, form) == Done()
+    assert stored(database, taro, "second_factor")[0] == "passkey"
 
 
 @pytest.mark.parametrize("flag", [None, "", "0", "true"])
 def test_passkey_without_the_platform_flag_is_refused_and_changes_nothing(app, database, settings, taro, flag):
     form = {"second_factor": "passkey"} | ({"platform_authenticator": flag} if flag is not None else {})
-    page = submit(database, settings, taro, form)
-    assert shown(app, page) == [NO_PLATFORM]
+    page = submit(database, settings, taro, SelectSecondFactor, form)
+    assert shown(app, page, "second_factor") == [NO_PLATFORM]
     assert re.search(r'<input[^>]*value="passkey" checked disabled>', render(app, page))
-    assert stored(database, taro) == (None, [])
+    assert stored(database, taro, "second_factor") == (None, [])
 
 
 @pytest.mark.parametrize("form", [{}, {"second_factor": ""}, {"second_factor": "sms"}])
 def test_no_choice_or_an_unknown_one_is_refused_and_changes_nothing(app, database, settings, taro, form):
-    page = submit(database, settings, taro, form)
-    assert shown(app, page) == [NO_FACTOR]
-    assert stored(database, taro) == (None, [])
+    page = submit(database, settings, taro, SelectSecondFactor, form)
+    assert shown(app, page, "second_factor") == [NO_FACTOR]
+    assert stored(database, taro, "second_factor") == (None, [])
 
 
 def test_a_realm_may_offer_fewer_factors_and_the_others_are_refused(app, database, settings, taro):
     with database.session() as session:
-        page = SelectSecondFactor().challenge(step_context(session, settings, taro, offer=["email", "totp"]))
+        ctx = step_context(session, settings, taro, SelectSecondFactor, offer=["email", "totp"])
+        page = SelectSecondFactor().challenge(ctx)
     text = render(app, page)
     assert re.findall(r'value="(\w+)"', text)[-2:] == ["email", "totp"]
     assert "passkey" not in text and "platform-authenticator" not in text
-    refused = submit(database, settings, taro, {"second_factor": "passkey", "platform_authenticator": "1"},
-                     offer=["email", "totp"])
-    assert shown(app, refused) == [NO_FACTOR]
+    form = {"second_factor": "passkey", "platform_authenticator": "1"}
+    refused = submit(database, settings, taro, SelectSecondFactor, form, offer=["email", "totp"])
+    assert shown(app, refused, "second_factor") == [NO_FACTOR]
 
 
 @pytest.mark.parametrize("offer", [[], ["email", "email"], ["sms"], "totp"])
@@ -136,10 +88,10 @@ def test_the_offer_option_must_name_each_known_factor_once(offer):
 
 def test_the_step_is_needed_only_while_the_member_has_no_second_factor(database, settings, taro):
     with database.session() as session:
-        assert SelectSecondFactor().needed(step_context(session, settings, taro))
-    submit(database, settings, taro, {"second_factor": "email"})
+        assert SelectSecondFactor().needed(step_context(session, settings, taro, SelectSecondFactor))
+    submit(database, settings, taro, SelectSecondFactor, {"second_factor": "email"})
     with database.session() as session:
-        assert not SelectSecondFactor().needed(step_context(session, settings, taro))
+        assert not SelectSecondFactor().needed(step_context(session, settings, taro, SelectSecondFactor))
 
 
 @pytest.mark.parametrize("kind", ["otp", "webauthn"])
@@ -148,4 +100,4 @@ def test_a_member_with_an_authenticator_set_up_is_not_asked(database, settings, 
         user = session.scalar(select(User).where(User.username == taro))
         session.add(Credential(user_id=user.id, type=kind))
     with database.session() as session:
-        assert not SelectSecondFactor().needed(step_context(session, settings, taro))
+        assert not SelectSecondFactor().needed(step_context(session, settings, taro, SelectSecondFactor))

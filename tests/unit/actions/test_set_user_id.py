@@ -2,9 +2,8 @@
 on one page; every kind of mistake gets its own message and changes nothing."""
 from __future__ import annotations
 
-import html
 import re
-from datetime import datetime, timezone
+from datetime import timezone
 
 import pytest
 from pydantic import ValidationError
@@ -13,12 +12,12 @@ from sqlalchemy import event, select
 from conftest import make_settings
 from idp.actions.set_user_id import SetUserId
 from idp.db import Database
-from idp.db.models import AuditEvent, Credential, User
-from idp.db.users import create_user
-from idp.flows.api import Done, Page, StepContext
-from idp.realms import find_realm, realm_config
+from idp.db.models import Credential, User
+from idp.flows.api import Done
+from tests.unit.actions import steps
+from tests.unit.actions.steps import SIGN_IN_TIME, audit_trail, render, shown, step_context
 
-NOW = datetime(2025, 4, 1, 9, 0, tzinfo=timezone.utc)
+NOW = SIGN_IN_TIME
 EMPTY = "ユーザーIDを入力してください。"
 TOO_SHORT = "ユーザーIDは8文字以上で入力してください。"
 TOO_LONG = "ユーザーIDは13文字以内で入力してください。"
@@ -38,45 +37,19 @@ PASSKEY_WAITS = (r'<div id="passkey-choice" hidden>\s*<div class="choice checkbo
                  r'\s*<input[^>]*value="passkey" disabled>')
 
 
-def step_context(session, settings, username, **options) -> StepContext:
-    """What the engine hands the step, with events written as the engine would."""
-    realm = find_realm(session, "kosmo-demo")
-    user = session.scalar(select(User).where(User.realm_id == realm.id, User.username == username))
-
-    def record_event(type, **details):
-        session.add(AuditEvent(realm_id=realm.id, user_id=user.id, type=type,
-                               details={k: v for k, v in details.items() if v is not None}))
-
-    return StepContext(
-        realm=realm, config=realm_config(realm), session=session, settings=settings, store=None, user=user,
-        client=None, options=SetUserId.Options(**options), data={}, ip_address="192.0.2.1", now=NOW,
-        send_mail=None, make_link=None, record_event=record_event,
-    )
-
-
-def add_member(database, settings, username, **fields):
-    with database.session() as session:
-        create_user(session, find_realm(session, "kosmo-demo"), username, settings=settings, **fields)
-
-
 def submit(database, settings, username, user_id, factor="totp", platform=False, **options):
-    """The member presses 実行; committed as the engine does after Done (a Page rolls back)."""
+    """The member types `user_id`, picks `factor` and presses 実行 (see steps.submit)."""
     form = {"user_id": user_id, "second_factor": factor}
     if platform:
         form["platform_authenticator"] = "1"
-    with database.session() as session:
-        answer = SetUserId().process(step_context(session, settings, username, **options), form)
-        if isinstance(answer, Page):
-            session.rollback()
-        return answer
+    return steps.submit(database, settings, username, SetUserId, form, **options)
 
 
 def stored(database, user_id_of_row):
     """The member's row (found by its id) and their audit events."""
     with database.session() as session:
         user = session.get(User, user_id_of_row)
-        events = session.scalars(select(AuditEvent).where(AuditEvent.user_id == user.id)).all()
-        return (user.username, user.user_id_chosen_at, user.second_factor), [(e.type, e.details) for e in events]
+        return (user.username, user.user_id_chosen_at, user.second_factor), audit_trail(session, user.id)
 
 
 def row_id(database, username):
@@ -84,33 +57,16 @@ def row_id(database, username):
         return session.scalar(select(User.id).where(User.username == username))
 
 
-def shown(app, page: Page, field: str = "user_id") -> list[str]:
-    """The error texts the member reads under `field` on the rendered page."""
-    listing = re.search(rf'<ul class="field-errors" id="{field}-errors"[^>]*>(.*?)</ul>', render(app, page), re.S)
-    if listing is None:
-        return []
-    texts = re.findall(r"<li>(.*?)</li>", listing[1], re.S)
-    return [html.unescape(re.sub(r"\s+", " ", text).strip()) for text in texts]
-
-
-def render(app, page: Page) -> str:
-    from flask import render_template
-
-    with app.test_request_context():
-        return render_template(page.template, values=page.values, errors=page.errors,
-                               form_action="/step", tab_id="tab", step_token="token")
-
-
 @pytest.fixture
 def taro(database, settings):
-    add_member(database, settings, "taro0001", email="taro@example.jp")
+    steps.create_member(database, settings, "taro0001", email="taro@example.jp")
     return "taro0001"
 
 
 def test_the_page_prefills_the_societys_id_and_offers_the_three_choices_in_the_guides_order(app, database, settings,
                                                                                             taro):
     with database.session() as session:
-        page = SetUserId().challenge(step_context(session, settings, taro))
+        page = SetUserId().challenge(step_context(session, settings, taro, SetUserId))
     assert page.values["user_id"] == "taro0001"
     assert page.values["factors"] == ["passkey", "totp", "email"]
     text = render(app, page)
@@ -124,7 +80,7 @@ def test_the_page_prefills_the_societys_id_and_offers_the_three_choices_in_the_g
 
 def test_the_forbidden_characters_open_without_javascript(app, database, settings, taro):
     with database.session() as session:
-        text = render(app, SetUserId().challenge(step_context(session, settings, taro)))
+        text = render(app, SetUserId().challenge(step_context(session, settings, taro, SetUserId)))
     listing = re.search(r"<details[^>]*>\s*<summary>利用不可文字一覧を見る</summary>(.*?)</details>", text, re.S)
     assert listing is not None
     assert "以下の文字はユーザーIDに利用できません：" in listing[1]
@@ -139,7 +95,7 @@ def test_the_forbidden_characters_open_without_javascript(app, database, setting
 def test_passkey_is_hidden_and_disabled_until_the_browser_reports_a_platform_authenticator(app, database, settings,
                                                                                            taro):
     with database.session() as session:
-        text = render(app, SetUserId().challenge(step_context(session, settings, taro)))
+        text = render(app, SetUserId().challenge(step_context(session, settings, taro, SetUserId)))
     assert re.search(PASSKEY_WAITS, text)
     assert '<input type="hidden" id="platform-authenticator" name="platform_authenticator" value="">' in text
     assert "js/platform-authenticator.js" in text
@@ -159,10 +115,10 @@ def test_a_new_id_is_stored_lower_case_with_the_chosen_factor(database, settings
 
 def test_the_step_is_needed_only_until_the_member_has_chosen_an_id(database, settings, taro):
     with database.session() as session:
-        assert SetUserId().needed(step_context(session, settings, taro))
+        assert SetUserId().needed(step_context(session, settings, taro, SetUserId))
     submit(database, settings, taro, "yamadataro")
     with database.session() as session:
-        assert not SetUserId().needed(step_context(session, settings, "yamadataro"))
+        assert not SetUserId().needed(step_context(session, settings, "yamadataro", SetUserId))
 
 
 def test_keeping_the_societys_id_is_accepted_as_keycloak_accepts_an_unchanged_username(database, settings, taro):
@@ -183,19 +139,19 @@ def test_8_to_13_half_width_letters_digits_and_the_four_symbols_are_accepted(dat
                                               ("abcdefghijklmn", TOO_LONG)])
 def test_empty_too_short_and_too_long_each_say_so(app, database, settings, taro, user_id, message):
     page = submit(database, settings, taro, user_id)
-    assert shown(app, page) == [message]
+    assert shown(app, page, "user_id") == [message]
 
 
 def test_the_lengths_in_the_messages_follow_the_realms_policy(app, database, settings, taro):
     with database.session() as session:
-        ctx = step_context(session, settings, taro)
+        ctx = step_context(session, settings, taro, SetUserId)
         ctx.config = ctx.config.model_copy(update={"user_id_policy": ctx.config.user_id_policy.model_copy(
             update={"min_length": 10, "max_length": 12})})
         short = SetUserId().process(ctx, {"user_id": "abcdefghi", "second_factor": "totp"})
         long = SetUserId().process(ctx, {"user_id": "abcdefghijklm", "second_factor": "totp"})
         session.rollback()
-    assert shown(app, short) == ["ユーザーIDは10文字以上で入力してください。"]
-    assert shown(app, long) == ["ユーザーIDは12文字以内で入力してください。"]
+    assert shown(app, short, "user_id") == ["ユーザーIDは10文字以上で入力してください。"]
+    assert shown(app, long, "user_id") == ["ユーザーIDは12文字以内で入力してください。"]
     assert "半角英数字と記号 - _ . @ で、10文字以上12文字以内で入力してください。" in render(app, short)
 
 
@@ -207,40 +163,42 @@ def test_the_lengths_in_the_messages_follow_the_realms_policy(app, database, set
 ])
 def test_full_width_characters_are_refused_with_a_request_for_half_width(app, database, settings, taro, user_id,
                                                                          characters):
-    assert shown(app, submit(database, settings, taro, user_id)) == [full_width(characters)]
+    assert shown(app, submit(database, settings, taro, user_id), "user_id") == [full_width(characters)]
 
 
 def test_each_forbidden_symbol_is_named_in_the_message(app, database, settings, taro):
     for char in "<>&\"'$%!#?§,;:*~/\\|^=[]{}()`+":
-        assert shown(app, submit(database, settings, taro, f"taro{char}0001")) == [forbidden(f"「{char}」")], char
+        page = submit(database, settings, taro, f"taro{char}0001")
+        assert shown(app, page, "user_id") == [forbidden(f"「{char}」")], char
 
 
 @pytest.mark.parametrize("whitespace, name", [(" ", "スペース"), ("\t", "タブ"), ("\n", "改行"), ("\r\n", "改行"),
                                               ("\v", "垂直タブ"), ("\x00", "制御文字")])
 def test_spaces_tabs_and_newlines_are_named_because_they_cannot_be_seen(app, database, settings, taro, whitespace,
                                                                         name):
-    assert shown(app, submit(database, settings, taro, f"taro{whitespace}yamada")) == [forbidden(f"「{name}」")]
+    page = submit(database, settings, taro, f"taro{whitespace}yamada")
+    assert shown(app, page, "user_id") == [forbidden(f"「{name}」")]
 
 
 def test_several_mistakes_are_all_reported_each_character_once(app, database, settings, taro):
     page = submit(database, settings, taro, "ta#ro#ｘ ")
-    assert shown(app, page) == [TOO_SHORT, full_width("「ｘ」"), forbidden("「#」")]
+    assert shown(app, page, "user_id") == [TOO_SHORT, full_width("「ｘ」"), forbidden("「#」")]
 
 
 def test_an_id_another_member_uses_is_refused_whatever_its_case(app, database, settings, taro):
-    add_member(database, settings, "hanako01")
+    steps.create_member(database, settings, "hanako01")
     member = row_id(database, taro)
     before = stored(database, member)
     page = submit(database, settings, taro, "Hanako01")
-    assert shown(app, page) == [TAKEN]
+    assert shown(app, page, "user_id") == [TAKEN]
     assert page.values["user_id"] == "Hanako01" and page.values["second_factor"] == "totp"
     assert stored(database, member) == before
 
 
 def test_the_member_object_keeps_its_id_after_a_refused_claim(database, settings, taro):
-    add_member(database, settings, "hanako01")
+    steps.create_member(database, settings, "hanako01")
     with database.session() as session:
-        ctx = step_context(session, settings, taro)
+        ctx = step_context(session, settings, taro, SetUserId)
         SetUserId().process(ctx, {"user_id": "hanako01", "second_factor": "totp"})
         assert (ctx.user.username, ctx.user.second_factor, ctx.user.user_id_chosen_at) == ("taro0001", None, None)
 
@@ -266,8 +224,8 @@ def test_two_members_racing_for_one_id_cannot_both_win(app, racing_database):
     transaction starts.
     """
     database, settings = racing_database
-    add_member(database, settings, "taro0001")
-    add_member(database, settings, "hanako01")
+    steps.create_member(database, settings, "taro0001")
+    steps.create_member(database, settings, "hanako01")
     taro = row_id(database, "taro0001")
 
     def hanako_takes_the_id():
@@ -275,7 +233,7 @@ def test_two_members_racing_for_one_id_cannot_both_win(app, racing_database):
             other.scalar(select(User).where(User.username == "hanako01")).username = "wanted2025"
 
     with database.session() as session:
-        ctx = step_context(session, settings, "taro0001")
+        ctx = step_context(session, settings, "taro0001", SetUserId)
         if database.url.startswith("sqlite"):
             session.commit()
             hanako_takes_the_id()
@@ -283,7 +241,7 @@ def test_two_members_racing_for_one_id_cannot_both_win(app, racing_database):
             event.listen(session, "before_flush", lambda *_: hanako_takes_the_id(), once=True)
         page = SetUserId().process(ctx, {"user_id": "Wanted2025", "second_factor": "totp"})
         session.rollback()
-    assert shown(app, page) == [TAKEN]
+    assert shown(app, page, "user_id") == [TAKEN]
     assert stored(database, taro)[0] == ("taro0001", None, None)
     assert row_id(database, "wanted2025") != taro
 
@@ -292,7 +250,7 @@ def test_passkey_is_refused_without_the_browsers_platform_authenticator_flag(app
     member = row_id(database, taro)
     page = submit(database, settings, taro, "yamadataro", factor="passkey")
     assert shown(app, page, "second_factor") == [NO_PLATFORM]
-    assert shown(app, page) == []
+    assert shown(app, page, "user_id") == []
     assert stored(database, member)[0] == ("taro0001", None, None)
 
 
@@ -313,7 +271,7 @@ def test_a_bad_submission_changes_nothing(app, database, settings, taro):
     member = row_id(database, taro)
     before = stored(database, member)
     page = submit(database, settings, taro, "ta ro", factor="passkey")
-    assert shown(app, page) == [TOO_SHORT, forbidden("「スペース」")]
+    assert shown(app, page, "user_id") == [TOO_SHORT, forbidden("「スペース」")]
     assert shown(app, page, "second_factor") == [NO_PLATFORM]
     assert 'value="ta ro"' in render(app, page)
     assert stored(database, member) == before
@@ -321,7 +279,7 @@ def test_a_bad_submission_changes_nothing(app, database, settings, taro):
 
 def test_without_choose_second_factor_the_page_asks_for_the_id_only(app, database, settings, taro):
     with database.session() as session:
-        page = SetUserId().challenge(step_context(session, settings, taro, choose_second_factor=False))
+        page = SetUserId().challenge(step_context(session, settings, taro, SetUserId, choose_second_factor=False))
     text = render(app, page)
     assert "<h1>ユーザーIDの変更</h1>" in text and "認証方法" not in text
     assert submit(database, settings, taro, "yamadataro", factor="", choose_second_factor=False) == Done()
@@ -332,7 +290,7 @@ def test_a_member_who_already_has_an_authenticator_app_is_not_asked_again(databa
     with database.session() as session:
         session.add(Credential(user_id=row_id(database, taro), type="otp"))
     with database.session() as session:
-        assert SetUserId().challenge(step_context(session, settings, taro)).values["factors"] == []
+        assert SetUserId().challenge(step_context(session, settings, taro, SetUserId)).values["factors"] == []
     assert submit(database, settings, taro, "yamadataro", factor="") == Done()
     assert stored(database, row_id(database, "yamadataro"))[0][2] is None
 
@@ -344,14 +302,14 @@ def test_the_offer_option_must_name_each_known_factor_once(offer):
 
 
 def test_a_taken_id_and_a_refused_passkey_are_reported_together_and_change_nothing(app, database, settings, taro):
-    add_member(database, settings, "hanako01")
+    steps.create_member(database, settings, "hanako01")
     member = row_id(database, taro)
     before = stored(database, member)
     with database.session() as session:
-        ctx = step_context(session, settings, taro)
+        ctx = step_context(session, settings, taro, SetUserId)
         page = SetUserId().process(ctx, {"user_id": "HANAKO01", "second_factor": "passkey"})
         assert ctx.user.username == "taro0001"
-    assert shown(app, page) == [TAKEN]
+    assert shown(app, page, "user_id") == [TAKEN]
     assert shown(app, page, "second_factor") == [NO_PLATFORM]
     assert stored(database, member) == before
 
@@ -359,7 +317,7 @@ def test_a_taken_id_and_a_refused_passkey_are_reported_together_and_change_nothi
 def test_a_free_id_with_a_refused_passkey_is_given_back(database, settings, taro):
     member = row_id(database, taro)
     with database.session() as session:
-        ctx = step_context(session, settings, taro)
+        ctx = step_context(session, settings, taro, SetUserId)
         page = SetUserId().process(ctx, {"user_id": "yamadataro", "second_factor": "passkey"})
         assert page.errors == {"second_factor": ["select_second_factor.error.no_platform_authenticator"]}
         assert ctx.user.username == "taro0001"

@@ -2,81 +2,44 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 from html import unescape
 
 import pytest
-from sqlalchemy import select
 
 from conftest import make_settings
 from idp.actions.email_rules import email_problems
 from idp.actions.update_email import UpdateEmail
 from idp.db import Database
-from idp.db.models import AuditEvent, User
-from idp.db.users import create_user
-from idp.flows.api import Done, Page, StepContext
+from idp.flows.api import Done, Page
 from idp.i18n import messages_for
-from idp.realms import find_realm, realm_config
 from tests.integration.test_login import (
     authorize, form_action, hidden_value, pkce_pair, redirect_params, submit_sign_in,
 )
+from tests.unit.actions.steps import create_member, flow_settings, step_context, stored
 
 EMPTY = "メールアドレスを入力してください。"
 TAKEN = "他のアカウントで設定されているメールアドレスです。別のメールアドレスを入力してください。"
 INVALID = "無効なメールアドレスです。入力したメールアドレスに誤りがないかご確認ください。"
 TOO_LONG = "設定可能なメールアドレスの最大文字数は255文字です。"
 PASSWORD = "sakura-2024-spring"
-EMAIL_FLOW = """\
-flow: email-journey
-steps:
-  - authenticate: password
-  - action: update-email
-"""
+ADDRESS = ("email", "email_verified")  # what stored(...) reads before the audit trail
+EMAIL_STEP = "  - action: update-email\n"
 
 
 @pytest.fixture
 def settings(tmp_path):
     """The demo realm runs a flow of the password and this step only (for the browser test)."""
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / "email-journey.yaml").write_text(EMAIL_FLOW, encoding="utf-8")
-    return make_settings(tmp_path, browser_flow="email-journey", flows_dir=flows)
-
-
-def step_context(session, settings, username) -> StepContext:
-    """What the engine hands the step, with events written as the engine would."""
-    realm = find_realm(session, "kosmo-demo")
-    user = session.scalar(select(User).where(User.realm_id == realm.id, User.username == username))
-
-    def record_event(type, **details):
-        session.add(AuditEvent(realm_id=realm.id, user_id=user.id, type=type, details=details))
-
-    return StepContext(
-        realm=realm, config=realm_config(realm), session=session, settings=settings, store=None, user=user,
-        client=None, options=UpdateEmail.Options(), data={}, ip_address="192.0.2.1",
-        now=datetime(2025, 4, 1, 9, 0, tzinfo=timezone.utc), send_mail=None, make_link=None,
-        record_event=record_event,
-    )
+    return flow_settings(tmp_path, EMAIL_STEP, name="email-journey")
 
 
 def add_member(database, settings, username, email, verified=True, password=None):
-    with database.session() as session:
-        realm = find_realm(session, "kosmo-demo")
-        create_user(session, realm, username, settings=settings, email=email, email_verified=verified,
-                    password=password)
+    create_member(database, settings, username, email=email, email_verified=verified, password=password)
 
 
 def submit(database, settings, username, email):
     """The member presses 実行 with `email` typed; committed as the engine does after Done."""
     with database.session() as session:
-        return UpdateEmail().process(step_context(session, settings, username), {"email": email})
-
-
-def stored(database, username):
-    with database.session() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        events = session.scalars(select(AuditEvent).where(AuditEvent.user_id == user.id)).all()
-        return user.email, user.email_verified, [(e.type, e.details) for e in events]
+        return UpdateEmail().process(step_context(session, settings, username, UpdateEmail), {"email": email})
 
 
 def shown(page: Page, settings) -> list[str]:
@@ -92,19 +55,19 @@ def taro(database, settings):
 
 def test_the_current_address_is_prefilled(database, settings, taro):
     with database.session() as session:
-        page = UpdateEmail().challenge(step_context(session, settings, taro))
+        page = UpdateEmail().challenge(step_context(session, settings, taro, UpdateEmail))
     assert page.template == "actions/update-email.html"
     assert page.values == {"email": "taro@example.jp"}
 
 
 def test_keeping_the_address_changes_nothing_and_records_nothing(database, settings, taro):
     assert submit(database, settings, taro, " Taro@Example.JP ") == Done()
-    assert stored(database, taro) == ("taro@example.jp", True, [])
+    assert stored(database, taro, *ADDRESS) == ("taro@example.jp", True, [])
 
 
 def test_a_new_address_is_stored_lower_case_unverified_with_an_event(database, settings, taro):
     assert submit(database, settings, taro, "Taro.Yamada@Mail.Example.JP") == Done()
-    assert stored(database, taro) == (
+    assert stored(database, taro, *ADDRESS) == (
         "taro.yamada@mail.example.jp", False,
         [("UPDATE_EMAIL", {"previous_email": "taro@example.jp", "updated_email": "taro.yamada@mail.example.jp"})],
     )
@@ -113,7 +76,7 @@ def test_a_new_address_is_stored_lower_case_unverified_with_an_event(database, s
 def test_a_member_without_an_address_can_set_one(database, settings):
     add_member(database, settings, "hanako01", None, verified=False)
     assert submit(database, settings, "hanako01", "hanako@example.jp") == Done()
-    assert stored(database, "hanako01")[:2] == ("hanako@example.jp", False)
+    assert stored(database, "hanako01", *ADDRESS)[:2] == ("hanako@example.jp", False)
 
 
 @pytest.mark.parametrize("typed", ["", "   "])
@@ -121,7 +84,7 @@ def test_an_empty_address_asks_for_one(database, settings, taro, typed):
     page = submit(database, settings, taro, typed)
     assert shown(page, settings) == [EMPTY]
     assert page.values == {"email": typed}
-    assert stored(database, taro) == ("taro@example.jp", True, [])
+    assert stored(database, taro, *ADDRESS) == ("taro@example.jp", True, [])
 
 
 @pytest.mark.parametrize("typed", [
@@ -152,7 +115,7 @@ def test_the_guides_invalid_examples_are_refused_and_change_nothing(database, se
     page = submit(database, settings, taro, typed)
     assert shown(page, settings) == [INVALID]
     assert page.values == {"email": typed}
-    assert stored(database, taro) == ("taro@example.jp", True, [])
+    assert stored(database, taro, *ADDRESS) == ("taro@example.jp", True, [])
 
 
 @pytest.mark.parametrize("address", [
@@ -172,7 +135,7 @@ def test_255_characters_are_accepted_but_256_show_invalid_and_too_long(database,
     one_more = at_limit.replace("d", "dd", 1)  # still well formed, only too long
     page = submit(database, settings, taro, one_more)
     assert shown(page, settings) == [INVALID, TOO_LONG]
-    assert stored(database, taro) == ("taro@example.jp", True, [])
+    assert stored(database, taro, *ADDRESS) == ("taro@example.jp", True, [])
 
 
 def test_another_members_address_is_refused_in_any_case(database, settings, taro):
@@ -180,18 +143,18 @@ def test_another_members_address_is_refused_in_any_case(database, settings, taro
     page = submit(database, settings, taro, "HANAKO@example.jp")
     assert shown(page, settings) == [TAKEN]
     assert page.values == {"email": "HANAKO@example.jp"}
-    assert stored(database, taro) == ("taro@example.jp", True, [])
-    assert stored(database, "hanako01")[:2] == ("hanako@example.jp", True)
+    assert stored(database, taro, *ADDRESS) == ("taro@example.jp", True, [])
+    assert stored(database, "hanako01", *ADDRESS)[:2] == ("hanako@example.jp", True)
 
 
 def test_a_refused_address_leaves_the_transaction_usable(database, settings, taro):
     add_member(database, settings, "hanako01", "hanako@example.jp")
     with database.session() as session:
-        ctx = step_context(session, settings, taro)
+        ctx = step_context(session, settings, taro, UpdateEmail)
         assert UpdateEmail().process(ctx, {"email": "hanako@example.jp"}).has_errors
         assert ctx.user.email == "taro@example.jp" and ctx.user.email_verified
         assert UpdateEmail().process(ctx, {"email": "taro2@example.jp"}) == Done()
-    assert stored(database, taro)[:2] == ("taro2@example.jp", False)
+    assert stored(database, taro, *ADDRESS)[:2] == ("taro2@example.jp", False)
 
 
 def test_two_members_racing_for_one_address_cannot_both_win(database_url, tmp_path):
@@ -209,7 +172,8 @@ def test_two_members_racing_for_one_address_cannot_both_win(database_url, tmp_pa
         hanakos_answer.append(submit(database, settings, "hanako01", "shared@example.jp"))
 
     with database.session() as session:
-        assert UpdateEmail().process(step_context(session, settings, "taro0001"), {"email": "shared@example.jp"}) == Done()
+        ctx = step_context(session, settings, "taro0001", UpdateEmail)
+        assert UpdateEmail().process(ctx, {"email": "shared@example.jp"}) == Done()
         hanako = threading.Thread(target=hanako_presses_jikko)
         hanako.start()
         # Hanako's write now waits on Taro's transaction (the row lock on PostgreSQL, the write
@@ -218,8 +182,8 @@ def test_two_members_racing_for_one_address_cannot_both_win(database_url, tmp_pa
         assert hanako.is_alive()
     hanako.join(timeout=30)
     assert shown(hanakos_answer[0], settings) == [TAKEN]
-    assert stored(database, "taro0001")[:2] == ("shared@example.jp", False)
-    assert stored(database, "hanako01") == ("hanako@example.jp", True, [])
+    assert stored(database, "taro0001", *ADDRESS)[:2] == ("shared@example.jp", False)
+    assert stored(database, "hanako01", *ADDRESS) == ("hanako@example.jp", True, [])
     database.dispose()
 
 
@@ -240,8 +204,8 @@ def test_in_the_browser_the_member_sees_their_address_fixes_a_mistake_and_return
     assert refused.status_code == 200 and TAKEN in unescape(refused.get_data(as_text=True))
     refused = press_jikko(refused.get_data(as_text=True), "taro.@example.jp")
     assert INVALID in unescape(refused.get_data(as_text=True))
-    assert stored(database, "taro0001") == ("taro@example.jp", True, [])
+    assert stored(database, "taro0001", *ADDRESS) == ("taro@example.jp", True, [])
 
     done = press_jikko(refused.get_data(as_text=True), "taro.yamada@example.jp")
     assert "code" in redirect_params(done)
-    assert stored(database, "taro0001")[:2] == ("taro.yamada@example.jp", False)
+    assert stored(database, "taro0001", *ADDRESS)[:2] == ("taro.yamada@example.jp", False)

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from idp.actions.update_password import UpdatePassword
-from idp.db.models import Credential, Realm, User
-from idp.db.users import check_password, create_user
-from idp.flows.api import Done, NoOptions, Page, StepContext
-from idp.realms import realm_config
-from test_verify_birthdate import Browser
+from idp.db.models import Credential, User
+from idp.db.users import check_password
+from idp.flows.api import Done, Page
 from tests.integration.test_login import redirect_params
+from tests.unit.actions import steps
+from tests.unit.actions.steps import Browser, render
 
 NOW = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)
 GUIDE_POLICY = "length(8) and maxLength(64) and notUsername and allowedCharacters and passwordHistory(2)"
@@ -21,38 +21,19 @@ GUIDE_POLICY = "length(8) and maxLength(64) and notUsername and allowedCharacter
 
 @pytest.fixture
 def member_id(database, settings):
-    with database.session() as session:
-        realm = session.scalar(select(Realm).where(Realm.name == "kosmo-demo"))
-        return create_user(session, realm, "kosmo0001", settings=settings, email="taro@example.jp",
-                           password="Initial-2025", temporary=True).id
+    return steps.create_member(database, settings, "kosmo0001", email="taro@example.jp", password="Initial-2025",
+                               temporary=True)
 
 
-class Member:
+class Member(steps.Member):
     """A member at the password step; each call runs in its own transaction, as requests do."""
 
     def __init__(self, database, settings, user_id, policy=GUIDE_POLICY):
-        self.database, self.settings, self.user_id, self.policy = database, settings, user_id, policy
-        self.events: list[tuple[str, dict]] = []
-
-    def _run(self, call):
-        with self.database.session() as session:
-            user = session.get(User, self.user_id)
-            realm = session.get(Realm, user.realm_id)
-            ctx = StepContext(
-                realm=realm, config=realm_config(realm).model_copy(update={"password_policy": self.policy}),
-                session=session, settings=self.settings, store=None, user=user, client=None, options=NoOptions(),
-                data={}, ip_address="192.0.2.1", now=NOW, send_mail=lambda **mail: None,
-                make_link=lambda payload, ttl: "http://localhost/link",
-                record_event=lambda type, **details: self.events.append((type, details)),
-            )
-            return call(UpdatePassword(), ctx)
-
-    def sees(self) -> Page:
-        return self._run(lambda step, ctx: step.challenge(ctx))
+        super().__init__(database, settings, user_id, UpdatePassword, now=NOW,
+                         config_update={"password_policy": policy})
 
     def submit(self, password: str, confirmation: str | None = None) -> Page | Done:
-        form = {"password": password, "password_confirm": password if confirmation is None else confirmation}
-        return self._run(lambda step, ctx: step.process(ctx, form))
+        return super().submit(password=password, password_confirm=password if confirmation is None else confirmation)
 
     def credentials(self) -> list[tuple]:
         with self.database.session() as session:
@@ -133,15 +114,6 @@ def test_every_broken_rule_is_listed_at_once(database, settings, member_id):
         "password": ["password_policy.length", "password_policy.digits", "password_policy.upper_case"]}
 
 
-def render(app, page: Page) -> str:
-    from flask import g, render_template
-
-    with app.test_request_context("/realms/kosmo-demo/login-actions/step"):
-        g.realm = None
-        return render_template(page.template, values=page.values, errors=page.errors, form_action="/step",
-                               tab_id="tab", step_token="token", client=None)
-
-
 def test_the_page_has_two_new_password_fields_with_the_eye_button_and_the_rules(app, member):
     html = render(app, member.sees())
 
@@ -162,10 +134,9 @@ def test_a_refused_password_s_message_is_filled_in_and_tied_to_the_field(app, me
 
 @pytest.fixture
 def browser(tmp_path):
-    browser = Browser(tmp_path, "  - action: update-password\n    if: password-temporary\n", "kosmo0001",
-                      "Initial-2025", temporary=True)
-    yield browser
-    browser.database.dispose()
+    with Browser(tmp_path, "  - action: update-password\n    if: password-temporary\n", "kosmo0001",
+                 "Initial-2025", temporary=True) as browser:
+        yield browser
 
 
 def test_through_the_browser_a_refused_password_then_a_good_one_reaches_the_portal(browser):

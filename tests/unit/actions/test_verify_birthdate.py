@@ -3,21 +3,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-import shutil
-
 import pytest
-from sqlalchemy import select
 
 from idp.actions.verify_birthdate import BirthdateOptions, VerifyBirthdate
-from idp.db.models import Realm, User
-from idp.db.users import create_user
+from idp.db.models import User
 from idp.ephemeral import make_store
-from idp.flows.api import Done, Page, StepContext
-from idp.realms import realm_config
-from tests.conftest import make_settings
-from tests.integration.test_login import (
-    add_member, authorize, form_action, hidden_value, pkce_pair, redirect_params, submit_sign_in,
-)
+from idp.flows.api import Done
+from tests.integration.test_login import redirect_params
+from tests.unit.actions import steps
+from tests.unit.actions.steps import Browser, render
 
 NOW = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)  # 10:00 in Japan
 BIRTHDATE = {"year": "1985", "month": "4", "day": "1"}
@@ -31,40 +25,15 @@ def store(database):
 
 @pytest.fixture
 def member_id(database, settings):
-    with database.session() as session:
-        realm = session.scalar(select(Realm).where(Realm.name == "kosmo-demo"))
-        return create_user(session, realm, "kosmo0001", settings=settings, birthdate=date(1985, 4, 1)).id
+    return steps.create_member(database, settings, "kosmo0001", birthdate=date(1985, 4, 1))
 
 
-class Member:
+class Member(steps.Member):
     """One sign-in attempt at a time: each `submit` runs in its own transaction, as requests do."""
 
     def __init__(self, database, settings, store, user_id, **options):
-        self.database, self.settings, self.store, self.user_id = database, settings, store, user_id
-        self.options = BirthdateOptions(**options)
-        self.now = NOW
-        self.events: list[tuple[str, dict]] = []
-
-    def _run(self, call):
-        with self.database.session() as session:
-            user = session.get(User, self.user_id)
-            realm = session.get(Realm, user.realm_id)
-            ctx = StepContext(
-                realm=realm, config=realm_config(realm), session=session, settings=self.settings, store=self.store,
-                user=user, client=None, options=self.options, data={}, ip_address="192.0.2.1", now=self.now,
-                send_mail=lambda **mail: None, make_link=lambda payload, ttl: "http://localhost/link",
-                record_event=lambda type, **details: self.events.append((type, details)),
-            )
-            return call(VerifyBirthdate(), ctx)
-
-    def needed(self) -> bool:
-        return self._run(lambda step, ctx: step.needed(ctx))
-
-    def sees(self) -> Page:
-        return self._run(lambda step, ctx: step.challenge(ctx))
-
-    def submit(self, **form) -> Page | Done:
-        return self._run(lambda step, ctx: step.process(ctx, form))
+        super().__init__(database, settings, user_id, VerifyBirthdate, BirthdateOptions(**options), store=store,
+                         now=NOW)
 
     def user(self) -> User:
         with self.database.session() as session:
@@ -190,22 +159,11 @@ def test_options_out_of_range_are_refused(options):
 
 
 def test_two_members_are_counted_apart(database, settings, store, member, member_id):
-    with database.session() as session:
-        realm = session.scalar(select(Realm).where(Realm.name == "kosmo-demo"))
-        other_id = create_user(session, realm, "kosmo0002", settings=settings, birthdate=date(1990, 1, 1)).id
+    other_id = steps.create_member(database, settings, "kosmo0002", birthdate=date(1990, 1, 1))
     for _ in range(5):
         member.submit(**WRONG)
     other = Member(database, settings, store, other_id)
     assert not other.sees().values["locked"]
-
-
-def render(app, page: Page) -> str:
-    from flask import g, render_template
-
-    with app.test_request_context("/realms/kosmo-demo/login-actions/step"):
-        g.realm = None
-        return render_template(page.template, values=page.values, errors=page.errors, form_action="/step",
-                               tab_id="tab", step_token="token", client=None)
 
 
 def test_the_page_has_three_numeric_boxes_labelled_year_month_day(app, member):
@@ -243,52 +201,10 @@ JOURNEY = """\
 """
 
 
-class Browser:
-    """A member's browser in a sign-in run by the flow engine: `steps` follow the password in the
-    realm's flow, `realm` updates the realm's YAML (e.g. terms). Also used by the other actions' tests."""
-
-    def __init__(self, tmp_path, steps: str, username: str, password: str, realm: dict | None = None, **member):
-        from ruamel.yaml import YAML
-
-        from idp.app import create_app
-        from idp.db import Database
-        from idp.setup import prepare
-
-        flows = tmp_path / "flows"
-        flows.mkdir()
-        shutil.copy("flows/browser.yaml", flows / "browser.yaml")
-        (flows / "journey.yaml").write_text("flow: journey\nsteps:\n  - authenticate: password\n" + steps)
-        self.settings = make_settings(tmp_path, browser_flow="journey", flows_dir=flows)
-        realm_file = self.settings.realms_dir / "kosmo-demo.yaml"
-        yaml = YAML()
-        yaml.dump({**yaml.load(realm_file.read_text(encoding="utf-8")), **(realm or {})}, realm_file)
-        self.database = Database(self.settings.database_url)
-        self.database.upgrade()
-        prepare(self.settings, self.database)
-        app = create_app(self.settings, self.database)
-        app.config.update(TESTING=True)
-        self.user_id = add_member(self.database, self.settings, username, password, **member)
-        self.client = app.test_client()
-        self.page = authorize(self.client, pkce_pair()[1]).get_data(as_text=True)
-        self.page = submit_sign_in(self.client, self.page, username=username, password=password).get_data(as_text=True)
-
-    def submit(self, **fields):
-        """Post the step's form as shown, with `fields` filled in; the answer becomes the page."""
-        data = {name: hidden_value(self.page, name) for name in ("csrf_token", "tab_id", "step")}
-        response = self.client.post(form_action(self.page), data={**data, **fields})
-        self.page = response.get_data(as_text=True)
-        return response
-
-    def reload(self) -> str:
-        self.page = self.client.get(form_action(self.page)).get_data(as_text=True)
-        return self.page
-
-
 @pytest.fixture
 def browser(tmp_path):
-    browser = Browser(tmp_path, JOURNEY, "kosmo0001", "Sakura-2025!", birthdate=date(1985, 4, 1))
-    yield browser
-    browser.database.dispose()
+    with Browser(tmp_path, JOURNEY, "kosmo0001", "Sakura-2025!", birthdate=date(1985, 4, 1)) as browser:
+        yield browser
 
 
 def test_through_the_browser_a_wrong_date_then_the_right_one_in_full_width_reaches_the_portal(browser):

@@ -12,37 +12,27 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from conftest import make_settings
 from idp.actions.verify_email import VerifyEmail, render_mail
-from idp.db.models import AuditEvent, User
-from idp.db.users import create_user
-from idp.flows.api import Done, Page, StepContext
+from idp.db.models import User
+from idp.flows.api import Done, Page
 from idp.i18n import messages_for
 from idp.mail import MailError, find_links
 from idp.mail.message import compose
-from idp.realms import find_realm, realm_config
 from tests.integration.test_login import (
     authorize, form_action, pkce_pair, redirect_params, submit_sign_in,
 )
+from tests.unit.actions.steps import create_member, flow_settings, step_context, stored
 
 SIGN_IN_STARTED = datetime(2025, 4, 1, 9, 0, tzinfo=timezone.utc)
 PASSWORD = "sakura-2024-spring"
-EMAIL_FLOW = """\
-flow: email-journey
-steps:
-  - authenticate: password
-  - action: verify-email
-    if: email-not-verified
-"""
+EMAIL_STEP = "  - action: verify-email\n    if: email-not-verified\n"
+ADDRESS = ("email", "email_verified")  # what stored(...) reads before the audit trail
 
 
 @pytest.fixture
 def settings(tmp_path):
     """The demo realm runs a flow of the password and this step only (for the browser test)."""
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / "email-journey.yaml").write_text(EMAIL_FLOW, encoding="utf-8")
-    return make_settings(tmp_path, browser_flow="email-journey", flows_dir=flows)
+    return flow_settings(tmp_path, EMAIL_STEP, name="email-journey")
 
 
 class Browser:
@@ -69,28 +59,12 @@ class Browser:
     def run(self, call, *args):
         """Call the step in a request of its own, committed as the engine does."""
         with self.database.session() as session:
-            realm = find_realm(session, "kosmo-demo")
-            user = session.scalar(select(User).where(User.realm_id == realm.id, User.username == self.username))
-
-            def record_event(type, **details):
-                session.add(AuditEvent(realm_id=realm.id, user_id=user.id, type=type, details=details))
-
-            ctx = StepContext(
-                realm=realm, config=realm_config(realm), session=session, settings=self.settings, store=None,
-                user=user, client=None, options=self.options, data=self.data, ip_address="192.0.2.1", now=self.now,
-                send_mail=self.send_mail, make_link=self.make_link, record_event=record_event,
-            )
+            ctx = step_context(session, self.settings, self.username, self.options, data=self.data, now=self.now,
+                               send_mail=self.send_mail, make_link=self.make_link)
             return getattr(VerifyEmail(), call)(ctx, *args)
 
     def wait(self, seconds):
         self.now += timedelta(seconds=seconds)
-
-
-def stored(database, username):
-    with database.session() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        events = session.scalars(select(AuditEvent).where(AuditEvent.user_id == user.id)).all()
-        return user.email, user.email_verified, [(e.type, e.details) for e in events]
 
 
 def text_of(settings, page: Page) -> str:
@@ -103,10 +77,8 @@ def text_of(settings, page: Page) -> str:
 
 @pytest.fixture
 def taro(database, settings):
-    with database.session() as session:
-        realm = find_realm(session, "kosmo-demo")
-        create_user(session, realm, "taro0001", settings=settings, email="taro@example.jp",
-                    last_name="山田", first_name="太郎", password=PASSWORD)
+    create_member(database, settings, "taro0001", email="taro@example.jp", last_name="山田", first_name="太郎",
+                  password=PASSWORD)
     return "taro0001"
 
 
@@ -187,7 +159,8 @@ def test_the_link_opened_in_another_browser_verifies_and_the_first_tab_continues
     browser.run("challenge")
     phone = Browser(database, settings, taro)
     assert phone.run("follow_link", {"email": "Taro@Example.JP"}) == Done()
-    assert stored(database, taro) == ("taro@example.jp", True, [("VERIFY_EMAIL", {"email": "taro@example.jp"})])
+    assert stored(database, taro, *ADDRESS) == (
+        "taro@example.jp", True, [("VERIFY_EMAIL", {"email": "taro@example.jp"})])
     assert not browser.run("needed")
     assert browser.run("process", {"action": "continue"}) == Done()
 
@@ -195,7 +168,7 @@ def test_the_link_opened_in_another_browser_verifies_and_the_first_tab_continues
 def test_a_second_link_of_the_same_address_changes_nothing_more(database, settings, taro, browser):
     browser.run("follow_link", {"email": "taro@example.jp"})
     assert browser.run("follow_link", {"email": "taro@example.jp"}) == Done()
-    assert len(stored(database, taro)[2]) == 1
+    assert len(stored(database, taro, *ADDRESS)[2]) == 1
 
 
 def test_a_link_for_an_earlier_address_is_refused(database, settings, taro, browser):
@@ -205,7 +178,7 @@ def test_a_link_for_an_earlier_address_is_refused(database, settings, taro, brow
     page = browser.run("follow_link", {"email": "taro@example.jp"})
     assert page.template == "actions/verify-email-done.html" and page.status == 400
     assert text_of(settings, page).startswith("このリンクは、以前に設定されていたメールアドレスの確認用のため使用できません。")
-    assert stored(database, taro) == ("taro.new@example.jp", False, [])
+    assert stored(database, taro, *ADDRESS) == ("taro.new@example.jp", False, [])
 
 
 def test_a_changed_address_gets_its_own_mail(database, taro, browser):
@@ -257,7 +230,7 @@ def test_in_the_browser_the_link_opened_on_a_phone_lets_the_first_tab_continue(a
     assert opened.status_code == 200
     assert "メールアドレスの確認が完了しました。元の画面に戻り、画面を更新してください。" in opened.get_data(as_text=True)
     assert phone.get(link).status_code == 400  # single use
-    assert stored(database, taro)[:2] == ("taro@example.jp", True)
+    assert stored(database, taro, *ADDRESS)[:2] == ("taro@example.jp", True)
 
     assert client.get(poll_url, headers={"Accept": "application/json"}).get_json()["needed"] is False
     assert "code" in redirect_params(client.get(form_action(page)))
