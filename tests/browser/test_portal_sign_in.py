@@ -6,38 +6,11 @@ import re
 import pytest
 
 # Fixtures, imported rather than in a conftest.py: see browser_fixtures.py.
-from tests.browser.browser_fixtures import browser, idp_server, member, portal_server  # noqa: F401
+from tests.browser.browser_fixtures import (  # noqa: F401
+    browser, idp_server, member, page, portal_server, press, screen,
+)
 
 pytestmark = pytest.mark.browser
-
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-         "device_scale_factor": 3}
-
-
-@pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
-def screen(request) -> dict:
-    return request.param
-
-
-@pytest.fixture
-def page(browser, screen):  # noqa: F811  (the imported fixture)
-    context = browser.new_context(locale="ja-JP", **screen)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def press(screen):
-    """Tap on a touch screen, click otherwise, as the member would."""
-    def press(locator) -> None:
-        if screen.get("has_touch"):
-            locator.tap()
-        else:
-            locator.click()
-
-    return press
 
 
 def header_login(page):
