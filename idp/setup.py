@@ -1,4 +1,4 @@
-"""What runs once before serving: migrate the database, load `realm-config/`, make signing keys."""
+"""What runs once before serving: migrate, load `realm-config/`, make signing keys and built-in clients."""
 from __future__ import annotations
 
 from typing import Callable
@@ -8,7 +8,7 @@ from sqlalchemy import select
 from idp.config import Settings
 from idp.db import Database
 from idp.db.models import Realm
-from idp.realms import load_realm_dir, save_realm
+from idp.realms import ensure_account_console, load_realm_dir, save_realm
 
 
 def prepare(settings: Settings, database: Database, echo: Callable[[str], None] = lambda _: None) -> None:
@@ -25,3 +25,4 @@ def prepare(settings: Settings, database: Database, echo: Callable[[str], None] 
     with database.session() as session:
         for realm in session.scalars(select(Realm)):
             ensure_signing_key(session, realm)
+            ensure_account_console(session, realm, settings.issuer(realm.name))

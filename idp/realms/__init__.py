@@ -82,7 +82,8 @@ def save_realm(session: Session, config: RealmConfig, environ=os.environ, secret
     realm.enabled = config.enabled
     realm.config = config.model_dump(mode="json")
     existing = {client.client_id: client for client in realm.clients}
-    wanted = []
+    # Built-in clients (the account console) are the identity provider's own, not the file's.
+    wanted = [client for client in realm.clients if client.attributes.get("builtin")]
     for client_config in config.clients:
         client = existing.get(client_config.client_id) or Client(client_id=client_config.client_id)
         secret_hash = secret_hashes.get(client_config.client_id) or resolve_secret_hash(client_config, environ)
@@ -110,6 +111,23 @@ def _apply_client(client: Client, config: ClientConfig, secret_hash: str | None)
     client.direct_access_grants = config.direct_access_grants
     client.service_account = config.service_account
     client.attributes = {"service_account_roles": list(config.service_account_roles)}
+
+
+ACCOUNT_CONSOLE = "account-console"
+
+
+def ensure_account_console(session: Session, realm: Realm, issuer: str) -> Client:
+    """The realm's own `account-console` client, through which the account pages sign members in
+    and run Keycloak's application-initiated actions (kc_action), as Keycloak's account console does."""
+    client = session.scalar(select(Client).where(Client.realm_id == realm.id, Client.client_id == ACCOUNT_CONSOLE))
+    if client is None:
+        client = Client(realm_id=realm.id, client_id=ACCOUNT_CONSOLE, name="アカウント管理", public=True,
+                        pkce_required=True, standard_flow=True, attributes={"builtin": True})
+        session.add(client)
+    client.redirect_uris = [f"{issuer}/account/callback"]
+    client.base_url = f"{issuer}/account"
+    session.flush()
+    return client
 
 
 def ensure_service_account(session: Session, realm: Realm, client: Client) -> User:

@@ -18,7 +18,8 @@ def export_realm(session: Session, realm: Realm) -> dict:
     """
     settings = {key: value for key, value in realm.config.items() if key != "clients"}
     settings.update(realm=realm.name, display_name=realm.display_name, enabled=realm.enabled)
-    clients = sorted(realm.clients, key=lambda client: client.client_id)
+    # Built-in clients (account-console) are made by the identity provider, not the operator.
+    clients = sorted((c for c in realm.clients if not c.attributes.get("builtin")), key=lambda client: client.client_id)
     config = RealmConfig.model_validate({**settings, "clients": [_client(client) for client in clients]})
     return config.model_dump(mode="json", exclude_defaults=True)
 

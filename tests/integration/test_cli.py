@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from idp.cli import main
 from idp.config import CHECKOUT
-from idp.db.models import Realm, SigningKey, User
+from idp.db.models import Client, Realm, SigningKey, User
 from idp.db.users import check_password, get_user, password_credential
 from idp.realms import find_realm
 from conftest import make_settings
@@ -212,3 +212,14 @@ def test_rotating_keys_keeps_the_old_key_published(idp, database):
     assert result.output.startswith(f"realm kosmo-demo: new signing key {new_kid} (RS256)")
     assert keys[new_kid].active and not keys[old_kid].active
     assert keys[old_kid].publish_until is not None
+
+
+def test_the_built_in_account_console_survives_a_reimport_and_is_not_exported(idp, database, settings):
+    from idp.setup import prepare
+
+    assert idp("realm", "import", str(DEMO_REALM)).exit_code == 0
+    prepare(settings, database)
+    assert idp("realm", "import", str(DEMO_REALM)).exit_code == 0
+
+    assert count(database, Client, Client.client_id == "account-console") == 1
+    assert "account-console" not in idp("realm", "export", "kosmo-demo").output
