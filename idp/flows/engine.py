@@ -44,6 +44,7 @@ class Progress:
     completed: int = 0
     pending: list | None = None
     step_data: dict | None = None
+    always: list | None = None  # positions run even when the step says it is not needed (kc_action)
 
     @property
     def definition(self) -> FlowFile:
@@ -86,7 +87,7 @@ class Engine:
         ctx = self._context(progress, plugin, definition.with_)
         if definition.if_ is not None and not self.evaluate(definition.if_, ctx):
             return None
-        if not plugin.needed(ctx):
+        if not plugin.needed(ctx) and progress.position not in (progress.always or []):
             return None
         return CurrentStep(plugin, self._key(progress), dict(definition.with_), self._token(progress))
 
@@ -140,6 +141,14 @@ class Engine:
             progress.completed += 1
             return
         self._advance(progress)
+
+    def skip(self, progress: Progress) -> None:
+        """Leave the current step undone (a cancelled kc_action)."""
+        if progress.pending:
+            progress.pending.pop(0)
+            progress.completed += 1
+        else:
+            self._advance(progress)
 
     def _advance(self, progress: Progress) -> None:
         progress.position += 1

@@ -29,16 +29,21 @@ class AuthSession:
     user_id: str | None = None
     remember_me: bool = False
     progress: dict = field(default_factory=dict)  # idp.flows.engine.Progress, as JSON
+    # Keycloak's application-initiated action (kc_action): its alias, how it ended, and the
+    # SSO session it runs in when the member was already signed in.
+    kc_action: str | None = None
+    kc_action_status: str | None = None
+    sso_session_id: str | None = None
 
     @property
     def key(self) -> str:
         return f"auth:{g.realm.id}:{self.root_id}:{self.tab_id}"
 
 
-def start(client_id: str, authorization_request: dict, progress: dict) -> AuthSession:
+def start(client_id: str, authorization_request: dict, progress: dict, **fields) -> AuthSession:
     root_id = request.cookies.get(COOKIE) or secrets.token_urlsafe(24)
     auth = AuthSession(root_id=root_id, tab_id=secrets.token_urlsafe(8), client_id=client_id,
-                       request=authorization_request, progress=progress)
+                       request=authorization_request, progress=progress, **fields)
     save(auth)
     return auth
 

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from idp import events
 from idp.db import db_session
-from idp.db.models import Client, User, utcnow
+from idp.db.models import Client, User, UserSession, utcnow
 from idp.ephemeral import ephemeral
 from idp.flows.api import Action, Done, Page, Step, StepContext
 from idp.flows.engine import CurrentStep, Engine, FlowBroken, Progress
@@ -35,14 +35,28 @@ def library() -> FlowLibrary:
     return current_app.extensions["idp.flows"]
 
 
-def begin_sign_in(authorization_request: dict, client: Client) -> Response:
-    """Start an auth session on the realm's browser flow and show its first step."""
+def begin_sign_in(authorization_request: dict, client: Client, user_session: UserSession | None = None) -> Response:
+    """Start an auth session on the realm's browser flow and show its first step.
+
+    With Keycloak's `kc_action` the named action runs after the flow, or alone when the member
+    is already signed in (`user_session`), and the relying party learns `kc_action_status`."""
     flow = library().get(g.realm_config.browser_flow)
     if flow is None:
         log.error("realm %s names browser flow %r, which is not loaded", g.realm.name, g.realm_config.browser_flow)
         return make_response(render_template("error.html", message_key="error.unavailable"), 503)
-    progress = Progress(flow=flow.definition.model_dump(mode="json", by_alias=True, exclude_defaults=True))
-    auth = auth_session.start(client.client_id, authorization_request, asdict(progress))
+    definition = flow.definition.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    progress, fields = Progress(flow=definition), {}
+    kc_action = authorization_request.get("kc_action")
+    if kc_action:
+        action = library().registry.action_for_alias(kc_action)
+        if action is None:
+            return make_response(render_template("error.html", message_key="error.invalid_request"), 400)
+        steps = [] if user_session else definition["steps"]
+        progress = Progress(flow={"flow": definition["flow"], "steps": [*steps, {"action": action.name}]},
+                            always=[len(steps)])
+        fields = {"kc_action": kc_action, "user_id": user_session.user_id if user_session else None,
+                  "sso_session_id": user_session.id if user_session else None}
+    auth = auth_session.start(client.client_id, authorization_request, asdict(progress), **fields)
     response = _show(auth, client)
     auth_session.set_cookie(response, auth)
     return response
@@ -119,6 +133,7 @@ def _render(page: Page, step: CurrentStep, auth: auth_session.AuthSession, clien
     ids = {"realm": g.realm.name, "tab_id": auth.tab_id, "client_id": auth.client_id}
     html = render_template(
         page.template, values=page.values, errors=page.errors, client=client, portal_url=_portal_url(client),
+        kc_action_cancel=_at_kc_action(auth, Progress(**auth.progress)),
         tab_id=auth.tab_id, step_token=step.token, form_action=url_for("oidc.submit_step", **ids),
         poll_url=url_for("oidc.step_status", step=step.token, **ids),
     )
@@ -132,20 +147,23 @@ def _portal_url(client: Client | None) -> str | None:
 
 
 def _finish(auth: auth_session.AuthSession, progress: Progress) -> Response:
-    """The flow is complete: open the SSO session and return to the relying party with a code."""
+    """The flow is complete: open (or keep) the SSO session and return with a code."""
     session = db_session()
     user = session.get(User, auth.user_id) if auth.user_id else None
     if user is None:
         raise FlowBroken("the flow finished without recognising a member: it needs an authenticator")
     if user.first_login_completed_at is None:
         user.first_login_completed_at = utcnow()
-    user_session = sessions.start_session(session, g.realm, user, remember_me=auth.remember_me,
-                                          ip_address=request.remote_addr or "")
-    events.record(session, g.realm.id, "LOGIN", user_id=user.id, client_id=auth.client_id,
-                  session_id=user_session.id, ip_address=request.remote_addr or "", username=user.username)
+    user_session = sessions.find_session(session, g.realm, auth.sso_session_id)
+    if user_session is None:
+        user_session = sessions.start_session(session, g.realm, user, remember_me=auth.remember_me,
+                                              ip_address=request.remote_addr or "")
+        events.record(session, g.realm.id, "LOGIN", user_id=user.id, client_id=auth.client_id,
+                      session_id=user_session.id, ip_address=request.remote_addr or "", username=user.username)
     session.commit()
     auth_session.finish(auth)
-    return resume_authorization(auth.request, user_session)
+    extra = {"kc_action_status": auth.kc_action_status or "success"} if auth.kc_action else {}
+    return resume_authorization(auth.request, user_session, extra)
 
 
 @realm_bp.post("/login-actions/step")
@@ -164,6 +182,12 @@ def submit_step():
         return _show(auth, client)
     if step is None or request.form.get("step") != step.token:
         return _go_on(auth, client)
+    if request.form.get("cancel") == "1" and _at_kc_action(auth, progress):
+        auth.kc_action_status = "cancelled"
+        engine.skip(progress)
+        auth.progress = asdict(progress)
+        auth_session.save(auth)
+        return _go_on(auth, client)
     answer = engine.submit(progress, step, request.form)
     if isinstance(answer, Page):
         _roll_back_keeping_events()
@@ -176,6 +200,11 @@ def submit_step():
     auth.progress = asdict(progress)
     auth_session.save(auth)
     return _go_on(auth, client)
+
+
+def _at_kc_action(auth: auth_session.AuthSession, progress: Progress) -> bool:
+    """Whether the member is at the action a relying party asked for (it may be cancelled)."""
+    return bool(auth.kc_action) and progress.position in (progress.always or []) and not progress.pending
 
 
 def _go_on(auth: auth_session.AuthSession, client: Client | None) -> Response:

@@ -67,14 +67,16 @@ def sso_session_for(args: dict) -> UserSession | None:
     return user_session
 
 
-def resume_authorization(args: dict, user_session: UserSession) -> Response:
-    """Issue the code for a saved request now that `user_session` is signed in."""
+def resume_authorization(args: dict, user_session: UserSession, extra_params: dict | None = None) -> Response:
+    """Issue the code for a saved request now that `user_session` is signed in; `extra_params`
+    (e.g. Keycloak's kc_action_status) are added to the redirect."""
     session = db_session()
     user = session.get(User, user_session.user_id)
     try:
         req, grant = validate(args, user, user_session)
     except OAuth2Error as error:
         return error_response(error)
+    req.extra_params = extra_params or {}
     sessions.touch(user_session)
     response = server().create_authorization_response(request=req, grant_user=user, grant=grant)
     session.commit()

@@ -219,7 +219,8 @@ class CodeGrant(KeycloakTokensMixin, AuthorizationCodeGrant):
         location = dict(headers)["Location"]
         from authlib.common.urls import add_params_to_uri
 
-        extra = [("session_state", self.request.user_session.id), ("iss", g.issuer)]
+        extra = [("session_state", self.request.user_session.id), ("iss", g.issuer),
+                 *getattr(self.request, "extra_params", {}).items()]
         return status, body, [("Location", add_params_to_uri(location, extra))]
 
 

@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, abort, current_app, g, jsonify, make_respons
 from werkzeug.wrappers import Response
 
 from idp.db import db_session
+from idp.db.models import User
 from idp.oidc import authorize as authorization
 from idp.oidc import keys, sessions, tokens
 from idp.oidc.discovery import discovery_document
@@ -59,13 +60,14 @@ def authorize():
 
     args = authorization.saved_request(request.values)
     user_session = authorization.sso_session_for(args)
-    if user_session is not None:
+    if user_session is not None and not args.get("kc_action"):
         return authorization.resume_authorization(args, user_session)
+    user = db_session().get(User, user_session.user_id) if user_session else None
     try:
-        _req, grant = authorization.validate(args)
+        _req, grant = authorization.validate(args, user, user_session)
     except OAuth2Error as error:
         return authorization.error_response(error)
-    return begin_sign_in(args, grant.request.client.model)
+    return begin_sign_in(args, grant.request.client.model, user_session)
 
 
 @bp.post("/protocol/openid-connect/token")
@@ -94,8 +96,6 @@ def userinfo():
     claims = lookup_token(raw) if raw else None
     if claims is None or claims.get("typ") != "Bearer":
         return _bearer_error("invalid_token", "Token verification failed")
-    from idp.db.models import User
-
     user = db_session().get(User, claims["sub"])
     if user is None or not user.enabled:
         return _bearer_error("invalid_token", "User not found")
