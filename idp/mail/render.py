@@ -1,0 +1,38 @@
+"""The bodies of the mails steps send: a theme's `templates/mail/<name>.txt` and `.html`,
+rendered with plain Jinja, since steps run outside Flask's request context."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from idp.config import Settings
+from idp.i18n import messages_for
+
+
+def render_mail(settings: Settings, theme: str, name: str, /, **values) -> tuple[str, str]:
+    """The text and the HTML body of mail `name`; templates call `_(key, **params)` for the
+    theme's messages, as page templates do."""
+    texts = messages_for(settings.themes_dir, theme)
+
+    def text(key: str, **params) -> str:
+        return texts[key].format(**params) if params else texts[key]
+
+    templates = _environment(Path(settings.themes_dir) / theme / "templates" / "mail")
+    plain = templates.get_template(f"{name}.txt").render(_=text, **values)
+    html = templates.get_template(f"{name}.html").render(_=text, **values)
+    return plain, html
+
+
+@lru_cache(maxsize=8)
+def _environment(folder: Path) -> Environment:
+    # HTML escaped, text not; an unknown variable is an error rather than an empty hole in a mail.
+    return Environment(
+        loader=FileSystemLoader(folder),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
