@@ -1,12 +1,16 @@
 """`authenticate: otp` — the code of the member's authenticator app at sign-in (Keycloak's OTP form)."""
 from __future__ import annotations
 
+import logging
 from typing import Mapping
 
 from idp.authenticators import totp
 from idp.db.models import Credential, User
 from idp.db.users import otp_key
 from idp.flows.api import Authenticator, Done, Page, StepContext
+from idp.security.secret_box import SecretBoxError
+
+log = logging.getLogger("idp.otp")
 
 
 def devices(user: User) -> list[Credential]:
@@ -17,8 +21,13 @@ class OtpStep(Authenticator):
     """Accepts a code from one of the member's devices, once (a replayed code is refused)."""
 
     name = "otp"
+    factor = "totp"
+    setup_action = "configure-totp"
 
     def needed(self, ctx: StepContext) -> bool:
+        return bool(devices(ctx.user))
+
+    def is_set_up(self, ctx: StepContext) -> bool:
         return bool(devices(ctx.user))
 
     def challenge(self, ctx: StepContext) -> Page:
@@ -48,15 +57,23 @@ class OtpStep(Authenticator):
 
     @staticmethod
     def _accept(ctx: StepContext, device: Credential, code: str) -> bool:
-        """Check the code and record its time step (or counter) so the same code works only once."""
+        """Check the code and record its time step (or counter) so the same code works only once.
+
+        The realm's look-around window applies (Keycloak's otpPolicyLookAheadWindow: that many
+        steps either side of now for time-based devices, ahead for counter-based ones)."""
         params = totp.device_parameters(device.credential_data)
-        key = otp_key(device)
+        window = ctx.config.otp_policy.look_around_window
+        try:
+            key = otp_key(device, ctx.settings)
+        except SecretBoxError:
+            log.error("OTP secret of credential %s cannot be decrypted: was IDP_SECRET_KEY changed?", device.id)
+            return False
         if device.credential_data.get("subType") == "hotp":
             counter = totp.matching_counter(key, code, counter=int(device.credential_data.get("counter", 0)),
-                                            digits=params["digits"], algorithm=params["algorithm"])
+                                            digits=params["digits"], algorithm=params["algorithm"], look_ahead=window)
             if counter is None:
                 return False
             device.credential_data = dict(device.credential_data, counter=counter + 1)
             return True
-        step = totp.matching_step(key, code, **params)
-        return step is not None and ctx.store.add(f"otp-used:{device.id}:{step}", {}, params["period"] * 4)
+        step = totp.matching_step(key, code, **params, window=window, now=ctx.now.timestamp())
+        return step is not None and totp.mark_used(ctx.store, device.id, step, params["period"], window)

@@ -1,15 +1,19 @@
 """Time-based one-time passwords (RFC 6238) checked as Keycloak checks them: digits, period,
-algorithm per device, and a look-around window of one step either side.
+algorithm per device, and a look-around window of one step either side; new keys and the
+`otpauth://` URI authenticator apps read from a QR code.
 
-Pure logic: the caller supplies the HMAC key (see `idp.db.users.otp_key`) and keeps the record
-of used time steps, so a code accepted once cannot be replayed.
+The caller supplies the HMAC key (see `idp.db.users.otp_key`); `mark_used` records a used
+time step in the ephemeral store, so a code accepted once cannot be replayed.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import secrets
 import struct
 import time
+from urllib.parse import quote, urlencode
 
 ALGORITHMS = {"HmacSHA1": hashlib.sha1, "HmacSHA256": hashlib.sha256, "HmacSHA512": hashlib.sha512}
 
@@ -54,3 +58,34 @@ def matching_counter(key: bytes, code: str, *, counter: int, digits: int = 6, al
         if hmac.compare_digest(code_at(key, candidate, digits=digits, algorithm=algorithm), code):
             return candidate
     return None
+
+
+def new_secret() -> str:
+    """A new 160-bit key as 32 base32 characters (RFC 4226 recommends 160 bits)."""
+    return base64.b32encode(secrets.token_bytes(20)).decode("ascii")
+
+
+def grouped(secret: str) -> str:
+    """The key in groups of four, as members copy or type it into their app."""
+    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+
+
+def key_uri(secret: str, *, issuer: str, account: str, digits: int = 6, period: int = 30,
+            algorithm: str = "HmacSHA1") -> str:
+    """The `otpauth://totp/ISSUER:ACCOUNT?...` URI of Google's Key URI format, the QR code's text.
+
+    Label parts and the issuer are percent-encoded (UTF-8), so a society's Japanese display name
+    or a user ID with `@` survives; `algorithm` is written only when it is not the default SHA1,
+    which some apps do not understand."""
+    label = f"{quote(issuer, safe='')}:{quote(account, safe='')}"
+    params = {"secret": secret, "issuer": issuer, "digits": digits, "period": period}
+    if algorithm != "HmacSHA1":
+        params["algorithm"] = algorithm.removeprefix("Hmac")
+    return f"otpauth://totp/{label}?{urlencode(params, quote_via=quote)}"
+
+
+def mark_used(store, device_id: str, step: int, period: int, window: int = 1) -> bool:
+    """Record that `device_id`'s code for `step` was accepted; False when it already was.
+
+    The record outlives the time the code is valid (the step plus the window either side)."""
+    return store.add(f"otp-used:{device_id}:{step}", {}, period * (2 * window + 2))

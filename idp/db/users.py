@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.db.models import Credential, PendingRequiredAction, Realm, User, utcnow
+from idp.security.secret_box import SecretBoxError, decrypt, is_encrypted
 
 PASSWORD = "password"
 PASSWORD_HISTORY = "password-history"
@@ -182,15 +183,21 @@ def check_password(session: Session, user: User, password: str, settings) -> boo
     return True
 
 
-def otp_key(credential: Credential) -> bytes:
+def otp_key(credential: Credential, settings=None) -> bytes:
     """The HMAC key of an OTP credential, derived as Keycloak derives it.
 
-    Keycloak uses the UTF-8 bytes of `secret_data["value"]` as the key, unless
+    `secret_data["value"]` is encrypted at rest (`idp.security.secret_box`, under
+    `settings.secret_key`); a plaintext value written before encryption existed is read as it
+    is, and needs no settings. Keycloak uses the UTF-8 bytes of the plaintext as the key, unless
     `credential_data["secretEncoding"]` is "BASE32" (secrets entered in base32, e.g. imported
-    from another system): then the value is base32-decoded. Decoding every secret as base32
-    would give migrated members' authenticator apps codes that never match.
+    from another system, and every key this server generates): then it is base32-decoded.
+    Decoding every secret as base32 would give migrated members' authenticator apps codes that
+    never match. Raises `SecretBoxError` when the value cannot be decrypted.
     """
-    value = credential.secret_data["value"]
+    stored = credential.secret_data["value"]
+    if is_encrypted(stored) and settings is None:
+        raise SecretBoxError("an encrypted OTP secret needs the settings' secret key")
+    value = decrypt(stored, settings.secret_key) if settings is not None else stored
     if credential.credential_data.get("secretEncoding") == "BASE32":
         return base64.b32decode(value.upper() + "=" * (-len(value) % 8))
     return value.encode("utf-8")

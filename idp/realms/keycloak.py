@@ -11,10 +11,11 @@ What is kept, and how:
   Keycloak computes them and `check_password` rehashes to argon2id at the next sign-in.
   A plain `value` (Keycloak's way to seed a password in a hand-written realm file) is hashed.
 - OTP secrets keep Keycloak's shape: `secret_data = {"value": ...}` and `credential_data =
-  {"subType", "digits", "period", "counter", "algorithm", "secretEncoding"}`. The HMAC key is
-  the UTF-8 bytes of `value` unless `secretEncoding` is "BASE32", when `value` is base32 text;
-  `idp.db.users.otp_key(credential)` derives it that way (never base32-decode every secret:
-  migrated members' authenticator apps would stop matching).
+  {"subType", "digits", "period", "counter", "algorithm", "secretEncoding"}`, except that
+  `value` is encrypted at rest (`idp.security.secret_box`, key from IDP_SECRET_KEY). The HMAC
+  key is the UTF-8 bytes of the plaintext unless `secretEncoding` is "BASE32", when it is
+  base32 text; `idp.db.users.otp_key(credential, settings)` derives it that way (never
+  base32-decode every secret: migrated members' authenticator apps would stop matching).
 - Redirect URIs are matched exactly here, so a Keycloak wildcard (`https://app/*`) is refused
   with a message naming the client: the operator lists the full URIs instead. Relative URIs are
   resolved against the client's `rootUrl`; `+` (post-logout URIs, web origins) expands to the
@@ -40,6 +41,7 @@ from idp.db.models import Credential, PendingRequiredAction, Realm, User
 from idp.db.users import OTP, PASSWORD, UserExists, normalize_email
 from idp.realms import hash_client_secret, save_realm
 from idp.realms.schema import ClientConfig, RealmConfig
+from idp.security.secret_box import encrypt
 
 BUILT_IN_CLIENTS = {"account", "account-console", "admin-cli", "broker", "realm-management", "security-admin-console"}
 MASKED_SECRET = "**********"
@@ -467,7 +469,7 @@ def _credentials(entries: list, where: str, settings, skipped: dict[str, int]) -
         if kind == PASSWORD:
             credential = _password(entry, here, settings)
         elif kind == OTP:
-            credential = _otp(entry, here)
+            credential = _otp(entry, here, settings)
         else:
             skipped[str(kind)] = skipped.get(str(kind), 0) + 1
             continue
@@ -518,7 +520,7 @@ def _argon2_parameters(parameters: dict, where: str) -> None:
             _positive(first(name), where, f"credentialData.additionalParameters.{name}")
 
 
-def _otp(entry: dict, where: str) -> Credential:
+def _otp(entry: dict, where: str, settings) -> Credential:
     secret_data = _json_field(entry, "secretData", where)
     data = _json_field(entry, "credentialData", where)
     value = secret_data.get("value")
@@ -544,7 +546,9 @@ def _otp(entry: dict, where: str) -> Credential:
         "algorithm": data["algorithm"],
         "secretEncoding": encoding,
     }
-    return Credential(type=OTP, secret_data={"value": value}, credential_data=credential_data)
+    # Stored encrypted, as every OTP secret is; the plaintext keeps Keycloak's meaning.
+    sealed = encrypt(value, settings.secret_key)
+    return Credential(type=OTP, secret_data={"value": sealed}, credential_data=credential_data)
 
 
 def _json_field(entry: dict, name: str, where: str) -> dict:
