@@ -5,11 +5,15 @@ signing in: it replays the saved request and redirects to the relying party with
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 import time
+from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from flask import current_app, g, render_template, request
+from flask import current_app, g, redirect, render_template, request, session
 from werkzeug.wrappers import Response
 
 from idp.db import db_session
@@ -82,3 +86,41 @@ def resume_authorization(args: dict, user_session: UserSession, extra_params: di
     session.commit()
     sessions.set_session_cookie(response, g.realm, user_session)
     return response
+
+
+def account_console_redirect(kc_action: str | None, return_to: str) -> Response:
+    """Send the member through sign-in (and `kc_action`, if given) for the account pages.
+
+    The realm's built-in `account-console` client asks; the code it gets back is never
+    exchanged (the account pages read the SSO session), so the PKCE verifier is thrown away
+    and nobody else can exchange it either."""
+    from idp.realms import ACCOUNT_CONSOLE
+
+    state = secrets.token_urlsafe(16)
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    session["account_console"] = {"state": state, "return_to": return_to}
+    params = {
+        "client_id": ACCOUNT_CONSOLE, "response_type": "code", "scope": "openid", "state": state,
+        "redirect_uri": f"{g.issuer}/account/callback", "code_challenge": challenge, "code_challenge_method": "S256",
+    }
+    if kc_action:
+        params["kc_action"] = kc_action
+    return redirect(f"{g.issuer}/protocol/openid-connect/auth?{urlencode(params)}")
+
+
+def account_console_return() -> str | None:
+    """Where the account pages asked to come back to, if this callback answers their request."""
+    from idp.ephemeral import ephemeral
+
+    asked = session.pop("account_console", None)
+    if not asked or not secrets.compare_digest(asked["state"], request.args.get("state", "")):
+        return None
+    if request.args.get("code"):
+        ephemeral().take(f"code:{g.realm.id}:{request.args['code']}")  # single use, and unused
+    return_to = asked["return_to"]
+    if not return_to.startswith(f"/realms/{g.realm.name}/account"):
+        return None
+    status = request.args.get("kc_action_status")
+    return f"{return_to}{'&' if '?' in return_to else '?'}{urlencode({'kc_action_status': status})}" if status \
+        else return_to

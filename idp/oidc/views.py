@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from flask import Blueprint, Flask, abort, current_app, g, jsonify, make_response, render_template, request
+from flask import Blueprint, Flask, abort, current_app, g, jsonify, make_response, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from idp.db import db_session
@@ -126,6 +126,17 @@ def logout():
     if request.method == "POST" and "refresh_token" in request.form:
         return ending.logout_with_refresh_token()
     return ending.logout_in_browser()
+
+
+@bp.get("/account/callback")
+def account_callback():
+    """Where the account console's sign-in (or kc_action) ends: back to the account page."""
+    if request.args.get("error"):
+        return make_response(render_template("error.html", message_key="error.invalid_request"), 400)
+    target = authorization.account_console_return()
+    if target is None:
+        return make_response(render_template("error.html", message_key="error.session_expired"), 400)
+    return redirect(target)
 
 
 @bp.errorhandler(404)
