@@ -1,0 +1,98 @@
+"""`authenticate: second-factor` — the member's own second factor (SPEC §4–§6).
+
+It asks for the factor the member chose (User.second_factor) when it is ready; when it is not
+set up yet it runs that factor's setup step first (セキュリティの設定, ワンタイムパスワードの設定),
+which also proves the member holds it. 別の方法を試す lists the other factors they have.
+The factors themselves are separate steps, found by name (`ctx.find_step`), never imported.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Mapping
+
+from idp.flows.api import Authenticator, Done, Page, Step, StepContext
+
+log = logging.getLogger("idp.flows")
+SIGN_IN_STEPS = ("passkey", "otp", "email-code")
+CHOOSE_TEMPLATE = "second-factor-choose.html"
+
+
+class SecondFactor(Authenticator):
+    name = "second-factor"
+
+    def needed(self, ctx: StepContext) -> bool:
+        if self._ready(ctx) or self._setup(ctx) is not None:
+            return True
+        if ctx.config.second_factor_required:
+            log.warning("member %s has no second factor to use or set up; put select-second-factor before "
+                        "second-factor in the flow", ctx.user.id)
+        return False
+
+    def challenge(self, ctx: StepContext) -> Page:
+        if ctx.data.get("choosing"):
+            return self._choices(ctx)
+        step, sub = self._current(ctx)
+        return self._offer_others(step.challenge(sub), ctx, step)
+
+    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+        if form.get("try_another") == "1":
+            ctx.data["choosing"] = True
+            return self._choices(ctx)
+        if ctx.data.get("choosing"):
+            return self._pick(ctx, form.get("factor", ""))
+        step, sub = self._current(ctx)
+        answer = step.process(sub, form)
+        if isinstance(answer, Done):
+            return Done()
+        return self._offer_others(answer, ctx, step)
+
+    def _pick(self, ctx: StepContext, name: str) -> Page:
+        if name not in {step.name for step in self._ready(ctx)}:
+            return self._choices(ctx, errors={"factor": ["second_factor.choose_one"]})
+        ctx.data.update(choosing=False, using=name)
+        step, sub = self._current(ctx)
+        return self._offer_others(step.challenge(sub), ctx, step)
+
+    def _current(self, ctx: StepContext) -> tuple[Step, StepContext]:
+        """The factor to ask for now: the one picked, else the member's choice, else the first ready."""
+        ready = {step.name: step for step in self._ready(ctx)}
+        if ready:
+            chosen = self._chosen(ctx)
+            name = ctx.data.get("using") if ctx.data.get("using") in ready else (
+                chosen.name if chosen is not None and chosen.name in ready else next(iter(ready)))
+            return ready[name], self._sub(ctx, "authenticate", ready[name])
+        setup = self._setup(ctx)
+        return setup, self._sub(ctx, "action", setup)
+
+    def _factors(self, ctx: StepContext) -> list[Authenticator]:
+        found = [ctx.find_step("authenticate", name) for name in SIGN_IN_STEPS]
+        return [step for step in found if step is not None and step.factor]
+
+    def _ready(self, ctx: StepContext) -> list[Authenticator]:
+        return [step for step in self._factors(ctx) if step.is_set_up(self._sub(ctx, "authenticate", step))]
+
+    def _chosen(self, ctx: StepContext) -> Authenticator | None:
+        return next((step for step in self._factors(ctx) if step.factor == ctx.user.second_factor), None)
+
+    def _setup(self, ctx: StepContext) -> Step | None:
+        chosen = self._chosen(ctx)
+        if chosen is None or not chosen.setup_action:
+            return None
+        return ctx.find_step("action", chosen.setup_action)
+
+    @staticmethod
+    def _sub(ctx: StepContext, kind: str, step: Step) -> StepContext:
+        data = ctx.data.setdefault(f"{kind}:{step.name}", {})
+        return replace(ctx, options=step.Options(), data=data)
+
+    def _offer_others(self, page: Page, ctx: StepContext, current: Step) -> Page:
+        others = [step.factor for step in self._ready(ctx) if step.name != current.name]
+        if others:
+            page.values = {**page.values, "other_factors": others}
+        return page
+
+    def _choices(self, ctx: StepContext, errors: dict | None = None) -> Page:
+        factors = [(step.name, step.factor) for step in self._ready(ctx)]
+        return Page(CHOOSE_TEMPLATE, values={"factors": factors}, errors=errors or {},
+                    status=400 if errors else 200)

@@ -1,0 +1,74 @@
+"""`authenticate: second-factor`: the member's own factor after the password, set up first when
+missing, and 別の方法を試す among the factors they have."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from idp.authenticators.totp import code_at
+from idp.db.models import Credential, User
+from tests.conftest import make_settings
+from tests.integration.test_login import (
+    MEMBER_ID,
+    add_member,
+    authorize,
+    follow_step,
+    form_action,
+    hidden_value,
+    pkce_pair,
+    redirect_params,
+    submit_sign_in,
+)
+
+FLOW = """\
+flow: factors
+steps:
+  - authenticate: password
+  - authenticate: second-factor
+"""
+APP_KEY = b"12345678901234567890"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "factors.yaml").write_text(FLOW)
+    return make_settings(tmp_path, browser_flow="factors", flows_dir=flows)
+
+
+def give_app(database, *labels: str, choice: str = "totp") -> None:
+    """The member has authenticator apps (the key as Keycloak keeps it: text, used as UTF-8 bytes)."""
+    with database.session() as session:
+        user = session.scalar(select(User).where(User.username == MEMBER_ID))
+        user.second_factor = choice
+        for label in labels:
+            user.credentials.append(Credential(
+                type="otp", user_label=label, secret_data={"value": APP_KEY.decode()},
+                credential_data={"subType": "totp", "digits": 6, "period": 30, "algorithm": "HmacSHA1"}))
+
+
+def submit(client, page: str, **fields):
+    data = {name: hidden_value(page, name) for name in ("csrf_token", "tab_id", "step")}
+    return follow_step(client, client.post(form_action(page), data={**data, **fields}))
+
+
+def test_a_member_with_an_app_is_asked_for_its_code_after_the_password(client, database, settings):
+    add_member(database, settings)
+    give_app(database, "スマートフォン")
+
+    page = submit_sign_in(client, authorize(client, pkce_pair()[1]).get_data(as_text=True)).get_data(as_text=True)
+
+    assert 'autocomplete="one-time-code"' in page
+    code = code_at(APP_KEY, int(time.time() // 30) + 1)
+    assert redirect_params(submit(client, page, device=hidden_value(page, "device"), otp=code))["code"]
+
+
+def test_a_member_with_no_factor_chosen_or_set_up_passes_as_keycloaks_conditional_otp_does(client, database, settings):
+    add_member(database, settings)
+
+    response = submit_sign_in(client, authorize(client, pkce_pair()[1]).get_data(as_text=True))
+
+    assert redirect_params(response)["code"]
