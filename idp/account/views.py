@@ -36,7 +36,7 @@ RETURN_PAGES = {
     "passkey": "oidc.account_security",
     "totp": "oidc.account_security",
     "password": "oidc.account_security",
-    "email": "oidc.account_home",
+    "email": "oidc.account_email_updated",
     "verify-email": "oidc.account_home",
 }
 KC_ACTION_STATUSES = ("success", "cancelled", "error")
@@ -137,6 +137,21 @@ def account_start_step(member: Member, step: str):
         return redirect(page_url("oidc.account_home"), 303)
     db_session().commit()
     return account_console_redirect(KC_ACTIONS[step], page_url(RETURN_PAGES[step], action=step))
+
+
+@realm_bp.get("/account/email/updated")
+@account_page("oidc.account_home")
+def account_email_updated(member: Member):
+    """Back from UPDATE_EMAIL: a new address is unverified, so VERIFY_EMAIL follows at once
+    (Keycloak's kc_action runs one action; the mail's link then verifies it)."""
+    from idp.oidc.authorize import account_console_redirect
+
+    status = request.args.get("kc_action_status", "")
+    user = member.user
+    db_session().commit()
+    if status == "success" and user.email and not user.email_verified:
+        return account_console_redirect(KC_ACTIONS["verify-email"], page_url("oidc.account_home", action="verify-email"))
+    return redirect(page_url("oidc.account_home", action="email", kc_action_status=status or None), 303)
 
 
 # --- second factors --------------------------------------------------------------------------

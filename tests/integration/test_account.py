@@ -190,6 +190,28 @@ def test_each_setup_button_starts_the_keycloak_required_action(browser, step, kc
     assert request["client_id"] == "account-console" and request["kc_action"] == kc_action
 
 
+def test_a_changed_address_goes_straight_on_to_its_verification(browser, database, member):
+    with database.session() as session:
+        user = session.get(User, member)
+        user.email, user.email_verified = "new-address@example.jp", False
+        session.commit()
+
+    request = authorization_request(browser.get(f"{ACCOUNT}/email/updated?kc_action_status=success"))
+
+    assert request["kc_action"] == "VERIFY_EMAIL"
+
+
+@pytest.mark.parametrize("status, message", [
+    ("success", "メールアドレスの変更手続きが完了しました。"),
+    ("cancelled", "手続きを中止しました。ご登録内容は変更されていません。"),
+])
+def test_an_address_kept_or_left_unchanged_needs_no_verification(browser, status, message):
+    answer = browser.get(f"{ACCOUNT}/email/updated?kc_action_status={status}")
+
+    assert landing(answer) == f"{ACCOUNT}?action=email&kc_action_status={status}"
+    assert message in text_of(browser.get(landing(answer)))
+
+
 @pytest.mark.parametrize("query, message", [
     ("action=passkey&kc_action_status=success", "生体認証（パスキー）を登録しました。"),
     ("action=totp&kc_action_status=success", "ワンタイムパスワード (OTP) アプリを登録しました。"),
