@@ -71,6 +71,11 @@ class Member(steps.Member):
             return user
 
 
+def errors(member: Member) -> list[tuple[str, str]]:
+    """The events the step reported, as (type, error)."""
+    return [(type, details["error"]) for type, details in member.events]
+
+
 def webauthn_realm(**settings) -> dict:
     """The realm's passkey settings changed from the defaults (config_update does not validate)."""
     return {"webauthn": WebAuthnSettings(**settings)}
@@ -229,8 +234,7 @@ def test_a_registration_for_another_challenge_or_site_is_refused(database, setti
 
     assert page.template == "passkey-retry.html" and page.status == 400
     assert member.passkeys() == []
-    assert [(type, details["error"]) for type, details in member.events] == [
-        ("UPDATE_CREDENTIAL_ERROR", "invalid_registration")]
+    assert errors(member) == [("UPDATE_CREDENTIAL_ERROR", "invalid_registration")]
 
 
 def test_a_passkey_of_another_site_is_refused(database, settings, member_id):
@@ -360,7 +364,7 @@ def test_a_sign_in_for_another_challenge_or_site_is_refused(database, settings, 
     page = member.submit(credential=registered.get(member.options_shown(member.sees()), **answer))
 
     assert page.template == "passkey-retry.html"
-    assert [(type, details["error"]) for type, details in member.events] == [("LOGIN_ERROR", "invalid_user_credentials")]
+    assert errors(member) == [("LOGIN_ERROR", "invalid_user_credentials")]
     assert member.passkeys()[0].last_used_at is None
 
 
@@ -451,4 +455,4 @@ def test_a_passkey_whose_member_is_unknown_or_disabled_is_refused(database, sett
     page = visitor.submit(credential=registered.get(visitor.options_shown(visitor.sees())))
 
     assert page.template == "passkey-retry.html"
-    assert [(type, details["error"]) for type, details in visitor.events] == [("LOGIN_ERROR", "invalid_user_credentials")]
+    assert errors(visitor) == [("LOGIN_ERROR", "invalid_user_credentials")]
