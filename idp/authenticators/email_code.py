@@ -86,7 +86,7 @@ def _check(ctx: StepContext, code: str) -> Page | Done:
     if verdict.outcome == "dead":
         limit = {"key": "email_code.error.too_many_tries", "params": {"tries": ctx.config.email_code.max_attempts}}
         return _page(ctx, errors=[limit], status=401)
-    # No code yet in this sign-in: the first mail could not be sent (or hit the hourly cap).
+    # Without a mail in this sign-in nothing expired: the first mail failed or hit the hourly cap.
     reason = "email_code.error.expired" if "sent_at" in ctx.data else "email_code.error.not_sent"
     return _page(ctx, errors=[reason], status=400)
 
