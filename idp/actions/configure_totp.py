@@ -25,6 +25,8 @@ TEMPLATE = "actions/configure-totp.html"
 CODE, DEVICE_NAME, SIGN_OUT_EVERYWHERE = "totp", "userLabel", "logout-sessions"  # Keycloak's field names
 DEVICE_NAME_MAX = 255
 APPS = ("Google Authenticator", "Microsoft Authenticator", "FreeOTP")
+# Pixels per QR module: small enough that the code fits a phone's screen, large enough to scan.
+QR_MODULE_PIXELS = 4
 
 
 class ConfigureTotp(Action):
@@ -125,7 +127,7 @@ def next_priority(ctx: StepContext) -> int:
 def qr_png(text: str) -> tuple[bytes, int]:
     """`text` as a QR code: a PNG image (quiet zone included, so saved files scan too) and its
     width in pixels."""
-    image = qrcode.make(text, image_factory=PyPNGImage, box_size=5, border=4)
+    image = qrcode.make(text, image_factory=PyPNGImage, box_size=QR_MODULE_PIXELS, border=4)
     buffer = io.BytesIO()
     image.save(buffer)
     return buffer.getvalue(), image.pixel_size

@@ -14,7 +14,7 @@ import pytest
 import qrcode
 from sqlalchemy import select
 
-from idp.actions.configure_totp import ConfigureTotp, qr_png
+from idp.actions.configure_totp import QR_MODULE_PIXELS, ConfigureTotp, qr_png
 from idp.authenticators.otp import OtpStep
 from idp.authenticators.totp import code_at, key_uri
 from idp.db.models import Credential, User
@@ -155,11 +155,12 @@ def test_the_qr_code_is_a_png_image_of_the_otpauth_uri(app, setup):
            f":{MEMBER}?secret={setup.secret}&issuer=KOSMO%20Web%20%E3%83%87%E3%83%A2%E5%81%A5%E5%BA%B7%E4%BF%9D"
            "%E9%99%BA%E7%B5%84%E5%90%88&digits=6&period=30")
     # No QR reader is installed: the image must hold exactly the modules of this URI's QR code.
-    code = qrcode.QRCode(box_size=5, border=4)
+    code = qrcode.QRCode(border=4)
     code.add_data(uri)
-    modules = code.get_matrix()
-    assert width == height == len(modules) * 5
-    assert [[pixels[y * 5 + 2][x * 5 + 2] == 0 for x in range(len(modules))] for y in range(len(modules))] == modules
+    modules, size = code.get_matrix(), QR_MODULE_PIXELS
+    assert width == height == len(modules) * size
+    assert [[pixels[y * size + size // 2][x * size + size // 2] == 0 for x in range(len(modules))]
+            for y in range(len(modules))] == modules
 
 
 def test_the_uri_names_the_society_and_user_id_encoded_and_the_algorithm_only_when_not_sha1():
