@@ -11,9 +11,7 @@ from sqlalchemy import select
 
 import idp.login.views
 from conftest import make_settings
-from idp.authenticators.email_code import EmailCodeStep
 from idp.db.models import AuditEvent, utcnow
-from idp.flows.registry import load_registry
 from tests.integration.test_login import (
     CALLBACK, add_member, authorize, follow_step, form_action, hidden_value, pkce_pair, redirect_params,
     submit_sign_in,
@@ -28,17 +26,6 @@ FLOW = "flow: password-then-mail\nsteps:\n  - authenticate: password\n  - authen
 def catcher():
     with MailCatcher() as catcher:
         yield catcher
-
-
-@pytest.fixture(autouse=True)
-def email_code_installed(monkeypatch):
-    """The step as its entry point installs it (`email-code` in pyproject.toml's idp.authenticators)."""
-    def registry():
-        found = load_registry()
-        found.authenticators.setdefault("email-code", EmailCodeStep())
-        return found
-
-    monkeypatch.setattr(idp.login.views, "load_registry", registry)
 
 
 @pytest.fixture
