@@ -87,10 +87,14 @@ def clean_label(typed: str) -> str:
     return label
 
 
-def rename(factor: Factor, typed: str) -> str:
-    """Give a passkey or app its new name; returns the name stored."""
+def rename(user: User, factor: Factor, typed: str) -> str:
+    """Give a passkey or app its new name; returns the name stored. At sign-in the member picks
+    an app by its name, so two of the same kind may not share one (as at setup)."""
     label = clean_label(typed)
-    factor.credential.user_label = label
+    mine = factor.credential
+    if any(c is not mine and c.type == mine.type and c.user_label == label for c in user.credentials):
+        raise RenameRefused("account.rename.error.taken")
+    mine.user_label = label
     return label
 
 

@@ -218,7 +218,7 @@ def account_save_factor_name(member: Member, factor_id: str):
         return factor_gone()
     typed = request.form.get("label", "")
     try:
-        label = factors.rename(factor, typed)
+        label = factors.rename(member.user, factor, typed)
     except factors.RenameRefused as refused:
         return show("rename.html", member, status=400, factor=factor, label=typed, errors=[refused.key])
     record("UPDATE_CREDENTIAL", member, credential_type=factor.credential.type, credential_id=factor.id,

@@ -18,7 +18,8 @@ import idp.account.views  # noqa: F401  (adds the pages to the realm blueprint, 
 from idp.db.models import AuditEvent, Credential, User, UserSession
 from idp.realms import find_realm, realm_config, save_realm
 from test_login import (
-    MEMBER_ID, OIDC, REALM, REALM_PATH, add_member, authorize, follow_step, hidden_value, pkce_pair, submit_sign_in,
+    MEMBER_ID, OIDC, REALM, REALM_PATH, add_member, authorize, follow_step, form_action, hidden_value, pkce_pair,
+    submit_sign_in,
 )
 from test_oidc_token import exchange, refresh
 
@@ -212,6 +213,19 @@ def test_an_address_kept_or_left_unchanged_needs_no_verification(browser, status
     assert message in text_of(browser.get(landing(answer)))
 
 
+def test_a_member_who_cancels_the_password_change_is_back_on_the_page_and_told_so(browser):
+    step = browser.get(browser.get(f"{ACCOUNT}/start/password").headers["Location"]).get_data(as_text=True)
+    assert "キャンセル" in step
+
+    callback = browser.post(form_action(step), data={
+        "csrf_token": hidden_value(step, "csrf_token"), "tab_id": hidden_value(step, "tab_id"),
+        "step": hidden_value(step, "step"), "cancel": "1"})
+    back = browser.get(follow_step(browser, callback).headers["Location"])
+
+    assert back.headers["Location"] == f"{ACCOUNT}/security?action=password&kc_action_status=cancelled"
+    assert "手続きを中止しました。" in text_of(browser.get(back.headers["Location"]))
+
+
 @pytest.mark.parametrize("query, message", [
     ("action=passkey&kc_action_status=success", "生体認証（パスキー）を登録しました。"),
     ("action=totp&kc_action_status=success", "ワンタイムパスワード (OTP) アプリを登録しました。"),
@@ -314,6 +328,20 @@ def test_a_bad_name_is_explained_and_changes_nothing(browser, database, member, 
     assert 'aria-invalid="true"' in answer.get_data(as_text=True)
     assert factor_labels(database, member)[app] == "iPhone"
     assert events_of(database, "UPDATE_CREDENTIAL") == []
+
+
+def test_two_apps_may_not_share_a_name_but_a_passkey_may_have_an_apps_name(browser, database, member):
+    add_factor(database, member, "otp", "iPhone")
+    ipad = add_factor(database, member, "otp", "iPad")
+    passkey = add_factor(database, member, "webauthn", "パスキー")
+
+    refused = post(browser, f"{ACCOUNT}/security/{ipad}/rename", label="iPhone")
+    landing(post(browser, f"{ACCOUNT}/security/{passkey}/rename", label="iPhone"))
+    landing(post(browser, f"{ACCOUNT}/security/{ipad}/rename", label="iPad"))
+
+    assert refused.status_code == 400
+    assert "同じ名前の認証方法が登録されています。別の名前を入力してください。" in text_of(refused)
+    assert sorted(factor_labels(database, member).values()) == ["iPad", "iPhone", "iPhone"]
 
 
 def test_a_name_of_exactly_255_characters_is_kept(browser, database, member):
