@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 
 def _register_blueprints(app: Flask) -> None:
     from idp import errors
+    from idp.account import views as account  # noqa: F401 - importing adds /account to the realm blueprint
     from idp.login import views as login
     from idp.oidc import views as oidc
 

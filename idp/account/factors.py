@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from idp.db.models import Credential, User
+from idp.db.users import EMAIL_CODES, email_codes_on
 
-EMAIL_CODES = "email_code_enabled"
 EMAIL_FACTOR_ID = "email"
 # User.second_factor's value for each credential type, in the guide's order.
 KIND_OF_TYPE = {"webauthn": "passkey", "otp": "totp"}
@@ -48,11 +48,6 @@ class Factor:
     @property
     def renamable(self) -> bool:
         return self.credential is not None
-
-
-def email_codes_on(user: User) -> bool:
-    chosen = user.second_factor == "email" or (user.attributes or {}).get(EMAIL_CODES) is True
-    return bool(user.email and user.email_verified and chosen)
 
 
 def factors(user: User) -> list[Factor]:

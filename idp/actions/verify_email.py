@@ -6,18 +6,15 @@ Events: VERIFY_EMAIL (detail `email`) when a link confirms the address, as Keycl
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from pathlib import Path
 from typing import Mapping
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 
-from idp.config import Settings
 from idp.db.users import normalize_email
 from idp.flows.api import Action, Done, Page, StepContext
 from idp.i18n import messages_for
 from idp.mail import MailError
+from idp.mail.render import render_mail
 
 TEMPLATE = "actions/verify-email.html"
 # The engine shows this page after a link says Done; it also shows a refused link's reason.
@@ -101,30 +98,3 @@ def _send(ctx: StepContext, notice: str | None) -> Page:
 def _page(ctx: StepContext, errors: dict | None = None, notice: str | None = None, wait_seconds: int = 0) -> Page:
     values = {"email": ctx.user.email, "notice": notice, "wait_seconds": wait_seconds}
     return Page(TEMPLATE, values=values, errors=errors or {})
-
-
-def render_mail(settings: Settings, theme: str, mail: str, /, **values) -> tuple[str, str]:
-    """The text and HTML bodies of `mail` from themes/<theme>/templates/mail/<mail>.txt and .html.
-
-    Rendered with plain Jinja (steps run outside Flask's request context); `_(key, **params)`
-    gives the theme's messages, as in page templates.
-    """
-    texts = messages_for(settings.themes_dir, theme)
-
-    def text_for(key: str, **params) -> str:
-        return texts[key].format(**params) if params else texts[key]
-
-    templates = _mail_templates(Path(settings.themes_dir) / theme / "templates" / "mail")
-    return tuple(templates.get_template(f"{mail}.{kind}").render(_=text_for, **values) for kind in ("txt", "html"))
-
-
-@lru_cache(maxsize=8)
-def _mail_templates(folder: Path) -> Environment:
-    return Environment(
-        loader=FileSystemLoader(folder),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )

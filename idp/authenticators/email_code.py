@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from idp.db.models import User
+from idp.db.users import email_codes_on
 from idp.flows.api import Authenticator, Done, Page, StepContext
 from idp.i18n import messages_for
 from idp.mail import MailError
@@ -48,7 +49,7 @@ class EmailCodeStep(Authenticator):
     setup_action = None  # the verified address is the device: verify-email sets it up
 
     def is_set_up(self, ctx: StepContext) -> bool:
-        return has_verified_address(ctx.user)
+        return email_codes_on(ctx.user)
 
     def challenge(self, ctx: StepContext) -> Page:
         # Refused rather than skipped: skipping would let the member past a second factor.

@@ -201,3 +201,13 @@ def otp_key(credential: Credential, settings=None) -> bytes:
     if credential.credential_data.get("secretEncoding") == "BASE32":
         return base64.b32decode(value.upper() + "=" * (-len(value) % 8))
     return value.encode("utf-8")
+
+
+EMAIL_CODES = "email_code_enabled"
+
+
+def email_codes_on(user: User) -> bool:
+    """Whether codes by email are one of the member's second factors: a verified address, and
+    either chosen (second_factor "email") or switched on from the account pages."""
+    chosen = user.second_factor == "email" or (user.attributes or {}).get(EMAIL_CODES) is True
+    return bool(user.email and user.email_verified and chosen)

@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-import idp.account.views  # noqa: F401  (adds the pages to the realm blueprint, as app.py does)
 from idp.db.models import AuditEvent, Credential, User, UserSession
 from idp.realms import find_realm, realm_config, save_realm
 from test_login import (

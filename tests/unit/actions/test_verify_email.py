@@ -12,7 +12,8 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from idp.actions.verify_email import VerifyEmail, render_mail
+from idp.actions.verify_email import VerifyEmail
+from idp.mail.render import render_mail
 from idp.db.models import User
 from idp.flows.api import Done, Page
 from idp.i18n import messages_for
