@@ -79,7 +79,7 @@ def _check(ctx: StepContext, code: str) -> Page | Done:
         return _page(ctx, field_errors=["email_code.error.format"], status=400)
     verdict = MailedCode(ctx).check(code)
     if verdict.outcome == "accepted":
-        return Done()
+        return Done(factor="email")
     ctx.record_event("LOGIN_ERROR", error=verdict.error)
     if verdict.outcome == "wrong":
         tries = {"key": "email_code.error.wrong", "params": {"tries_left": verdict.tries_left}}

@@ -42,7 +42,7 @@ class OtpStep(Authenticator):
             ctx.record_event("LOGIN_ERROR", error="invalid_user_credentials", credential_type="otp")
             return self._page(ctx, {"": ["otp.invalid"]}, 401, form.get("device"))
         device.last_used_at = ctx.now
-        return Done()
+        return Done(factor=self.factor)
 
     def _page(self, ctx: StepContext, errors=None, status: int = 200, chosen: str | None = None) -> Page:
         choices = [(c.id, c.user_label or c.id[:8]) for c in devices(ctx.user)]

@@ -47,7 +47,7 @@ class PasskeyStep(Authenticator):
         except webauthn.CeremonyRefused as problem:
             _refused(ctx, "invalid_user_credentials", reason=str(problem)[:200])
             return _retry_page("passkey.title")
-        return _accept(ctx, assertion, lambda: self.challenge(ctx)) or Done()
+        return _accept(ctx, assertion, lambda: self.challenge(ctx)) or Done(factor="passkey")
 
 
 class PasskeyLogin(Authenticator):
@@ -85,7 +85,7 @@ class PasskeyLogin(Authenticator):
             return _retry_page("login.title")
         # No member is signed in yet: the event names the one the passkey belongs to.
         refused = _accept(ctx, assertion, lambda: self.challenge(ctx), passkey_owner=member.id)
-        return refused or Done(user=member)
+        return refused or Done(user=member, factor="passkey")
 
 
 def _password_step(ctx: StepContext) -> Authenticator:

@@ -22,6 +22,8 @@ class SecondFactor(Authenticator):
     name = "second-factor"
 
     def needed(self, ctx: StepContext) -> bool:
+        if ctx.extra.get("proven_factors"):
+            return False  # e.g. signed in with a passkey: a second factor is already proven
         if self._ready(ctx) or self._setup(ctx) is not None:
             return True
         if ctx.config.second_factor_required:

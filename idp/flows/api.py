@@ -86,11 +86,14 @@ class Page:
 
 @dataclass(frozen=True)
 class Done:
-    """The step is complete. An authenticator names the member it recognised in `user`, and
-    may ask for a long-lived SSO session (`remember_me`, the sign-in page's checkbox)."""
+    """The step is complete. An authenticator names the member it recognised in `user`, may ask
+    for a long-lived SSO session (`remember_me`, the sign-in page's checkbox), and names the
+    second factor it proved (`factor`: "passkey" | "totp" | "email"), which later steps see in
+    `ctx.extra["proven_factors"]`."""
 
     user: User | None = None
     remember_me: bool = False
+    factor: str | None = None
 
 
 class Step(ABC):

@@ -45,6 +45,7 @@ class Progress:
     pending: list | None = None
     step_data: dict | None = None
     always: list | None = None  # positions run even when the step says it is not needed (kc_action)
+    proven_factors: list | None = None  # second factors the member proved in this sign-in
 
     @property
     def definition(self) -> FlowFile:
@@ -124,6 +125,8 @@ class Engine:
         ctx = self._context(progress, step.plugin, step.with_)
         answer = step.plugin.process(ctx, form)
         if isinstance(answer, Done):
+            if answer.factor:
+                progress.proven_factors = [*(progress.proven_factors or []), answer.factor]
             self.complete(progress, step.plugin, ctx)
         return answer
 
@@ -159,7 +162,9 @@ class Engine:
         if progress.step_data is None:
             progress.step_data = {}
         data = progress.step_data.setdefault(self._key(progress), {})
-        return self.make_context(plugin, plugin.Options.model_validate(options), data)
+        ctx = self.make_context(plugin, plugin.Options.model_validate(options), data)
+        ctx.extra = {**ctx.extra, "proven_factors": tuple(progress.proven_factors or ())}
+        return ctx
 
     @staticmethod
     def _key(progress: Progress) -> str:

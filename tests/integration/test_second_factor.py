@@ -72,3 +72,18 @@ def test_a_member_with_no_factor_chosen_or_set_up_passes_as_keycloaks_conditiona
     response = submit_sign_in(client, authorize(client, pkce_pair()[1]).get_data(as_text=True))
 
     assert redirect_params(response)["code"]
+
+
+def test_a_factor_proven_earlier_in_the_sign_in_is_not_asked_again(client, database, settings, tmp_path):
+    """A flow that asks for the app right after the password does not ask for a second factor again."""
+    flows = tmp_path / "flows"
+    (flows / "factors.yaml").write_text(FLOW.replace("  - authenticate: second-factor\n",
+                                                     "  - authenticate: otp\n  - authenticate: second-factor\n"))
+    add_member(database, settings)
+    give_app(database, "スマートフォン")
+    page = submit_sign_in(client, authorize(client, pkce_pair()[1]).get_data(as_text=True)).get_data(as_text=True)
+
+    code = code_at(APP_KEY, int(time.time() // 30) + 1)
+    done = submit(client, page, device=hidden_value(page, "device"), otp=code)
+
+    assert redirect_params(done)["code"]

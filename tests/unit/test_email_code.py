@@ -152,7 +152,7 @@ def test_the_code_signs_the_member_in_once_and_leaves_their_choice_of_factor(han
     hanako.sees()
     code = hanako.code()
 
-    assert hanako.types(code) == Done()
+    assert hanako.types(code) == Done(factor="email")
     again = hanako.types(code)
 
     assert said(settings, again) == [EXPIRED]
@@ -191,7 +191,7 @@ def test_the_code_works_for_five_minutes_and_not_a_second_longer(hanako, setting
     assert said(settings, page) == [EXPIRED] and page.status == 400
     assert hanako.events[-1] == ("LOGIN_ERROR", {"error": "expired_code"})
     hanako.now -= timedelta(seconds=1)
-    assert hanako.types(code) == Done()
+    assert hanako.types(code) == Done(factor="email")
 
 
 def test_five_wrong_tries_kill_the_code_and_only_a_new_one_helps(hanako, settings):
@@ -210,7 +210,7 @@ def test_five_wrong_tries_kill_the_code_and_only_a_new_one_helps(hanako, setting
 
     hanako.wait(30)
     hanako.resends()
-    assert hanako.types(hanako.code()) == Done()
+    assert hanako.types(hanako.code()) == Done(factor="email")
 
 
 def test_resending_waits_thirty_seconds_and_replaces_the_old_code(hanako, settings):
@@ -230,7 +230,7 @@ def test_resending_waits_thirty_seconds_and_replaces_the_old_code(hanako, settin
     second = hanako.code()
     if second != first:  # one chance in a million that the new code is the old one
         assert said(settings, hanako.types(first), "code") == ["ワンタイムパスワードが正しくありません。あと4回入力できます。"]
-    assert hanako.types(second) == Done()
+    assert hanako.types(second) == Done(factor="email")
 
 
 def test_five_mails_an_hour_then_the_member_is_told_when_to_try_again(hanako, settings):
@@ -262,7 +262,7 @@ def test_a_mail_that_cannot_be_delivered_says_so_and_does_not_count(hanako, data
     assert broken.event_types() == ["LOGIN_ERROR"] and broken.data == {}
 
     hanako.sees()
-    assert hanako.types(hanako.code()) == Done()
+    assert hanako.types(hanako.code()) == Done(factor="email")
 
 
 def test_empty_and_malformed_codes_are_refused_without_using_a_try(hanako, settings):
@@ -274,7 +274,7 @@ def test_empty_and_malformed_codes_are_refused_without_using_a_try(hanako, setti
         assert said(settings, hanako.types(typo), "code") == ["ワンタイムパスワードは6桁の数字で入力してください。"]
     for _ in range(4):
         hanako.types(wrong_code(code))
-    assert hanako.types(code) == Done()
+    assert hanako.types(code) == Done(factor="email")
     assert hanako.event_types().count("LOGIN_ERROR") == 4
 
 
@@ -284,7 +284,7 @@ def test_full_width_digits_and_spaces_from_a_japanese_keyboard_are_accepted(hana
     full_width = "".join(chr(ord(digit) + 0xFEE0) for digit in code)
 
     assert typed_code(f" {full_width[:3]} {full_width[3:]}") == code
-    assert hanako.types(f"{code[:3]}-{code[3:]}") == Done()
+    assert hanako.types(f"{code[:3]}-{code[3:]}") == Done(factor="email")
 
 
 def test_a_member_without_a_verified_address_is_stopped_not_let_through(database, settings, store, catcher):

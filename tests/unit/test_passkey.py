@@ -309,7 +309,7 @@ def test_the_member_signs_in_with_any_of_their_passkeys_and_its_use_is_recorded(
                        encode(laptop.credential_id): ["internal", "hybrid"]}
     assert options["rpId"] == "localhost" and options["userVerification"] == "preferred"
 
-    assert member.submit(credential=laptop.get(member.options_shown(member.sees()), sign_count=3)) == Done()
+    assert member.submit(credential=laptop.get(member.options_shown(member.sees()), sign_count=3)) == Done(factor="passkey")
 
     used = {passkey.user_label: passkey for passkey in member.passkeys()}
     assert used["会社のPC"].credential_data["counter"] == 3
@@ -334,12 +334,12 @@ def test_a_passkey_that_never_counts_signs_in_every_time(database, settings, mem
     member = signing_in(database, settings, member_id)
 
     for _ in range(2):
-        assert member.submit(credential=registered.get(member.options_shown(member.sees()), sign_count=0)) == Done()
+        assert member.submit(credential=registered.get(member.options_shown(member.sees()), sign_count=0)) == Done(factor="passkey")
 
 
 def test_a_sign_count_that_goes_backwards_is_refused_and_audited(app, database, settings, member_id, registered):
     member = signing_in(database, settings, member_id)
-    assert member.submit(credential=registered.get(member.options_shown(member.sees()), sign_count=10)) == Done()
+    assert member.submit(credential=registered.get(member.options_shown(member.sees()), sign_count=10)) == Done(factor="passkey")
     [passkey] = member.passkeys()
 
     page = member.submit(credential=registered.get(member.options_shown(member.sees()), sign_count=4))
@@ -351,7 +351,7 @@ def test_a_sign_count_that_goes_backwards_is_refused_and_audited(app, database, 
         "error": "webauthn_sign_count", "credential_type": "webauthn", "credential_id": passkey.id,
         "stored_sign_count": 10, "received_sign_count": 4})]
     assert member.submit(credential=registered.get(member.options_shown(member.sees()), sign_count=10)).status == 401
-    assert member.submit(credential=registered.get(member.options_shown(member.sees()), sign_count=11)) == Done()
+    assert member.submit(credential=registered.get(member.options_shown(member.sees()), sign_count=11)) == Done(factor="passkey")
 
 
 @pytest.mark.parametrize("answer", [
@@ -402,7 +402,7 @@ def test_a_cancelled_sign_in_shows_the_retry_page_which_returns_to_the_step(app,
 
     assert page.template == "passkey-retry.html" and "再試行してください" in render(app, page)
     assert member.submit(retry="1").template == "passkey.html"
-    assert member.submit(credential=registered.get(member.options_shown(member.sees()))) == Done()
+    assert member.submit(credential=registered.get(member.options_shown(member.sees()))) == Done(factor="passkey")
 
 
 def test_the_sign_in_page_offers_the_button_and_the_qr_code_hint(app, database, settings, member_id, registered):
