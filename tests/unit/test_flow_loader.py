@@ -149,8 +149,8 @@ def test_the_member_journey_follows_the_guides_order():
     flow = load_model(FlowFile, SHIPPED_FLOWS / "kosmo-member.yaml")
     names = [step_kind_and_name(step)[1] for step in flow.steps]
     assert names == [
-        "password", "otp", "verify-birthdate", "accept-terms", "update-email", "verify-email",
-        "set-user-id", "select-second-factor", "update-password", "pending-required-actions",
+        "password", "verify-birthdate", "accept-terms", "update-email", "verify-email",
+        "set-user-id", "select-second-factor", "update-password", "second-factor", "pending-required-actions",
     ]
 
 
