@@ -99,3 +99,30 @@ def test_the_account_console_callback_refuses_a_foreign_state_or_an_outside_page
     with client.session_transaction() as session:
         session["account_console"] = {"state": "s2", "return_to": "https://evil.example/"}
     assert client.get("/realms/kosmo-demo/account/callback?state=s2&code=abc").status_code == 400
+
+
+def test_a_relying_party_asks_for_an_authenticator_app_and_gets_it(client, database, settings):
+    """kc_action=CONFIGURE_TOTP for a signed-in member: ワンタイムパスワードの設定, then back with success."""
+    import re
+    import time
+
+    import pyotp
+
+    from tests.integration.test_totp_setup import key_behind_unable_to_scan
+
+    add_member(database, settings)
+    sign_in_for_code(client)
+    page = authorize(client, pkce_pair()[1], kc_action="CONFIGURE_TOTP").get_data(as_text=True)
+    assert "ワンタイムパスワードの設定" in page and "キャンセル" in page
+
+    key = key_behind_unable_to_scan(page).lower()
+    data = {name: hidden_value(page, name) for name in ("csrf_token", "tab_id", "step")}
+    done = follow_step(client, client.post(form_action(page), data={
+        **data, "totp": pyotp.TOTP(key.upper()).at(time.time()), "userLabel": "スマートフォン"}))
+
+    assert redirect_params(done)["kc_action_status"] == "success"
+    with database.session() as session:
+        user = session.scalar(select(User).where(User.username == MEMBER_ID))
+        [device] = [c for c in user.credentials if c.type == "otp"]
+        assert device.user_label == "スマートフォン"
+        assert not re.search(key, str(device.secret_data), re.IGNORECASE)  # stored encrypted

@@ -87,3 +87,38 @@ def test_a_factor_proven_earlier_in_the_sign_in_is_not_asked_again(client, datab
     done = submit(client, page, device=hidden_value(page, "device"), otp=code)
 
     assert redirect_params(done)["code"]
+
+
+def test_try_another_way_lists_the_members_other_factors_and_switches_to_the_one_picked(
+        client, database, settings):
+    add_member(database, settings, email="hanako@example.jp")
+    give_app(database, "スマートフォン")
+    with database.session() as session:
+        user = session.scalar(select(User).where(User.username == MEMBER_ID))
+        user.email_verified = True
+        user.attributes = {**(user.attributes or {}), "email_code_enabled": True}
+    page = submit_sign_in(client, authorize(client, pkce_pair()[1]).get_data(as_text=True)).get_data(as_text=True)
+    assert 'autocomplete="one-time-code"' in page and "別の方法を試す" in page
+
+    choices = submit(client, page, try_another="1").get_data(as_text=True)
+    assert "認証方法の選択" in choices
+    assert "ワンタイムパスワード (OTP) アプリ認証" in choices and "ワンタイムパスワード (OTP) メール認証" in choices
+
+    emailed = submit(client, choices, factor="email-code").get_data(as_text=True)
+    assert "受信したワンタイムパスワードを入力してください。" in emailed
+    assert "別の方法を試す" in emailed
+
+
+def test_picking_nothing_on_the_list_asks_again(client, database, settings):
+    add_member(database, settings, email="hanako@example.jp")
+    give_app(database, "スマートフォン")
+    with database.session() as session:
+        user = session.scalar(select(User).where(User.username == MEMBER_ID))
+        user.email_verified = True
+        user.attributes = {**(user.attributes or {}), "email_code_enabled": True}
+    page = submit_sign_in(client, authorize(client, pkce_pair()[1]).get_data(as_text=True)).get_data(as_text=True)
+    choices = submit(client, page, try_another="1").get_data(as_text=True)
+
+    again = submit(client, choices)
+
+    assert again.status_code == 400 and "認証方法を選択してください。" in again.get_data(as_text=True)
