@@ -50,6 +50,15 @@ def give_app(database, *labels: str, choice: str = "totp") -> None:
                 credential_data={"subType": "totp", "digits": 6, "period": 30, "algorithm": "HmacSHA1"}))
 
 
+def member_with_app_and_email_codes(database, settings) -> None:
+    add_member(database, settings, email="hanako@example.jp")
+    give_app(database, "スマートフォン")
+    with database.session() as session:
+        user = session.scalar(select(User).where(User.username == MEMBER_ID))
+        user.email_verified = True
+        user.attributes = {**(user.attributes or {}), "email_code_enabled": True}
+
+
 def submit(client, page: str, **fields):
     data = {name: hidden_value(page, name) for name in ("csrf_token", "tab_id", "step")}
     return follow_step(client, client.post(form_action(page), data={**data, **fields}))
@@ -91,12 +100,7 @@ def test_a_factor_proven_earlier_in_the_sign_in_is_not_asked_again(client, datab
 
 def test_try_another_way_lists_the_members_other_factors_and_switches_to_the_one_picked(
         client, database, settings):
-    add_member(database, settings, email="hanako@example.jp")
-    give_app(database, "スマートフォン")
-    with database.session() as session:
-        user = session.scalar(select(User).where(User.username == MEMBER_ID))
-        user.email_verified = True
-        user.attributes = {**(user.attributes or {}), "email_code_enabled": True}
+    member_with_app_and_email_codes(database, settings)
     page = submit_sign_in(client, authorize(client, pkce_pair()[1]).get_data(as_text=True)).get_data(as_text=True)
     assert 'autocomplete="one-time-code"' in page and "別の方法を試す" in page
 
@@ -110,12 +114,7 @@ def test_try_another_way_lists_the_members_other_factors_and_switches_to_the_one
 
 
 def test_picking_nothing_on_the_list_asks_again(client, database, settings):
-    add_member(database, settings, email="hanako@example.jp")
-    give_app(database, "スマートフォン")
-    with database.session() as session:
-        user = session.scalar(select(User).where(User.username == MEMBER_ID))
-        user.email_verified = True
-        user.attributes = {**(user.attributes or {}), "email_code_enabled": True}
+    member_with_app_and_email_codes(database, settings)
     page = submit_sign_in(client, authorize(client, pkce_pair()[1]).get_data(as_text=True)).get_data(as_text=True)
     choices = submit(client, page, try_another="1").get_data(as_text=True)
 
