@@ -31,13 +31,19 @@ class MailCatcher:
             self._arrived.notify_all()
         return "250 OK"
 
-    def wait_for_mail(self, to: str, *, seconds: float = 10) -> EmailMessage:
-        """The newest message to `to`, waiting up to `seconds` for the first one to arrive."""
+    def mails_to(self, to: str) -> list[EmailMessage]:
+        """Every message to `to` so far, oldest first."""
+        with self._arrived:
+            return [message for message in self.messages if to.lower() in message["To"].lower()]
+
+    def wait_for_mail(self, to: str, *, seconds: float = 10, after: int = 0) -> EmailMessage:
+        """The newest message to `to`, waiting up to `seconds` until more than `after` of them have
+        arrived (pass `len(catcher.mails_to(to))` taken earlier to wait for the next one)."""
         deadline = time.monotonic() + seconds
         with self._arrived:
             while True:
                 found = [message for message in self.messages if to.lower() in message["To"].lower()]
-                if found:
+                if len(found) > after:
                     return found[-1]
                 left = deadline - time.monotonic()
                 if left <= 0:

@@ -1,5 +1,6 @@
 """A member's first sign-in from the demo portal, screen by screen as the guide shows it (SPEC §2
-steps 4–11), on a desktop and on a phone, with the mail caught by an SMTP server."""
+steps 4–11) and on to setting up the chosen second factor, on a desktop and on a phone, with the
+mail caught by an SMTP server."""
 from __future__ import annotations
 
 import re
@@ -12,6 +13,9 @@ from idp.mail import find_links
 from tests.browser.browser_fixtures import (  # noqa: F401
     browser, journey_idp_server, journey_portal_server, mail_catcher, page, press, screen,
 )
+from tests.browser.journey_steps import (
+    APP_SETUP_HEADING, EMAIL_CODE_HEADING, Guide, expect_signed_in, set_up_the_app, type_the_mailed_code,
+)
 from tests.smtp import html_part, text_part
 
 pytestmark = pytest.mark.browser
@@ -19,14 +23,16 @@ pytestmark = pytest.mark.browser
 INITIAL_PASSWORD = "Init-Pass-0001"
 NEW_PASSWORD = "Sakura_2026-spring"
 # One member per screen: the desktop member keeps the society's address and picks the app,
-# the phone member types a new address and picks codes by mail.
+# the phone member types a new address and picks codes by mail; each sets theirs up at the end.
 NEWCOMERS = {
     "desktop": {"user_id": "k0010001", "last_name": "山田", "first_name": "太郎", "birthdate": (1980, 4, 1),
                 "email": "k0010001@kosmo-demo.example", "new_email": None,
-                "new_user_id": "YAMADA-TARO", "second_factor": "ワンタイムパスワード (OTP) アプリ認証"},
+                "new_user_id": "YAMADA-TARO", "second_factor": "ワンタイムパスワード (OTP) アプリ認証",
+                "setup": APP_SETUP_HEADING},
     "phone": {"user_id": "k0010002", "last_name": "鈴木", "first_name": "花子", "birthdate": (1992, 11, 30),
               "email": "k0010002@kosmo-demo.example", "new_email": "Hanako.Suzuki@example.jp",
-              "new_user_id": "SUZUKI.HANAKO", "second_factor": "ワンタイムパスワード (OTP) メール認証"},
+              "new_user_id": "SUZUKI.HANAKO", "second_factor": "ワンタイムパスワード (OTP) メール認証",
+              "setup": EMAIL_CODE_HEADING},
 }
 POLL_SECONDS = 5
 
@@ -40,23 +46,6 @@ def newcomer(request, journey_idp_server) -> dict:  # noqa: F811
         member["user_id"], INITIAL_PASSWORD, first_name=member["first_name"], last_name=member["last_name"],
         email=member["email"], birthdate=f"{year:04}-{month:02}-{day:02}", temporary=True)
     return member
-
-
-class Guide:
-    """The member following the guide: checks each screen's heading, fits it on the screen, keeps a picture."""
-
-    def __init__(self, page, folder):
-        self.page, self.folder, self.count = page, folder, 0
-
-    def expect_screen(self, heading: str, *, timeout: float = 10_000) -> None:
-        from playwright.sync_api import expect
-
-        expect(self.page.get_by_role("heading", name=heading, level=1)).to_be_visible(timeout=timeout)
-        # Nothing may stick out sideways: a phone would have to scroll to reach it.
-        overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{heading}: {overflow} px wider than the screen"
-        self.count += 1
-        self.page.screenshot(path=self.folder / f"{self.count:02}-{heading}.png", full_page=True)
 
 
 def test_a_newcomer_follows_the_guide_from_the_portal_and_ends_on_it_signed_in(
@@ -124,9 +113,13 @@ def test_a_newcomer_follows_the_guide_from_the_portal_and_ends_on_it_signed_in(
     page.get_by_label("新しいパスワード（確認）").fill(NEW_PASSWORD)
     press(page.get_by_role("button", name="送信"))
 
-    expect(page).to_have_url(journey_portal_server.url + "/")
-    name = f"{newcomer['last_name']} {newcomer['first_name']} さん"
-    expect(page.get_by_role("banner").get_by_role("link", name=name)).to_be_visible()
+    # Last, the factor chosen at step 9 is set up: the app with its code, mail with a mailed code.
+    if newcomer["setup"] == APP_SETUP_HEADING:
+        set_up_the_app(page, press, guide, device_name="わたしのスマートフォン")
+    else:
+        type_the_mailed_code(page, press, guide, mail_catcher, mailed_to, mails_before=1)
+
+    expect_signed_in(page, journey_portal_server.url, f"{newcomer['last_name']} {newcomer['first_name']}")
     page.screenshot(path=tmp_path / "99-portal.png", full_page=True)
 
 

@@ -15,6 +15,7 @@ import pytest
 from idp.config import CHECKOUT
 # Fixtures, imported rather than in a conftest.py: see browser_fixtures.py.
 from tests.browser.browser_fixtures import DESKTOP, browser, portal_for  # noqa: F401
+from tests.browser.journey_steps import VirtualAuthenticator
 from tests.servers import IdpServer
 
 pytestmark = pytest.mark.browser
@@ -49,23 +50,6 @@ def passkey_idp(tmp_path_factory):
 def passkey_portal(passkey_idp):
     with portal_for(passkey_idp) as portal:
         yield portal
-
-
-class VirtualAuthenticator:
-    """The platform authenticator of the member's device (Chromium's, over the DevTools protocol)."""
-
-    def __init__(self, page):
-        self.cdp = page.context.new_cdp_session(page)
-        self.cdp.send("WebAuthn.enable")
-        self.id = self.cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-            "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
-            "hasUserVerification": True, "isUserVerified": True}})["authenticatorId"]
-
-    def verifies_the_member(self, verified: bool) -> None:
-        self.cdp.send("WebAuthn.setUserVerified", {"authenticatorId": self.id, "isUserVerified": verified})
-
-    def passkeys(self) -> list[dict]:
-        return self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})["credentials"]
 
 
 def sign_in_with_password(page, portal_url: str) -> None:
