@@ -14,7 +14,7 @@ import pytest
 
 # Fixtures, imported rather than in a conftest.py: see browser_fixtures.py.
 from tests.browser.browser_fixtures import (  # noqa: F401
-    DESKTOP, PHONE, browser, journey_idp_server, journey_portal_server, mail_catcher, page, press,
+    browser, journey_idp_server, journey_portal_server, mail_catcher, page, press, screen,
 )
 from tests.browser.journey_steps import (
     Guide, VirtualAuthenticator, expect_signed_in, keep_the_address, prepare_member, register_a_passkey,
@@ -29,7 +29,6 @@ NAME = "高橋 次郎"
 PASSKEY = "生体認証（パスキー）"
 
 
-@pytest.mark.parametrize("screen", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_member_adds_a_passkey_from_a_second_device_removes_one_and_keeps_the_last(
         screen, page, press, journey_idp_server, journey_portal_server, tmp_path):  # noqa: F811
     from playwright.sync_api import expect

@@ -117,6 +117,7 @@ def test_a_newcomer_follows_the_guide_from_the_portal_and_ends_on_it_signed_in(
     if newcomer["setup"] == APP_SETUP_HEADING:
         set_up_the_app(page, press, guide, device_name="わたしのスマートフォン")
     else:
+        # The code comes in the second mail to the address, after the confirmation.
         type_the_mailed_code(page, press, guide, mail_catcher, mailed_to, mails_before=1)
 
     expect_signed_in(page, journey_portal_server.url, f"{newcomer['last_name']} {newcomer['first_name']}")
