@@ -48,6 +48,9 @@ def _start(ctx: StepContext, sign_out_everywhere: bool = False) -> Page:
 def _check_ceremony(ctx: StepContext, form: Mapping[str, str]) -> Page:
     state = ctx.data.get("registration")
     answer = form.get(webauthn.CREDENTIAL_FIELD, "")
+    if form.get(webauthn.ERROR_FIELD) == "InvalidStateError":
+        # The browser already holds one of the member's passkeys (excludeCredentials).
+        return _retry_page("webauthn_register.error.already_registered")
     if state is None or form.get(webauthn.ERROR_FIELD) or not answer:
         # Cancelled in the browser's dialog, or no passkey support: the member may simply retry.
         return _retry_page()

@@ -222,6 +222,18 @@ def test_the_members_passkeys_are_excluded_and_registering_one_twice_is_refused(
     assert member.events == [("UPDATE_CREDENTIAL_ERROR", {"credential_type": "webauthn", "error": "credential_exists"})]
 
 
+def test_a_browser_that_already_holds_one_of_the_members_passkeys_says_so(database, settings, member_id, registered):
+    """The browser refuses to make a second passkey on the same device (InvalidStateError): the
+    member is told to use another device, not that something failed."""
+    member = registering(database, settings, member_id)
+    member.sees()
+
+    page = member.submit(webauthn_error="InvalidStateError")
+
+    assert page.template == "passkey-retry.html"
+    assert page.errors == {"": ["webauthn_register.error.already_registered"]}
+
+
 @pytest.mark.parametrize("answer", [
     {"challenge": encode(b"an old challenge of another page")},
     {"origin": "https://evil.example"},
