@@ -271,6 +271,28 @@ def user_show(ctx: Context, realm_name, username) -> None:
         click.echo("\n".join(_describe(member)))
 
 
+@user.command("unlock")
+@click.option("--realm", "realm_name", required=True)
+@click.argument("username")
+@pass_context
+def user_unlock(ctx: Context, realm_name, username) -> None:
+    """Lift a brute-force lock: forget the failures, re-enable after a permanent lockout."""
+    from idp.db.models import utcnow
+    from idp.ephemeral import make_store
+    from idp.realms.schema import BruteForceSettings
+    from idp.security.brute_force import BruteForce
+
+    with ctx.session() as session:
+        realm = _realm(session, realm_name)
+        member = _member(session, realm, username)
+        store = make_store(ctx.settings.redis_url, ctx.database)
+        was_permanent = BruteForce(store, realm.id, BruteForceSettings(), utcnow()).unlock(member.id)
+        if was_permanent:
+            member.enabled = True
+        click.echo(f"realm {realm_name}: unlocked {member.username}"
+                   + (" and enabled it again after a permanent lockout" if was_permanent else ""))
+
+
 def _describe(member) -> list[str]:
     lines = [
         f"id: {member.id}",

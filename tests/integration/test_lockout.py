@@ -1,0 +1,122 @@
+"""Brute-force lockout on the demo society's sign-in page (failure factor 10): a guessed password
+locks the account, an unknown user ID answers exactly the same, and an operator unlocks."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from sqlalchemy import select
+
+import idp.login.views
+from idp.db.models import AuditEvent, utcnow
+from tests.integration.test_cli import cli
+from tests.integration.test_login import add_member, authorize, pkce_pair, submit_sign_in
+
+LOCKED = ("ログインに失敗した回数が上限に達したため、現在ログインできません。"
+          "しばらく時間をおいてから再度お試しいただくか、ご加入の健康保険組合にお問い合わせください。")
+INVALID = "ユーザIDまたはパスワードが正しくありません。"
+FAILURE_FACTOR = 10
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The steps' clock, moved two seconds per attempt so no two look like a machine's."""
+
+    class Clock:
+        now = utcnow()
+
+        def tick(self, **delta):
+            self.now += timedelta(**delta) if delta else timedelta(seconds=2)
+            return self.now
+
+    clock = Clock()
+    monkeypatch.setattr(idp.login.views, "utcnow", lambda: clock.now)
+    return clock
+
+
+@pytest.fixture
+def member(database, settings):
+    return add_member(database, settings)
+
+
+def attempt(client, clock, password="wrong-password-1", username="hanako-01"):
+    clock.tick()
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+    return submit_sign_in(client, page, username=username, password=password)
+
+
+def error_text(response) -> str:
+    text = unescape(response.get_data(as_text=True))
+    return LOCKED if LOCKED in text else INVALID if INVALID in text else "(no error)"
+
+
+def events(database, type: str) -> list[AuditEvent]:
+    with database.session() as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.type == type)))
+
+
+def test_ten_wrong_passwords_lock_the_member_even_against_the_right_password(client, clock, member, database):
+    answers = [error_text(attempt(client, clock)) for _ in range(FAILURE_FACTOR)]
+    assert answers == [INVALID] * FAILURE_FACTOR
+
+    refused = attempt(client, clock, password="sakura-2024-spring")
+    assert (refused.status_code, error_text(refused)) == (401, LOCKED)
+    assert len(events(database, "USER_LOCKED")) == 1
+    assert [e.error for e in events(database, "LOGIN_ERROR")][-1] == "user_temporarily_disabled"
+
+
+def test_an_unknown_user_id_is_locked_after_as_many_failures_with_the_same_page(client, clock, member):
+    for _ in range(FAILURE_FACTOR):
+        attempt(client, clock, username="nobody-here")
+    for _ in range(FAILURE_FACTOR):
+        attempt(client, clock)
+
+    unknown, known = attempt(client, clock, username="Nobody-Here"), attempt(client, clock)
+    assert (unknown.status_code, error_text(unknown)) == (known.status_code, error_text(known)) == (401, LOCKED)
+    assert without_tokens(unknown, "Nobody-Here") == without_tokens(known, "hanako-01")
+
+
+def without_tokens(response, username: str) -> str:
+    """The page with what differs between any two sign-ins (tab, CSRF and step tokens) blanked."""
+    page = re.sub(r'value="[^"]*"|tab_id=[^&"]*', "", response.get_data(as_text=True))
+    return page.replace(username, "")
+
+
+def test_the_lock_ends_after_the_wait_and_a_success_clears_the_count(app, client, clock, member):
+    for _ in range(FAILURE_FACTOR):
+        attempt(client, clock)
+    clock.tick(seconds=61)  # the demo realm's wait increment is Keycloak's 60 seconds
+
+    signed_in = attempt(client, clock, password="sakura-2024-spring")
+    assert signed_in.status_code == 302
+    another_browser = app.test_client()
+    for _ in range(FAILURE_FACTOR - 1):
+        attempt(another_browser, clock)
+    assert attempt(another_browser, clock, password="sakura-2024-spring").status_code == 302
+
+
+def test_two_failures_within_a_second_wait_the_quick_login_minimum(client, clock, member):
+    attempt(client, clock)
+    clock.tick(seconds=-1.5)  # the next attempt comes half a second after the first
+    attempt(client, clock)
+    assert error_text(attempt(client, clock, password="sakura-2024-spring")) == LOCKED
+
+
+def test_an_operator_unlocks_a_locked_member(client, clock, member, settings):
+    for _ in range(FAILURE_FACTOR):
+        attempt(client, clock)
+
+    result = cli(settings)("user", "unlock", "--realm", "kosmo-demo", "hanako-01")
+    assert (result.exit_code, result.output.strip()) == (0, "realm kosmo-demo: unlocked hanako-01")
+    assert attempt(client, clock, password="sakura-2024-spring").status_code == 302
+
+
+def test_unlock_names_an_unknown_realm_or_user_in_one_line(database, settings):
+    idp = cli(settings)
+    for args, problem in [(("--realm", "nowhere", "hanako-01"), "no realm named 'nowhere'"),
+                          (("--realm", "kosmo-demo", "nobody-here"), "no user 'nobody-here'")]:
+        result = idp("user", "unlock", *args)
+        assert result.exit_code != 0
+        assert len(result.output.strip().splitlines()) == 1 and problem in result.output

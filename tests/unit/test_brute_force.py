@@ -1,0 +1,157 @@
+"""Keycloak's brute-force detection against the real ephemeral store (SQL, and Redis when
+IDP_TEST_REDIS_URL is set), with the clock moved by hand."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from idp.ephemeral import make_store
+from idp.realms.schema import BruteForceSettings
+from idp.security.brute_force import IP_FACTOR, BruteForce
+
+START = datetime(2025, 4, 1, 0, 0, tzinfo=timezone.utc)
+MEMBER, OTHER = "member-1", "member-2"
+HOME, OFFICE = "192.0.2.10", "198.51.100.7"
+
+
+@pytest.fixture(params=["sql", "redis"])
+def store(request, migrated_database):
+    return make_store(request.getfixturevalue("redis_url") if request.param == "redis" else None, migrated_database)
+
+
+class Clock:
+    """The realm's detection as seen at a moment that tests move forward."""
+
+    def __init__(self, store, **settings):
+        self.store = store
+        self.settings = BruteForceSettings(enabled=True, **settings)
+        self.now = START
+
+    def guard(self) -> BruteForce:
+        return BruteForce(self.store, "realm-1", self.settings, self.now)
+
+    def fail(self, user_id=MEMBER, ip=HOME, times=1, every=timedelta(seconds=5)):
+        failure = None
+        for _ in range(times):
+            self.now += every
+            failure = self.guard().failed(user_id, ip)
+        return failure
+
+    def wait(self, **delta):
+        self.now += timedelta(**delta)
+
+    def locked(self, user_id=MEMBER, ip=HOME):
+        return self.guard().locked(user_id, ip)
+
+
+def test_failures_below_the_factor_do_not_lock(store):
+    clock = Clock(store, failure_factor=3)
+    assert clock.fail(times=2).wait_seconds == 0
+    assert clock.locked() is None
+
+
+def test_reaching_the_failure_factor_locks_for_the_wait_increment(store):
+    clock = Clock(store, failure_factor=3, wait_increment_seconds=60)
+    failure = clock.fail(times=3)
+    assert (failure.wait_seconds, failure.lock_started, failure.permanent) == (60, True, False)
+    assert clock.locked() == 60
+    assert clock.locked(user_id=OTHER) is None
+
+
+def test_the_lock_ends_after_the_wait(store):
+    clock = Clock(store, failure_factor=3, wait_increment_seconds=60)
+    clock.fail(times=3)
+    clock.wait(seconds=59)
+    assert clock.locked() == 1
+    clock.wait(seconds=1)
+    assert clock.locked() is None
+
+
+def test_the_wait_grows_with_each_multiple_of_the_factor_and_is_capped(store):
+    clock = Clock(store, failure_factor=2, wait_increment_seconds=60, max_failure_wait_seconds=150)
+    waits = []
+    for _ in range(6):
+        waits.append(clock.fail().wait_seconds)
+        clock.wait(minutes=5)  # past every wait, so each failure is a fresh attempt
+    assert waits == [0, 60, 60, 120, 120, 150]
+
+
+def test_a_new_lock_is_reported_once(store):
+    clock = Clock(store, failure_factor=2, wait_increment_seconds=60)
+    clock.fail()
+    assert clock.fail().lock_started
+    assert not clock.fail().lock_started  # a failure while still locked extends, it does not start
+
+
+def test_failures_older_than_max_delta_time_are_forgotten(store):
+    clock = Clock(store, failure_factor=3, max_delta_time_seconds=600)
+    clock.fail(times=2)
+    clock.wait(seconds=601)
+    assert clock.fail().wait_seconds == 0
+    assert clock.locked() is None
+
+
+def test_two_failures_within_the_quick_login_check_wait_the_minimum(store):
+    clock = Clock(store, failure_factor=30, quick_login_check_milli_seconds=1000, minimum_quick_login_wait_seconds=45)
+    clock.fail()
+    failure = clock.fail(every=timedelta(milliseconds=400))
+    assert (failure.wait_seconds, failure.lock_started) == (45, True)
+    assert clock.locked() == 45
+
+
+def test_a_slow_second_failure_is_not_a_quick_login(store):
+    clock = Clock(store, failure_factor=30, quick_login_check_milli_seconds=1000)
+    clock.fail()
+    assert clock.fail(every=timedelta(milliseconds=1500)).wait_seconds == 0
+
+
+def test_a_success_clears_the_members_failures(store):
+    clock = Clock(store, failure_factor=3)
+    clock.fail(times=2)
+    clock.guard().succeeded(MEMBER)
+    assert clock.fail().wait_seconds == 0
+
+
+def test_permanent_lockout_locks_until_unlocked(store):
+    clock = Clock(store, failure_factor=3, permanent_lockout=True)
+    assert not clock.fail(times=2).permanent
+    failure = clock.fail()
+    assert (failure.permanent, failure.lock_started) == (True, True)
+    clock.wait(days=365)
+    assert clock.locked() is not None
+    assert clock.guard().permanently_locked(MEMBER)
+
+    assert clock.guard().unlock(MEMBER) is True
+    assert clock.locked() is None
+    assert clock.guard().unlock(MEMBER) is False
+
+
+def test_unlock_lifts_a_temporary_lock(store):
+    clock = Clock(store, failure_factor=2)
+    clock.fail(times=2)
+    assert clock.guard().unlock(MEMBER) is False
+    assert clock.locked() is None
+
+
+def test_an_address_failing_across_many_user_ids_is_slowed(store):
+    clock = Clock(store, failure_factor=2, wait_increment_seconds=60)
+    for n in range(2 * IP_FACTOR - 1):
+        clock.fail(user_id=f"guess-{n}")
+    assert clock.locked(user_id="a-new-guess") is None
+    clock.fail(user_id="one-more-guess")
+    assert clock.locked(user_id="a-new-guess") == 60
+    assert clock.locked(user_id="a-new-guess", ip=OFFICE) is None
+
+
+def test_user_ids_are_counted_without_regard_to_case(store):
+    clock = Clock(store, failure_factor=2)
+    clock.fail(user_id="Hanako-01")
+    clock.fail(user_id="hanako-01")
+    assert clock.locked(user_id="HANAKO-01") is not None
+
+
+def test_nothing_is_counted_when_detection_is_off(store):
+    guard = BruteForce(store, "realm-1", BruteForceSettings(enabled=False, failure_factor=1), START)
+    assert guard.failed(MEMBER, HOME).wait_seconds == 0
+    assert guard.locked(MEMBER, HOME) is None
