@@ -6,7 +6,7 @@ import logging
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from idp import db, ephemeral, i18n
+from idp import db, ephemeral, i18n, operations
 from idp.config import Settings
 
 csrf = CSRFProtect()
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     i18n.init_app(app)
     csrf.init_app(app)
     _register_blueprints(app)
+    operations.init_app(app)
     if settings.proxy_fix:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

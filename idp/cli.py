@@ -426,6 +426,60 @@ def keys_rotate(ctx: Context, realm_name: str) -> None:
         click.echo(f"realm {realm_name}: new signing key {key.kid} ({key.algorithm}); the previous key stays published until its tokens expire")
 
 
+@main.command()
+@click.option("--realm", "realm_name", help="only this realm")
+@click.option("--type", "types", multiple=True, help="only this event type (repeatable), e.g. LOGIN_ERROR")
+@click.option("--user", "username", help="only this member's events")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="UTC date or time")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--json", "as_json", is_flag=True, help="one JSON object a line")
+@pass_context
+def events(ctx: Context, realm_name, types, username, since, limit, as_json) -> None:
+    """Audit events, newest first (times in UTC)."""
+    import json
+    from datetime import timezone
+
+    from sqlalchemy import select
+
+    from idp.db.models import AuditEvent, Realm, User
+
+    with ctx.session() as session:
+        query = select(AuditEvent).order_by(AuditEvent.time.desc(), AuditEvent.id).limit(limit)
+        if realm_name:
+            query = query.where(AuditEvent.realm_id == _realm(session, realm_name).id)
+        if types:
+            query = query.where(AuditEvent.type.in_([t.upper() for t in types]))
+        if username:
+            members = select(User.id).where(User.username == username.lower())
+            query = query.where(AuditEvent.user_id.in_(members))
+        if since:
+            query = query.where(AuditEvent.time >= since.replace(tzinfo=timezone.utc))
+        found = session.scalars(query).all()
+        realms = dict(session.execute(select(Realm.id, Realm.name)).all())
+        user_ids = {e.user_id for e in found if e.user_id}
+        usernames = dict(session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all())
+        for item in found:
+            row = _event_row(item, realms, usernames)
+            click.echo(json.dumps(row, ensure_ascii=False) if as_json else _event_line(row))
+
+
+def _event_row(item, realms: dict, usernames: dict) -> dict:
+    return {
+        "time": item.time.strftime("%Y-%m-%dT%H:%M:%SZ"), "type": item.type,
+        "realm": realms.get(item.realm_id, item.realm_id), "user": usernames.get(item.user_id, item.user_id),
+        "user_id": item.user_id, "client_id": item.client_id, "session_id": item.session_id,
+        "ip_address": item.ip_address, "error": item.error, "details": item.details or {},
+    }
+
+
+def _event_line(row: dict) -> str:
+    fields = [f"{name}={row[key]}" for name, key in (("realm", "realm"), ("user", "user"), ("client", "client_id"),
+                                                     ("ip", "ip_address"), ("session", "session_id"), ("error", "error"))
+              if row[key]]
+    fields += [f"{key}={value}" for key, value in sorted(row["details"].items())]
+    return "  ".join([row["time"], row["type"], *fields])
+
+
 @main.group()
 def flows() -> None:
     """Sign-in flows (flows/*.yaml): check them, draw them, describe them for editors."""

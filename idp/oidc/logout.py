@@ -8,6 +8,7 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
+from idp import events
 from idp.db import db_session
 from idp.db.models import Client, RefreshTokenFamily
 from idp.oidc import sessions, tokens
@@ -33,9 +34,15 @@ def logout_with_refresh_token() -> Response:
     family = session.get(RefreshTokenFamily, claims.get("fam", ""))
     user_session = sessions.find_session(session, g.realm, family.user_session_id if family else None)
     if user_session is not None:
+        _record_logout(user_session, client.client_id)
         sessions.end_session(session, user_session)
     session.commit()
     return Response(status=204)
+
+
+def _record_logout(user_session, client_id: str | None, **details) -> None:
+    events.record(db_session(), g.realm.id, "LOGOUT", user_id=user_session.user_id, client_id=client_id,
+                  session_id=user_session.id, ip_address=request.remote_addr or "", **details)
 
 
 def _error(error: str, description: str) -> Response:
@@ -56,7 +63,7 @@ def logout_in_browser() -> Response:
         return _page("error.html", 400, message_key="error.invalid_redirect_uri")
     if hint_claims is None and not _confirmed():
         return _page("logout-confirm.html", 200, values=_carried(values))
-    _end_browser_session(hint_claims)
+    _end_browser_session(hint_claims, client, redirect_uri)
     if redirect_uri:
         target = add_params_to_uri(redirect_uri, [("state", values["state"])]) if values.get("state") else redirect_uri
         response = redirect(target)
@@ -96,11 +103,12 @@ def _carried(values) -> dict:
     return {key: values[key] for key in ("post_logout_redirect_uri", "client_id", "state") if values.get(key)}
 
 
-def _end_browser_session(hint_claims: dict | None) -> None:
+def _end_browser_session(hint_claims: dict | None, client: Client | None, redirect_uri: str | None) -> None:
     session = db_session()
     for session_id in {sessions.session_id_from_cookie(), (hint_claims or {}).get("sid")}:
         user_session = sessions.find_session(session, g.realm, session_id)
         if user_session is not None:
+            _record_logout(user_session, client.client_id if client else None, redirect_uri=redirect_uri)
             sessions.end_session(session, user_session)
     session.commit()
 

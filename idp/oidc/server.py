@@ -6,6 +6,7 @@ of the current request is in `flask.g` (set by the OIDC blueprint).
 """
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from datetime import timedelta
@@ -27,6 +28,7 @@ from authlib.oidc.core import OpenIDCode, OpenIDToken
 from flask import g, request
 from sqlalchemy import select
 
+from idp import events
 from idp.db import db_session
 from idp.db.models import Client, RefreshTokenFamily, User, UserSession, utcnow
 from idp.ephemeral import ephemeral
@@ -145,6 +147,7 @@ def issue_tokens(grant_request, user: User, scope: str, include_refresh_token: b
     }
     if include_refresh_token and user_session is not None:
         family = _rotate_family(grant_request, ctx, refresh_lifespan, now)
+        grant_request.token_family = family
         claims = tokens.refresh_token_claims(ctx, refresh_lifespan, now, family_id=family.id, jti=family.current_jti)
         token["refresh_token"] = tokens.sign(session, realm, claims)
         token["refresh_expires_in"] = refresh_lifespan
@@ -170,19 +173,44 @@ def _rotate_family(grant_request, ctx: tokens.TokenContext, lifespan: int, now: 
 
 
 class KeycloakTokensMixin:
-    """Every grant issues Keycloak-shaped tokens and saves its changes in one commit."""
+    """Every grant issues Keycloak-shaped tokens and saves its changes, with its audit event, in one commit."""
+
+    EVENT = ""  # Keycloak's event type for a granted token
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
-        return issue_tokens(self.request, user, tokens.granted_scope(scope), include_refresh_token)
+        token = issue_tokens(self.request, user, tokens.granted_scope(scope), include_refresh_token)
+        self.record_event(token)  # committed with the token's changes by `save_token`
+        return token
 
     def save_token(self, token):
         db_session().commit()
+
+    def record_event(self, token: dict) -> None:
+        req = self.request
+        user_session: UserSession | None = getattr(req, "user_session", None)
+        family: RefreshTokenFamily | None = getattr(req, "token_family", None)
+        events.record(
+            db_session(), g.realm.id, self.EVENT, user_id=req.user.id if req.user else None,
+            client_id=req.client.client_id, session_id=user_session.id if user_session else None,
+            ip_address=request.remote_addr or "", grant_type=self.GRANT_TYPE, scope=token.get("scope"),
+            client_auth_method=getattr(req, "auth_method", None),
+            refresh_token_family=family.id if family else None, **self.event_details(),
+        )
+
+    def event_details(self) -> dict:
+        return {}
 
 
 class CodeGrant(KeycloakTokensMixin, AuthorizationCodeGrant):
     """RFC 6749 §4.1 with PKCE (RFC 7636); codes live in the ephemeral store and are single use."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    EVENT = "CODE_TO_TOKEN"
+
+    def event_details(self) -> dict:
+        # A digest, never the code: it still ties the event to a replayed code's reports.
+        code = self.request.payload.data.get("code") or ""
+        return {"code_id": hashlib.sha256(code.encode()).hexdigest()[:16]}
 
     def save_authorization_code(self, code, req):
         user_session: UserSession = req.user_session
@@ -275,6 +303,7 @@ class RefreshGrant(KeycloakTokensMixin, RefreshTokenGrant):
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     INCLUDE_NEW_REFRESH_TOKEN = True
+    EVENT = "REFRESH_TOKEN"
 
     def authenticate_refresh_token(self, refresh_token):
         session = db_session()
@@ -336,6 +365,15 @@ class PasswordGrant(KeycloakTokensMixin, ResourceOwnerPasswordCredentialsGrant):
     """RFC 6749 §4.3, only for clients with direct access grants on (Keycloak's errors)."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    EVENT = "LOGIN"
+
+    def event_details(self) -> dict:
+        return {"auth_method": "openid-connect", "username": self.request.user.username}
+
+    def authenticate_token_endpoint_client(self):
+        # Known before the user is checked, so a refused sign-in's event names its client.
+        self.request.client = super().authenticate_token_endpoint_client()
+        return self.request.client
 
     def authenticate_user(self, username, password):
         from idp.db.users import check_password, find_user
@@ -345,14 +383,27 @@ class PasswordGrant(KeycloakTokensMixin, ResourceOwnerPasswordCredentialsGrant):
         user = find_user(session, g.realm, username)
         if user is None:
             dummy_verify(password, settings)
+            self._refuse(None, "user_not_found", username)
             raise InvalidUserCredentials()
         if not check_password(session, user, password, settings):
+            self._refuse(user, "invalid_user_credentials", username)
             raise InvalidUserCredentials()
         if not user.enabled:
+            self._refuse(user, "user_disabled", username)
             raise InvalidGrantError("Account disabled")
         if user.required_actions or any(c.temporary for c in user.credentials if c.type == "password"):
+            self._refuse(user, "resolve_required_actions", username)
             raise InvalidGrantError("Account is not fully set up")
         return user
+
+    def _refuse(self, user: User | None, error: str, username: str) -> None:
+        """Keep a LOGIN_ERROR (Keycloak's error names) while nothing else of the refused request is kept."""
+        session = db_session()
+        session.rollback()
+        events.record(session, g.realm.id, "LOGIN_ERROR", user_id=user.id if user else None,
+                      client_id=self.request.client.client_id, ip_address=request.remote_addr or "", error=error,
+                      grant_type=self.GRANT_TYPE, auth_method="openid-connect", username=username[:255])
+        session.commit()
 
     def create_token_response(self):
         # Only now is the client known to Authlib's request and the requested scope checked.
@@ -372,6 +423,10 @@ class ServiceAccountGrant(KeycloakTokensMixin, ClientCredentialsGrant):
     """RFC 6749 §4.4: the token speaks for the client's `service-account-<client>` user."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    EVENT = "CLIENT_LOGIN"
+
+    def event_details(self) -> dict:
+        return {"username": self.request.user.username}
 
     def create_token_response(self):
         model = self.request.client.model
@@ -381,7 +436,7 @@ class ServiceAccountGrant(KeycloakTokensMixin, ClientCredentialsGrant):
             raise InvalidGrantError("Client has no service account")
         self.request.user = user
         scope = tokens.granted_scope(self.request.payload.scope)
-        token = issue_tokens(self.request, user, scope, include_refresh_token=False)
+        token = self.generate_token(user, scope, include_refresh_token=False)
         self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
