@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from idp import db, ephemeral, i18n, operations
 from idp.config import Settings
+from idp.security import headers
 
 csrf = CSRFProtect()
 
@@ -29,6 +30,8 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.base_url_is_https,
         WTF_CSRF_TIME_LIMIT=None,
+        # Pages send no Referer (Referrer-Policy: no-referrer); the CSRF token and SameSite=Lax protect.
+        WTF_CSRF_SSL_STRICT=False,
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     logging.getLogger("idp").setLevel(settings.log_level)
@@ -37,6 +40,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     ephemeral.init_app(app, ephemeral.make_store(settings.redis_url, database))
     i18n.init_app(app)
     csrf.init_app(app)
+    headers.init_app(app)
     _register_blueprints(app)
     operations.init_app(app)
     if settings.proxy_fix:
