@@ -137,8 +137,10 @@ def issue_tokens(grant_request, user: User, scope: str, include_refresh_token: b
     ctx = tokens.TokenContext(g.issuer, realm, grant_request.client.model, user, scope, user_session)
     now = int(time.time())
     access_lifespan, refresh_lifespan = _lifespans(user_session)
+    access_claims = tokens.access_token_claims(ctx, access_lifespan, now)
+    grant_request.access_token_jti = access_claims["jti"]
     token = {
-        "access_token": tokens.sign(session, realm, tokens.access_token_claims(ctx, access_lifespan, now)),
+        "access_token": tokens.sign(session, realm, access_claims),
         "expires_in": access_lifespan,
         "refresh_expires_in": 0,
         "token_type": "Bearer",
@@ -226,9 +228,23 @@ class CodeGrant(KeycloakTokensMixin, AuthorizationCodeGrant):
 
     def query_authorization_code(self, code, client):
         stored = ephemeral().take(f"code:{g.realm.id}:{code}")
-        if stored is None or stored["client_id"] != client.client_id:
+        if stored is None:
+            _revoke_what_the_code_issued(code)
+            raise InvalidGrantError("Code not valid")
+        # Marked before anything is issued, so a replay racing this exchange is refused too.
+        _remember_code_use(code, {}, g.realm_config.tokens.access_code_lifespan)
+        self.request.code_presented = code
+        if stored["client_id"] != client.client_id:
             raise InvalidGrantError("Code not valid")
         return AuthorizationCode(stored)
+
+    def save_token(self, token):
+        family: RefreshTokenFamily | None = getattr(self.request, "token_family", None)
+        issued = {"family_id": family.id if family else None, "access_token_jti": self.request.access_token_jti,
+                  "access_token_expires_in": token["expires_in"]}
+        _remember_code_use(self.request.code_presented, issued,
+                           max(token["refresh_expires_in"], token["expires_in"]))
+        db_session().commit()
 
     def delete_authorization_code(self, authorization_code):
         """Already gone: `query_authorization_code` took it out of the store."""
@@ -250,6 +266,29 @@ class CodeGrant(KeycloakTokensMixin, AuthorizationCodeGrant):
         extra = [("session_state", self.request.user_session.id), ("iss", g.issuer),
                  *getattr(self.request, "extra_params", {}).items()]
         return status, body, [("Location", add_params_to_uri(location, extra))]
+
+
+def _remember_code_use(code: str, issued: dict, ttl: int) -> None:
+    ephemeral().put(f"code-used:{g.realm.id}:{code}", issued, max(ttl, 1))
+
+
+def _revoke_what_the_code_issued(code: str) -> None:
+    """RFC 6749 §4.1.2: a code used twice revokes the tokens its first use issued.
+
+    The refresh token family is revoked; the first access token goes on the denylist that
+    userinfo, introspection and revocation consult. (Access tokens refreshed from the family
+    later stay valid until they expire, minutes at most.)
+    """
+    issued = ephemeral().get(f"code-used:{g.realm.id}:{code}")
+    if not issued:
+        return
+    family = db_session().get(RefreshTokenFamily, issued.get("family_id") or "")
+    if family is not None:
+        family.revoked = True
+        db_session().commit()
+    if issued.get("access_token_jti"):
+        ephemeral().put(ACCESS_TOKEN_DENYLIST + issued["access_token_jti"], {},
+                        max(int(issued.get("access_token_expires_in", 0)), 1))
 
 
 class PkceForClient(CodeChallenge):
