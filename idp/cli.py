@@ -76,7 +76,6 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("threads", 4)
-            self.cfg.set("accesslog", "-")
 
         def load(self):
             from idp.app import create_app
