@@ -65,7 +65,7 @@ class BruteForce:
         if not self.enabled:
             return Failure()
         self._fail_address(ip)
-        return self._fail_member(user_id)
+        return self._fail_member(user_id, ip)
 
     def succeeded(self, user_id: str) -> None:
         """A correct answer clears the member's failures (the address keeps its count, so one
@@ -79,9 +79,20 @@ class BruteForce:
         self.store.delete(self._user_key(user_id))
         return was_permanent
 
-    def _fail_member(self, user_id: str) -> Failure:
+    def status(self, user_id: str) -> dict:
+        """The member's failures in Keycloak's attack-detection JSON (the Admin API's
+        `GET attack-detection/brute-force/users/{id}`): `lastFailure` in epoch milliseconds,
+        `disabled` while a lock (temporary or permanent) holds."""
+        record = self.store.get(self._user_key(user_id)) if self.enabled else None
+        if not record:
+            return {"numFailures": 0, "disabled": False, "lastIPFailure": "n/a", "lastFailure": 0}
+        return {"numFailures": record["failures"], "disabled": record["not_before"] > self.now,
+                "lastIPFailure": record.get("last_ip_failure", "n/a"), "lastFailure": record["last_failure_ms"]}
+
+    def _fail_member(self, user_id: str, ip: str) -> Failure:
         settings, key = self.settings, self._user_key(user_id)
         record, delta_ms = self._next_failure(key, reset=not settings.permanent_lockout)
+        record["last_ip_failure"] = ip
         if settings.permanent_lockout:
             wait = self._quick_login_wait(record, delta_ms)
             if record["failures"] >= settings.failure_factor:

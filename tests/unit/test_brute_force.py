@@ -155,3 +155,34 @@ def test_nothing_is_counted_when_detection_is_off(store):
     guard = BruteForce(store, "realm-1", BruteForceSettings(enabled=False, failure_factor=1), START)
     assert guard.failed(MEMBER, HOME).wait_seconds == 0
     assert guard.locked(MEMBER, HOME) is None
+
+
+def test_status_reads_as_keycloaks_attack_detection_for_a_member_never_failed(store):
+    clock = Clock(store)
+    assert clock.guard().status(MEMBER) == {"numFailures": 0, "disabled": False, "lastIPFailure": "n/a",
+                                            "lastFailure": 0}
+
+
+def test_status_counts_failures_and_names_the_last_address_and_time(store):
+    clock = Clock(store, failure_factor=3, wait_increment_seconds=60)
+    clock.fail(times=2)
+    clock.fail(ip=OFFICE)
+    last_failure_ms = int(clock.now.timestamp() * 1000)
+
+    assert clock.guard().status(MEMBER) == {"numFailures": 3, "disabled": True, "lastIPFailure": OFFICE,
+                                            "lastFailure": last_failure_ms}
+    clock.wait(seconds=60)
+    assert clock.guard().status(MEMBER)["disabled"] is False
+    assert clock.guard().status(OTHER)["numFailures"] == 0
+
+
+def test_status_is_cleared_by_unlock_and_empty_when_detection_is_off(store):
+    clock = Clock(store, failure_factor=3, permanent_lockout=True)
+    clock.fail(times=3)
+    assert clock.guard().status(MEMBER)["disabled"] is True
+    off = BruteForce(store, "realm-1", BruteForceSettings(enabled=False), clock.now)
+    assert off.status(MEMBER)["numFailures"] == 0
+
+    clock.guard().unlock(MEMBER)
+    assert clock.guard().status(MEMBER) == {"numFailures": 0, "disabled": False, "lastIPFailure": "n/a",
+                                            "lastFailure": 0}
