@@ -1,14 +1,20 @@
 """docker/: the compose file wires two identity providers, nginx, PostgreSQL, Redis, Mailpit and the portal.
 
 No Docker engine runs here, so the files are read as data and checked against the code they
-configure (settings, the demo realm's client); `docker compose config` also runs when the
-plugin is installed.
+configure (settings, the demo realm's client), Docker Compose itself reads the compose file
+(`.ci/run` installs it; under CI its absence fails), and the image's start command and health
+check run for real outside a container.
 """
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +22,7 @@ from ruamel.yaml import YAML
 
 from idp.config import CHECKOUT, Settings
 from idp.realms import load_realm_file
+from tests.servers import BIN, free_port
 
 DOCKER = CHECKOUT / "docker"
 COMPOSE = DOCKER / "compose.yaml"
@@ -124,9 +131,93 @@ def test_the_image_leaves_local_state_out():
     assert {".venv", "var", ".git"} <= ignored
 
 
-def test_docker_compose_accepts_the_file():
+def compose_command() -> list[str] | None:
+    """Docker Compose v2: the docker CLI's plugin, or the same binary as `docker-compose`."""
     docker = shutil.which("docker")
-    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
-        pytest.skip("the docker compose plugin is not installed here")
-    result = subprocess.run([docker, "compose", "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True)
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    standalone = shutil.which("docker-compose")
+    if standalone:
+        version = subprocess.run([standalone, "version"], capture_output=True, text=True).stdout
+        if re.search(r"\bv2\.", version):
+            return [standalone]
+    return None
+
+
+def test_docker_compose_accepts_the_file():
+    compose = compose_command()
+    if compose is None:
+        reason = "Docker Compose v2 is not installed (.ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    result = subprocess.run([*compose, "-f", str(COMPOSE), "config", "--format", "json"],
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert set(config["services"]) == {"postgres", "redis", "mailpit", "idp1", "idp2", "nginx", "portal"}
+    # Compose resolved the anchors and the `${VAR:-default}` values as the tests above read them.
+    assert config["services"]["idp2"]["environment"]["IDP_REDIS_URL"] == "redis://redis:6379/0"
+    assert config["services"]["portal"]["network_mode"] == "service:nginx"
+
+
+def test_compose_refuses_a_broken_file(tmp_path):
+    """The check above can fail: a dependency on a service that does not exist is refused."""
+    compose = compose_command()
+    if compose is None:
+        pytest.skip("Docker Compose v2 is not installed (.ci/run installs it)")
+    broken = tmp_path / "compose.yaml"
+    broken.write_text("services:\n  idp:\n    image: kosmo-idp:dev\n    depends_on: [nowhere]\n", encoding="utf-8")
+    result = subprocess.run([*compose, "-f", str(broken), "config", "-q"], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "nowhere" in result.stderr
+
+
+def dockerfile_instruction(name: str) -> list[str]:
+    """The exec-form (JSON) arguments of the Dockerfile's last `name` instruction."""
+    dockerfile = (DOCKER / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    *_, line = re.findall(rf"^{name} (.*)$", dockerfile, re.M)
+    return json.loads(line[line.index("["):])
+
+
+def outside_the_container(command: list[str], port: int) -> list[str]:
+    """`command` with this virtualenv's programs, on `port` instead of the image's 8080."""
+    programs = {"idp": str(BIN / "idp"), "python": sys.executable}
+    # 127.0.0.1 instead of the image's 0.0.0.0: a test server listens on loopback only.
+    return [programs.get(part, part).replace("0.0.0.0", "127.0.0.1").replace("8080", str(port)) for part in command]
+
+
+def test_the_images_start_command_serves_and_passes_its_own_health_check(tmp_path):
+    """CMD as the image runs it (gunicorn, two workers, migrations and realm-config/ first),
+    probed by the image's HEALTHCHECK until healthy, then stopped as `docker stop` does."""
+    port = free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
+           "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'idp.db'}", "IDP_SECRET_KEY": "image-start-command-test-key",
+           "IDP_MAIL_URL": f"outbox:{tmp_path / 'outbox'}", "IDP_BASE_URL": f"http://localhost:{port}"}
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as output:
+        server = subprocess.Popen(outside_the_container(dockerfile_instruction("CMD"), port), cwd=CHECKOUT, env=env,
+                                  stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        health_check = outside_the_container(dockerfile_instruction("HEALTHCHECK.*CMD"), port)
+        assert health_check[0] == sys.executable
+        healthy = wait_until_healthy(health_check, server)
+        assert healthy, f"the health check never passed; server output:\n{log.read_text(errors='replace')[-4000:]}"
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    output = log.read_text(errors="replace")
+    assert len(re.findall(r"Booting worker with pid", output)) == 2
+    assert "realm kosmo-demo" in output
+
+
+def wait_until_healthy(health_check: list[str], server: subprocess.Popen, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and server.poll() is None:
+        if subprocess.run(health_check, capture_output=True, timeout=10).returncode == 0:
+            return True
+        time.sleep(0.5)
+    return False
