@@ -93,6 +93,6 @@ class PasswordStep(Authenticator):
         user = ctx.session.get(User, who)
         if failure.permanent and user is not None:
             # As Keycloak: a permanent lockout disables the member until an operator unlocks them.
-            user.enabled = False
-            ctx.record_event("USER_DISABLED_BY_PERMANENT_LOCKOUT", username=user.username,
+            ctx.lock_out(user)
+            ctx.record_event("USER_DISABLED_BY_PERMANENT_LOCKOUT", user_id=user.id, username=user.username,
                              reason="brute_force_attack detected")

@@ -65,6 +65,9 @@ class StepContext:
     # Another installed step by kind ("action" | "authenticate") and name, for steps that
     # offer a choice among others (the member's second factor, 別の方法を試す).
     find_step: Callable[[str, str], "Step | None"] = lambda kind, name: None
+    # Disables the member for good (Keycloak's permanent lockout): unlike the step's other
+    # writes it lasts when the step answers with a refused page, until `idp user unlock`.
+    lock_out: Callable[[User], None] = lambda member: setattr(member, "enabled", False)
     # Filled in by the engine for steps that pass values to the page (e.g. the platform
     # authenticator check done by the browser); read-only for steps.
     extra: Mapping[str, Any] = field(default_factory=dict)

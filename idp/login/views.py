@@ -27,6 +27,7 @@ from idp.oidc import sessions
 from idp.oidc.authorize import resume_authorization
 from idp.oidc.views import bp as realm_bp
 from idp.realms import find_client
+from idp.security.brute_force import BruteForce
 
 log = logging.getLogger("idp.login")
 
@@ -62,6 +63,26 @@ def begin_sign_in(authorization_request: dict, client: Client, user_session: Use
     return response
 
 
+MEMBER_FLOW = "member-actions"
+
+
+def begin_member_flow(client: Client | None, user: User, steps: list[dict], *,
+                      redirect_uri: str | None = None, done_message: str = "member_flow.done") -> Response:
+    """Start an auth session in this browser for a known member running `steps` (flow step
+    dicts, e.g. [{"action": "update-password"}]); when done, a Japanese done page with a link to
+    redirect_uri (or the client's base URL). No code is issued and no SSO session opened.
+
+    `done_message` is a message key of themes/ja/messages."""
+    progress = Progress(flow={"flow": MEMBER_FLOW, "steps": steps})
+    progress.definition  # noqa: B018 - refuse malformed steps here, not on the member's first page
+    done_page = {"message": done_message, "redirect_uri": redirect_uri}
+    auth = auth_session.start(client.client_id if client else "", {}, asdict(progress), user_id=user.id,
+                              done_page=done_page)
+    response = _show(auth, client)
+    auth_session.set_cookie(response, auth)
+    return response
+
+
 def _engine(auth: auth_session.AuthSession, client: Client | None) -> Engine:
     session = db_session()
 
@@ -92,11 +113,15 @@ def step_context(plugin: Step, options, data: dict, user: User | None, client: C
                                                      "with": options.model_dump(mode="json"), "payload": payload}, ttl)
         return f"{g.issuer}/login-actions/link/{key}"
 
-    def record_event(type: str, **details) -> None:
-        event = dict(type=type, user_id=user.id if user else None, client_id=client.client_id if client else None,
-                     ip_address=ip_address, **details)
+    def record_event(type: str, user_id: str | None = None, **details) -> None:
+        event = dict(type=type, user_id=user_id or (user.id if user else None),
+                     client_id=client.client_id if client else None, ip_address=ip_address, **details)
         g.setdefault("step_events", []).append(event)
         events.record(session, g.realm.id, **event)
+
+    def lock_out(member: User) -> None:
+        member.enabled = False
+        g.setdefault("step_lockouts", []).append(member.id)
 
     def end_other_sessions() -> int:
         ended = sessions.end_other_sessions(session, user) if user else 0
@@ -108,7 +133,7 @@ def step_context(plugin: Step, options, data: dict, user: User | None, client: C
         realm=g.realm, config=realm_config, session=session, settings=settings, store=ephemeral(), user=user,
         client=client, options=options, data=data, ip_address=ip_address, now=utcnow(), send_mail=mail,
         make_link=make_link, record_event=record_event, end_other_sessions=end_other_sessions,
-        find_step=library().registry.step, extra=extra or {},
+        find_step=library().registry.step, extra=extra or {}, lock_out=lock_out,
     )
 
 
@@ -147,13 +172,19 @@ def _portal_url(client: Client | None) -> str | None:
 
 
 def _finish(auth: auth_session.AuthSession, progress: Progress) -> Response:
-    """The flow is complete: open (or keep) the SSO session and return with a code."""
+    """The flow is complete: open (or keep) the SSO session and return with a code, or, for a
+    flow with no authorization request to answer, show its done page."""
     session = db_session()
     user = session.get(User, auth.user_id) if auth.user_id else None
     if user is None:
         raise FlowBroken("the flow finished without recognising a member: it needs an authenticator")
+    if not auth.request or _first_sign_in_pending(user, progress):
+        return _done_page(auth)
     if user.first_login_completed_at is None:
         user.first_login_completed_at = utcnow()
+    # As Keycloak, only a completed sign-in clears the member's failures: a known password must
+    # not wash away the guesses at the second factor that follows it.
+    BruteForce(ephemeral(), g.realm.id, g.realm_config.brute_force, utcnow()).succeeded(user.id)
     user_session = sessions.find_session(session, g.realm, auth.sso_session_id)
     if user_session is None:
         user_session = sessions.start_session(session, g.realm, user, remember_me=auth.remember_me,
@@ -164,6 +195,22 @@ def _finish(auth: auth_session.AuthSession, progress: Progress) -> Response:
     auth_session.finish(auth)
     extra = {"kc_action_status": auth.kc_action_status or "success"} if auth.kc_action else {}
     return resume_authorization(auth.request, user_session, extra)
+
+
+def _first_sign_in_pending(user: User, progress: Progress) -> bool:
+    """A member who never finished the first sign-in ran another flow (e.g. recovery): signing
+    them in now would skip the guide's steps, so they sign in again through the browser flow."""
+    return user.first_login_completed_at is None and progress.flow.get("flow") != g.realm_config.browser_flow
+
+
+def _done_page(auth: auth_session.AuthSession) -> Response:
+    session = db_session()
+    session.commit()
+    auth_session.finish(auth)
+    done = auth.done_page or {}
+    client = find_client(session, g.realm, auth.client_id)
+    return render_template("member-flow-done.html", message_key=done.get("message") or "member_flow.done",
+                           back_url=done.get("redirect_uri") or _portal_url(client))
 
 
 @realm_bp.post("/login-actions/step")
@@ -220,11 +267,16 @@ def _go_on(auth: auth_session.AuthSession, client: Client | None) -> Response:
 
 
 def _roll_back_keeping_events() -> None:
-    """Undo what a refused step wrote, but keep what it reported (LOGIN_ERROR, USER_LOCKED, ...)."""
+    """Undo what a refused step wrote, but keep what it reported (LOGIN_ERROR, USER_LOCKED, ...)
+    and the members it locked out (a permanent lockout is the refusal itself)."""
     session = db_session()
     session.rollback()
     for event in g.pop("step_events", []):
         events.record(session, g.realm.id, **event)
+    for user_id in g.pop("step_lockouts", []):
+        member = session.get(User, user_id)
+        if member is not None:
+            member.enabled = False
     session.commit()
 
 

@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 import idp.login.views
 from idp.db.models import AuditEvent, utcnow
+from idp.db.users import find_user
+from idp.realms import find_realm
 from tests.integration.test_cli import cli
 from tests.integration.test_login import add_member, authorize, pkce_pair, submit_sign_in
 
@@ -120,3 +122,33 @@ def test_unlock_names_an_unknown_realm_or_user_in_one_line(database, settings):
         result = idp("user", "unlock", *args)
         assert result.exit_code != 0
         assert len(result.output.strip().splitlines()) == 1 and problem in result.output
+
+
+def brute_force(database, **settings) -> None:
+    """Change the demo society's brute-force settings, as an operator's realm file would."""
+    with database.session() as session:
+        realm = find_realm(session, "kosmo-demo")
+        realm.config = {**realm.config, "brute_force": {**realm.config["brute_force"], **settings}}
+
+
+def enabled(database, username: str = "hanako-01") -> bool:
+    with database.session() as session:
+        return find_user(session, find_realm(session, "kosmo-demo"), username).enabled
+
+
+def test_permanent_lockout_disables_the_member_until_an_operator_unlocks(client, clock, member, database, settings):
+    brute_force(database, permanent_lockout=True, failure_factor=3)
+    for _ in range(3):
+        attempt(client, clock)
+
+    assert not enabled(database)
+    clock.tick(days=30)
+    refused = attempt(client, clock, password="sakura-2024-spring")
+    assert (refused.status_code, error_text(refused)) == (401, LOCKED)
+    assert [e.type for e in events(database, "USER_DISABLED_BY_PERMANENT_LOCKOUT")] == [
+        "USER_DISABLED_BY_PERMANENT_LOCKOUT"]
+
+    result = cli(settings)("user", "unlock", "--realm", "kosmo-demo", "hanako-01")
+    assert result.output.strip() == "realm kosmo-demo: unlocked hanako-01 and enabled it again after a permanent lockout"
+    assert enabled(database)
+    assert attempt(client, clock, password="sakura-2024-spring").status_code == 302
