@@ -34,6 +34,11 @@ class AuthSession:
     kc_action: str | None = None
     kc_action_status: str | None = None
     sso_session_id: str | None = None
+    # A flow run outside a relying party's sign-in (no authorization request), e.g. recovery or
+    # an administrator's mailed actions: what its done page says (message key) and links to.
+    done_page: dict | None = None
+    # The sign-in tab a recovery page came from (its ログイン画面に戻る link).
+    login_tab_id: str | None = None
 
     @property
     def key(self) -> str:

@@ -21,6 +21,7 @@ from idp.flows.api import Action, Done, Page, Step, StepContext
 from idp.flows.engine import CurrentStep, Engine, FlowBroken, Progress
 from idp.flows.loader import FlowLibrary
 from idp.flows.registry import load_registry
+from idp.flows.schema import FlowFile
 from idp.login import auth_session
 from idp.mail import send_mail
 from idp.oidc import sessions
@@ -58,6 +59,27 @@ def begin_sign_in(authorization_request: dict, client: Client, user_session: Use
         fields = {"kc_action": kc_action, "user_id": user_session.user_id if user_session else None,
                   "sso_session_id": user_session.id if user_session else None}
     auth = auth_session.start(client.client_id, authorization_request, asdict(progress), **fields)
+    response = _show(auth, client)
+    auth_session.set_cookie(response, auth)
+    return response
+
+
+MEMBER_FLOW = "member-actions"
+
+
+def begin_member_flow(client: Client | None, user: User, steps: list[dict], *,
+                      redirect_uri: str | None = None, done_message: str = "member_flow.done") -> Response:
+    """Start an auth session in this browser for a known member running `steps` (flow step
+    dicts, e.g. [{"action": "update-password"}]); when done, a Japanese done page with a link to
+    redirect_uri (or the client's base URL). No code is issued and no SSO session opened.
+
+    `done_message` is a message key of themes/ja/messages."""
+    # Malformed steps are the caller's bug: refuse them here, not on the member's first page.
+    progress = Progress(flow=FlowFile.model_validate({"flow": MEMBER_FLOW, "steps": steps}).model_dump(
+        mode="json", by_alias=True, exclude_defaults=True))
+    done_page = {"message": done_message, "redirect_uri": redirect_uri}
+    auth = auth_session.start(client.client_id if client else "", {}, asdict(progress), user_id=user.id,
+                              done_page=done_page)
     response = _show(auth, client)
     auth_session.set_cookie(response, auth)
     return response
@@ -152,11 +174,14 @@ def _portal_url(client: Client | None) -> str | None:
 
 
 def _finish(auth: auth_session.AuthSession, progress: Progress) -> Response:
-    """The flow is complete: open (or keep) the SSO session and return with a code."""
+    """The flow is complete: open (or keep) the SSO session and return with a code, or, for a
+    flow with no authorization request to answer, show its done page."""
     session = db_session()
     user = session.get(User, auth.user_id) if auth.user_id else None
     if user is None:
         raise FlowBroken("the flow finished without recognising a member: it needs an authenticator")
+    if not auth.request or _first_sign_in_pending(user, progress):
+        return _done_page(auth)
     if user.first_login_completed_at is None:
         user.first_login_completed_at = utcnow()
     # As Keycloak, only a completed sign-in clears the member's failures: a known password must
@@ -172,6 +197,22 @@ def _finish(auth: auth_session.AuthSession, progress: Progress) -> Response:
     auth_session.finish(auth)
     extra = {"kc_action_status": auth.kc_action_status or "success"} if auth.kc_action else {}
     return resume_authorization(auth.request, user_session, extra)
+
+
+def _first_sign_in_pending(user: User, progress: Progress) -> bool:
+    """A member who never finished the first sign-in ran another flow (e.g. recovery): signing
+    them in now would skip the guide's steps, so they sign in again through the browser flow."""
+    return user.first_login_completed_at is None and progress.flow.get("flow") != g.realm_config.browser_flow
+
+
+def _done_page(auth: auth_session.AuthSession) -> Response:
+    session = db_session()
+    session.commit()
+    auth_session.finish(auth)
+    done = auth.done_page or {}
+    client = find_client(session, g.realm, auth.client_id)
+    return render_template("member-flow-done.html", message_key=done.get("message") or "member_flow.done",
+                           back_url=done.get("redirect_uri") or _portal_url(client))
 
 
 @realm_bp.post("/login-actions/step")
