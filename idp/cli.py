@@ -55,25 +55,46 @@ def main() -> None:
 @click.option("--skip-setup", is_flag=True, help="do not migrate or load realm-config/ first")
 @pass_context
 def serve(ctx: Context, host: str, port: int, workers: int, skip_setup: bool) -> None:
-    """Run the identity provider (gunicorn when --workers is more than 1)."""
+    """Run the identity provider (gunicorn when --workers is more than 1).
+
+    With IDP_MANAGEMENT_PORT set, /health/* and /metrics are also served on that port, and
+    /metrics only there."""
     from idp.setup import prepare
 
+    management_port = ctx.settings.management_port
+    if management_port == port:
+        raise click.ClickException(f"IDP_MANAGEMENT_PORT ({management_port}) must differ from --port")
     if not skip_setup:
         prepare(ctx.settings, ctx.database, echo=click.echo)
     if workers == 1:
-        from idp.app import create_app
-
-        create_app(ctx.settings, ctx.database).run(host=host, port=port, threaded=True)
+        _run_werkzeug(ctx, host, port, management_port)
         return
-    _run_gunicorn(host, port, workers)
+    _run_gunicorn(host, [port, management_port] if management_port else [port], workers)
 
 
-def _run_gunicorn(host: str, port: int, workers: int) -> None:
+def _run_werkzeug(ctx: Context, host: str, port: int, management_port: int) -> None:
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from idp.app import create_app
+
+    app = create_app(ctx.settings, ctx.database)
+    if management_port:
+        # The same application on a second socket: it tells the ports apart by the socket a
+        # request arrived on (idp.operations), and shares this process's metrics.
+        management = make_server(host, management_port, app, threaded=True)
+        threading.Thread(target=management.serve_forever, name="management-port", daemon=True).start()
+        click.echo(f"management port: http://{host}:{management_port}/health/ready and /metrics")
+    app.run(host=host, port=port, threaded=True)
+
+
+def _run_gunicorn(host: str, ports: list[int], workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     class Server(BaseApplication):
         def load_config(self):
-            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("bind", [f"{host}:{port}" for port in ports])
             self.cfg.set("workers", workers)
             self.cfg.set("threads", 4)
 

@@ -45,6 +45,8 @@ class Settings:
     themes_dir: Path = CHECKOUT / "themes"
     load_realms_on_start: bool = True
     proxy_fix: int = 0
+    # A second port for /health/* and /metrics (0: none, both stay on the main port).
+    management_port: int = 0
     log_level: str = "INFO"
     # Argon2id parameters for newly hashed passwords (OWASP's recommended minimum).
     argon2_time_cost: int = 2
@@ -63,6 +65,7 @@ class Settings:
         "themes_dir": "IDP_THEMES_DIR",
         "load_realms_on_start": "IDP_LOAD_REALMS",
         "proxy_fix": "IDP_PROXY_FIX",
+        "management_port": "IDP_MANAGEMENT_PORT",
         "log_level": "IDP_LOG_LEVEL",
         "argon2_time_cost": "IDP_ARGON2_TIME_COST",
         "argon2_memory_kib": "IDP_ARGON2_MEMORY_KIB",
@@ -102,6 +105,8 @@ class Settings:
                                    ("IDP_PROXY_FIX", self.proxy_fix, 0)):
             if value < least:
                 raise SettingsError(f"{name} must be at least {least}, not {value}")
+        if not 0 <= self.management_port <= 65535:
+            raise SettingsError(f"IDP_MANAGEMENT_PORT must be a TCP port, or 0 for none, not {self.management_port}")
         if len(self.secret_key) < 16:
             raise SettingsError("IDP_SECRET_KEY must be at least 16 characters")
 

@@ -15,7 +15,7 @@ import uuid
 import weakref
 from bisect import bisect_left
 
-from flask import Blueprint, Flask, Response, current_app, g, has_app_context, has_request_context, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, g, has_app_context, has_request_context, jsonify, request
 from sqlalchemy import event, text
 
 from idp.db import Database, get_database
@@ -31,6 +31,7 @@ GRANT_TYPES = {"authorization_code", "refresh_token", "password", "client_creden
 SIGN_IN_RESULTS = {"LOGIN": "success", "LOGIN_ERROR": "failure"}
 
 bp = Blueprint("operations", __name__)
+MANAGEMENT_ENDPOINTS = {"operations.live", "operations.ready", "operations.prometheus"}
 
 
 class Metrics:
@@ -134,7 +135,31 @@ def prometheus():
     return Response(metrics().exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def _start_request() -> None:
+def arrived_on_port(environ: dict) -> int | None:
+    """The local port of the socket a request came in on (gunicorn's or Werkzeug's server).
+
+    Not the Host header nor SERVER_PORT: a client chooses those."""
+    connection = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+    try:
+        return connection.getsockname()[1]
+    except (AttributeError, OSError, IndexError, TypeError):
+        return None
+
+
+def _split_management_port(endpoint: str | None, _values) -> None:
+    """With IDP_MANAGEMENT_PORT, that port answers only health and metrics, and metrics only there.
+
+    An app-wide URL preprocessor, so it runs before a realm is looked up."""
+    on_management_port = arrived_on_port(request.environ) == current_app.config["IDP_SETTINGS"].management_port
+    if on_management_port and endpoint not in MANAGEMENT_ENDPOINTS:
+        abort(404)
+    if not on_management_port and endpoint == "operations.prometheus":
+        abort(404)
+
+
+def _start_request(_endpoint: str | None, _values: dict | None) -> None:
+    """Runs first for every request, before a realm is looked up, so whatever fails from then
+    on is logged with this id."""
     offered = request.headers.get("X-Request-Id", "")
     g.request_id = offered if REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
     g.request_started = time.perf_counter()
@@ -217,6 +242,8 @@ def init_app(app: Flask) -> None:
         _watch_sign_ins(database)
         _watched.add(database)
     _log_to_stderr()
-    app.before_request(_start_request)
+    app.url_value_preprocessor(_start_request)
     app.after_request(_finish_request)
+    if app.config["IDP_SETTINGS"].management_port:
+        app.url_value_preprocessor(_split_management_port)
     app.register_blueprint(bp)

@@ -13,6 +13,7 @@ from typing import Iterator
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -60,7 +61,11 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # pool_pre_ping tests a pooled connection before lending it, so connections a database
+    # restart cut are replaced and service resumes by itself; a short connect timeout and pool
+    # wait turn an unreachable database into a quick 503 rather than a hung worker.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=10,
+                         connect_args={"connect_timeout": 5})
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -97,10 +102,20 @@ def init_app(app: Flask, database: Database) -> None:
 
     @app.teardown_appcontext
     def close_session(_exc) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.rollback()
-            session.close()
+        release_request_session()
+
+
+def release_request_session() -> None:
+    """End the request's session: what it did not commit is rolled back. Its objects stay
+    readable as far as they were loaded. When the database went away under it, the connection
+    is thrown away instead, so the answer already made still goes out."""
+    session = g.pop("db_session", None)
+    if session is None:
+        return
+    try:
+        session.close()
+    except SQLAlchemyError:
+        session.invalidate()
 
 
 def get_database() -> Database:

@@ -48,8 +48,16 @@ class RedisStore:
 
     def __init__(self, url: str, prefix: str = "idp:"):
         import redis
+        from redis.backoff import ExponentialWithJitterBackoff
+        from redis.retry import Retry
 
-        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        # A pooled connection that a Redis restart broke fails once and is replaced: the command
+        # is retried on a new connection, so the first request after the restart works. While
+        # Redis stays down, two quick retries keep the 503 fast instead of holding the worker.
+        self.redis = redis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.25), 2),
+        )
         self.prefix = prefix
 
     def put(self, key: str, value: dict, ttl: int) -> None:
