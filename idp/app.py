@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from idp import db, ephemeral, i18n, operations
 from idp.config import Settings
-from idp.security import headers
+from idp.security import headers, rate_limit
 
 csrf = CSRFProtect()
 
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     headers.init_app(app)
     _register_blueprints(app)
     operations.init_app(app)
+    rate_limit.init_app(app)
     if settings.proxy_fix:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -6,6 +6,7 @@ a message naming the variable, rather than failing later on a member's request.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,6 +16,19 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 
 class SettingsError(ValueError):
     """A setting has a value the identity provider cannot run with."""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `requests` in each window of `seconds`."""
+
+    requests: int
+    seconds: int
+
+
+RATE_LIMIT = re.compile(r"(\d+)\s*/\s*(\d+)\s*([smh])")
+PERIOD_UNITS = {"s": 1, "m": 60, "h": 3600}
+LONGEST_RATE_WINDOW = 24 * 3600
 
 
 def _default_secret_key() -> str:
@@ -52,6 +66,17 @@ class Settings:
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
+    # Request rate limits, each "COUNT/PERIOD" (period in s, m or h) or "off"; counted per client
+    # address (an IPv6 /64 counts as one), the token endpoint per relying party too. Sized for a
+    # society's office, where hundreds of members share one NAT address: a sign-in is 3-6 requests
+    # (the authorization request, password, code, first-time steps), a recovery about 5, and a
+    # portal exchanges every member's codes and refreshes from its own one address.
+    rate_limits: bool = True
+    rate_limit_sign_in: str = "600/1m"
+    rate_limit_code_sending: str = "60/10m"
+    rate_limit_recovery: str = "300/10m"
+    rate_limit_token: str = "3000/1m"
+    rate_limit_token_client: str = "6000/1m"
 
     ENV = {
         "database_url": "IDP_DATABASE_URL",
@@ -70,6 +95,20 @@ class Settings:
         "argon2_time_cost": "IDP_ARGON2_TIME_COST",
         "argon2_memory_kib": "IDP_ARGON2_MEMORY_KIB",
         "argon2_parallelism": "IDP_ARGON2_PARALLELISM",
+        "rate_limits": "IDP_RATE_LIMITS",
+        "rate_limit_sign_in": "IDP_RATE_LIMIT_SIGN_IN",
+        "rate_limit_code_sending": "IDP_RATE_LIMIT_CODE_SENDING",
+        "rate_limit_recovery": "IDP_RATE_LIMIT_RECOVERY",
+        "rate_limit_token": "IDP_RATE_LIMIT_TOKEN",
+        "rate_limit_token_client": "IDP_RATE_LIMIT_TOKEN_CLIENT",
+    }
+    # The endpoint groups idp/security/rate_limit.py counts, and the setting of each.
+    RATE_LIMIT_GROUPS = {
+        "sign-in": "rate_limit_sign_in",
+        "code-sending": "rate_limit_code_sending",
+        "recovery": "rate_limit_recovery",
+        "token": "rate_limit_token",
+        "token-client": "rate_limit_token_client",
     }
 
     @classmethod
@@ -109,6 +148,13 @@ class Settings:
             raise SettingsError(f"IDP_MANAGEMENT_PORT must be a TCP port, or 0 for none, not {self.management_port}")
         if len(self.secret_key) < 16:
             raise SettingsError("IDP_SECRET_KEY must be at least 16 characters")
+        self.rate_limit_table()
+
+    def rate_limit_table(self) -> dict[str, RateLimit | None]:
+        """Each endpoint group's limit (None: not limited); every group is None when
+        IDP_RATE_LIMITS is off."""
+        return {group: _rate_limit(self.ENV[name], getattr(self, name)) if self.rate_limits else None
+                for group, name in self.RATE_LIMIT_GROUPS.items()}
 
     @property
     def base_url_is_https(self) -> bool:
@@ -116,6 +162,18 @@ class Settings:
 
     def issuer(self, realm: str) -> str:
         return f"{self.base_url.rstrip('/')}/realms/{realm}"
+
+
+def _rate_limit(name: str, text: str) -> RateLimit | None:
+    if text.strip().lower() == "off":
+        return None
+    match = RATE_LIMIT.fullmatch(text.strip().lower())
+    if match is None:
+        raise SettingsError(f"{name} must be COUNT/PERIOD such as 600/1m (period in s, m or h) or off, not {text!r}")
+    limit = RateLimit(int(match[1]), int(match[2]) * PERIOD_UNITS[match[3]])
+    if limit.requests < 1 or not 1 <= limit.seconds <= LONGEST_RATE_WINDOW:
+        raise SettingsError(f"{name} needs at least 1 request in a period of 1s to 24h, not {text!r}")
+    return limit
 
 
 def _convert(name: str, raw: str, default):

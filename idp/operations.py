@@ -41,6 +41,7 @@ class Metrics:
         self._lock = threading.Lock()
         self.logins: dict[tuple, int] = {}
         self.grants: dict[tuple, int] = {}
+        self.rate_limited: dict[tuple, int] = {}
         self.durations: dict[tuple, list] = {}  # labels -> [bucket counts..., count, sum]
 
     def count_login(self, realm: str, result: str) -> None:
@@ -51,6 +52,10 @@ class Metrics:
         key = (realm, grant_type, result)
         with self._lock:
             self.grants[key] = self.grants.get(key, 0) + 1
+
+    def count_rate_limited(self, realm: str, group: str) -> None:
+        with self._lock:
+            self.rate_limited[(realm, group)] = self.rate_limited.get((realm, group), 0) + 1
 
     def observe(self, method: str, endpoint: str, seconds: float) -> None:
         with self._lock:
@@ -71,6 +76,10 @@ class Metrics:
                 "# TYPE idp_token_grants_total counter",
                 *(_sample("idp_token_grants_total", {"realm": r, "grant_type": t, "result": res}, n)
                   for (r, t, res), n in sorted(self.grants.items())),
+                "# HELP idp_rate_limited_total Requests refused with 429 by the request rate limits.",
+                "# TYPE idp_rate_limited_total counter",
+                *(_sample("idp_rate_limited_total", {"realm": r, "group": grp}, n)
+                  for (r, grp), n in sorted(self.rate_limited.items())),
                 "# HELP idp_request_duration_seconds Time to answer a request.",
                 "# TYPE idp_request_duration_seconds histogram",
             ]
