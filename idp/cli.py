@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
@@ -125,16 +126,25 @@ def realm() -> None:
 
 
 @realm.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path(exists=True))
+@click.option("--dry-run", is_flag=True, help="Keycloak export: print what would change, write nothing")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
+              help="Keycloak export: YAML naming the user attributes that hold first-sign-in progress")
+@click.option("--terms-version", help="Keycloak export: the version of the realm's terms that an acceptance "
+                                      "in Keycloak (attribute terms_and_conditions) counts as")
 @pass_context
-def realm_import(ctx: Context, file: str) -> None:
-    """Create or update a realm from a realm-config YAML file or a Keycloak realm export (JSON)."""
-    if file.endswith((".yaml", ".yml")):
+def realm_import(ctx: Context, file: str, dry_run: bool, mapping: str | None, terms_version: str | None) -> None:
+    """Create or update a realm from a realm-config YAML file or a Keycloak realm export: its JSON
+    file, or the folder `kc.sh export --users different_files` wrote."""
+    keycloak_options = dry_run or mapping or terms_version
+    if file.endswith((".yaml", ".yml")) and not keycloak_options:
         _import_yaml(ctx, file)
-    elif file.endswith(".json"):
-        _import_keycloak(ctx, file)
+    elif file.endswith(".json") or Path(file).is_dir():
+        _import_keycloak(ctx, file, dry_run, _attribute_mapping(mapping, terms_version))
     else:
-        raise click.ClickException(f"{file}: give a .yaml/.yml realm file or a Keycloak .json export")
+        raise click.ClickException(f"{file}: give a .yaml/.yml realm file or a Keycloak .json export (or the "
+                                   "folder of a different_files export); --dry-run, --mapping and --terms-version "
+                                   "are for Keycloak exports")
 
 
 def _import_yaml(ctx: Context, file: str) -> None:
@@ -153,22 +163,58 @@ def _import_yaml(ctx: Context, file: str) -> None:
     click.echo(f"realm {config.realm}: imported from {file} ({clients} clients)")
 
 
-def _import_keycloak(ctx: Context, file: str) -> None:
-    from idp.oidc.keys import ensure_signing_key
-    from idp.realms.keycloak import KeycloakImportError, import_file
+def _attribute_mapping(path: str | None, terms_version: str | None):
+    from idp.realms.keycloak_mapping import AttributeMapping
+    from idp.yamlfile import ConfigFileError, load_model
 
     try:
+        mapping = load_model(AttributeMapping, path) if path else AttributeMapping()
+        if terms_version is not None:
+            mapping = AttributeMapping.model_validate({**mapping.model_dump(), "keycloak_terms_version": terms_version})
+    except (ConfigFileError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    return mapping
+
+
+def _import_keycloak(ctx: Context, file: str, dry_run: bool, mapping) -> None:
+    from idp.oidc.keys import ensure_signing_key
+    from idp.realms.keycloak import KeycloakImportError, parse_export, plan_import, read_export, write_import
+
+    try:
+        imported = parse_export(read_export(file), ctx.settings, mapping)
         with ctx.session() as session:
-            realm, imported = import_file(session, file, ctx.settings)
-            ensure_signing_key(session, realm)
+            if dry_run:
+                plan = plan_import(session, imported)
+                session.rollback()
+            else:
+                realm = write_import(session, imported)
+                ensure_signing_key(session, realm)
     except KeycloakImportError as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
+    if dry_run:
+        _print_plan(file, plan)
+        return
     for note in imported.notes:
         click.echo(f"note: {note}", err=True)
-    click.echo(
-        f"realm {realm.name}: imported from Keycloak export {file} "
-        f"({len(imported.config.clients)} clients, {len(imported.users)} users)"
-    )
+    click.echo(f"realm {realm.name}: imported from Keycloak export {file} "
+               f"({len(imported.config.clients)} clients, {len(imported.users)} users)")
+
+
+def _print_plan(file: str, plan) -> None:
+    def names(items: list[str]) -> str:
+        return f"{len(items)}" + (f" ({', '.join(items)})" if items else "")
+
+    click.echo(f"dry run of Keycloak export {file}: nothing was written")
+    click.echo(f"realm {plan.realm}: would be {'updated' if plan.realm_exists else 'created'}")
+    click.echo(f"clients: would create {names(plan.clients_created)}; would update {names(plan.clients_updated)}; "
+               f"would remove {names(plan.clients_removed)}")
+    click.echo(f"users: would create {names(plan.users_created)}")
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(plan.credentials.items())) or "none"
+    click.echo(f"credentials: would add {kinds}")
+    click.echo(f"terms acceptances: would add {plan.terms_acceptances}")
+    click.echo(f"pending required actions: would add {plan.required_actions}")
+    for note in plan.skipped:
+        click.echo(f"skipped: {note}")
 
 
 @realm.command("export")
@@ -427,6 +473,31 @@ def _refuse_file(file: str, problems) -> None:
     hidden = len(problems) - SHOWN_PROBLEMS
     more = f" ({hidden} more not shown)" if hidden > 0 else ""
     raise click.ClickException(f"{file}: {len(problems)} problem(s){more}; nothing was imported")
+
+
+@main.group()
+def admin() -> None:
+    """Administrators of the Admin REST API (the master realm, as Keycloak's)."""
+
+
+@admin.command("create")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@pass_context
+def admin_create(ctx: Context, username: str, password_stdin: bool) -> None:
+    """Add a master-realm administrator (role `admin`: every realm's Admin API), creating the
+    master realm and its `admin-cli` client when missing."""
+    from idp.admin.master import AdminRefused, create_admin
+
+    _check_username(username)
+    password = _read_password(not password_stdin, password_stdin)
+    with ctx.session() as session:
+        try:
+            created = create_admin(session, ctx.settings, username, password)
+        except AdminRefused as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"realm master: added administrator {created.username} ({created.id}); "
+                   f"sign in with client admin-cli")
 
 
 @main.group()

@@ -116,6 +116,8 @@ class User(Base):
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)
     roles: Mapped[list] = mapped_column(JSON, default=list)
     client_roles: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Keycloak group paths ("/組合員/被扶養者"), kept from an import; group roles are in `roles`.
+    groups: Mapped[list] = mapped_column(JSON, default=list)
     service_account_client_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     not_before: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,58 +1,61 @@
-"""Import of a Keycloak realm export (JSON): realm settings, clients, users and their credentials.
+"""Import of a Keycloak realm export: realm settings, clients, and the members with their roles,
+groups, first-sign-in progress and credentials (passwords, OTP devices, passkeys).
 
-The import is all or nothing: `parse_export` validates the whole export without touching the
-database and raises one `KeycloakImportError` naming the first bad entry
-(`users[3] (username 'x'): credentials[1]: unknown password algorithm 'md5'`); only then does
-`write_import` write everything in the caller's transaction.
+`kc.sh export --realm R --users same_file` writes one file; `--users different_files` writes a
+folder of `R-realm.json`, `R-users-N.json` and `R-federated-users-N.json`. `read_export` takes
+either (the file, the folder, or the folder's realm file).
+
+The import is all or nothing: `parse_export` validates everything without touching the database
+and raises one `KeycloakImportError` naming the file and entry at fault
+(`R-users-1.json: users[3] (username 'x'): credentials[1]: unknown password algorithm 'md5'`);
+`plan_import` says what writing it would change (for `--dry-run`); only then does `write_import`
+write everything in the caller's transaction.
 
 What is kept, and how:
 - Password hashes (`pbkdf2`, `pbkdf2-sha256`, `pbkdf2-sha512`, `argon2`) are stored with
   Keycloak's `secretData`/`credentialData` unchanged; `idp.security.passwords` verifies them as
   Keycloak computes them and `check_password` rehashes to argon2id at the next sign-in.
   A plain `value` (Keycloak's way to seed a password in a hand-written realm file) is hashed.
-- OTP secrets keep Keycloak's shape: `secret_data = {"value": ...}` and `credential_data =
-  {"subType", "digits", "period", "counter", "algorithm", "secretEncoding"}`, except that
-  `value` is encrypted at rest (`idp.security.secret_box`, key from IDP_SECRET_KEY). The HMAC
-  key is the UTF-8 bytes of the plaintext unless `secretEncoding` is "BASE32", when it is
-  base32 text; `idp.db.users.otp_key(credential, settings)` derives it that way (never
-  base32-decode every secret: migrated members' authenticator apps would stop matching).
+- OTP secrets keep Keycloak's shape, with `value` encrypted at rest; the HMAC key is the UTF-8
+  bytes of the plaintext unless `secretEncoding` is "BASE32" (`idp.db.users.otp_key`).
+- Passkeys (`webauthn`, `webauthn-passwordless`) keep their credential id, COSE public key and
+  sign count; members keep Keycloak's user id, which is the passkeys' user handle and the `sub`
+  of their tokens. The relying-party id comes from the realm's WebAuthn policy (Keycloak's
+  default, the server's host name, is ours too when IDP_BASE_URL keeps the host).
 - Redirect URIs are matched exactly here, so a Keycloak wildcard (`https://app/*`) is refused
   with a message naming the client: the operator lists the full URIs instead. Relative URIs are
   resolved against the client's `rootUrl`; `+` (post-logout URIs, web origins) expands to the
   redirect URIs and their origins, as in Keycloak.
 - Keycloak's own clients (account, admin-cli, broker, ...) are skipped silently; SAML clients,
-  passkeys and other credential types that cannot be carried over are skipped with a note.
+  federated users and credential types that cannot be carried over are skipped with a note.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from pydantic import ValidationError
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from idp.db.models import Credential, PendingRequiredAction, Realm, User
-from idp.db.users import OTP, PASSWORD, UserExists, normalize_email
+from idp.db.models import PendingRequiredAction, Realm, TermsAcceptance, User
+from idp.db.users import UserExists
 from idp.realms import hash_client_secret, save_realm
+from idp.realms.keycloak_mapping import AttributeMapping
+from idp.realms.keycloak_users import ImportedUser, members
+from idp.realms.keycloak_values import KeycloakImportError
 from idp.realms.schema import ClientConfig, RealmConfig
-from idp.security.secret_box import encrypt
+
+__all__ = ["KeycloakImportError", "ExportFiles", "KeycloakImport", "read_export", "parse_export", "plan_import",
+           "write_import", "import_file"]
 
 BUILT_IN_CLIENTS = {"account", "account-console", "admin-cli", "broker", "realm-management", "security-admin-console"}
 MASKED_SECRET = "**********"
-PASSWORD_ALGORITHMS = {"pbkdf2", "pbkdf2-sha256", "pbkdf2-sha512", "argon2"}
-OTP_ALGORITHMS = {"HmacSHA1", "HmacSHA256", "HmacSHA512"}
-# Keycloak's built-in required actions (their aliases, as stored on users).
-REQUIRED_ACTIONS = {
-    "UPDATE_PASSWORD", "CONFIGURE_TOTP", "VERIFY_EMAIL", "UPDATE_PROFILE", "TERMS_AND_CONDITIONS",
-    "UPDATE_EMAIL", "VERIFY_PROFILE", "webauthn-register", "webauthn-register-passwordless",
-    "CONFIGURE_RECOVERY_AUTHN_CODES", "delete_credential", "delete_account", "update_user_locale",
-}
+REALM_FILE_SUFFIX = "-realm.json"
 
 # Keycloak realm key -> where it lives in RealmConfig; also used to name keys in errors.
 REALM_SETTINGS = {
@@ -79,9 +82,15 @@ REALM_SETTINGS = {
     "quickLoginCheckMilliSeconds": ("brute_force", "quick_login_check_milli_seconds"),
     "minimumQuickLoginWaitSeconds": ("brute_force", "minimum_quick_login_wait_seconds"),
     "maxDeltaTimeSeconds": ("brute_force", "max_delta_time_seconds"),
+    "otpPolicyAlgorithm": ("otp_policy", "algorithm"),
+    "otpPolicyDigits": ("otp_policy", "digits"),
+    "otpPolicyPeriod": ("otp_policy", "period"),
+    "otpPolicyLookAheadWindow": ("otp_policy", "look_around_window"),
     "smtpServer.from": ("email", "from_address"),
     "smtpServer.fromDisplayName": ("email", "from_display_name"),
 }
+# Keycloak's WebAuthn policy values that mean "use the default".
+UNSET_POLICY = {None, "", "not specified"}
 
 CLIENT_KEYS = {
     "client_id": "clientId",
@@ -95,18 +104,13 @@ CLIENT_KEYS = {
 }
 
 
-class KeycloakImportError(ValueError):
-    """The export cannot be imported; the message names the entry at fault."""
-
-
 @dataclass
-class ImportedUser:
-    username: str
-    fields: dict
-    roles: list[str]
-    client_roles: dict
-    required_actions: list[str]
-    credentials: list[Credential]
+class ExportFiles:
+    """What `kc.sh export` wrote: the realm, and the user files written beside it (by name)."""
+
+    realm: dict
+    user_files: list[tuple[str, dict]] = field(default_factory=list)
+    federated_files: list[tuple[str, dict]] = field(default_factory=list)
 
 
 @dataclass
@@ -114,30 +118,79 @@ class KeycloakImport:
     """A validated export, ready to write."""
 
     config: RealmConfig
-    users: list[tuple[str, ImportedUser]]  # (where in the file, user)
+    users: list[tuple[str, ImportedUser]]  # (where in the export, member)
     notes: list[str] = field(default_factory=list)
 
 
-def read_export(path: Path | str) -> tuple[dict, list[dict]]:
-    """The realm of a Keycloak export file, and the user files exported beside it.
+@dataclass
+class ImportPlan:
+    """What writing an import would change, by kind (for `idp realm import --dry-run`)."""
 
-    `kc.sh export --users different_files` writes `<realm>-realm.json` and
-    `<realm>-users-<n>.json`; the latter are picked up when the former is given.
-    """
+    realm: str
+    realm_exists: bool
+    clients_created: list[str]
+    clients_updated: list[str]
+    clients_removed: list[str]
+    users_created: list[str]
+    credentials: dict[str, int]
+    terms_acceptances: int
+    required_actions: int
+    skipped: list[str]
+
+
+def read_export(path: Path | str) -> ExportFiles:
+    """A realm export: one file, a `different_files` folder, or that folder's `<realm>-realm.json`."""
     path = Path(path)
+    if path.is_dir():
+        path = _realm_file_in(path)
     realm = _read_json(path)
     if isinstance(realm, list):
         if len(realm) != 1:
             raise KeycloakImportError(f"{path}: the file holds {len(realm)} realms; export one realm per file")
         realm = realm[0]
-    if not isinstance(realm, dict) or "realm" not in realm:
+    if not isinstance(realm, dict) or not isinstance(realm.get("realm"), str):
         raise KeycloakImportError(f"{path}: not a Keycloak realm export (no \"realm\" key)")
-    user_files = []
-    if path.name.endswith("-realm.json"):
-        prefix = path.name[: -len("-realm.json")]
-        for user_path in sorted(path.parent.glob(f"{prefix}-users-*.json")):
-            user_files.append(_read_json(user_path))
-    return realm, user_files
+    if not path.name.endswith(REALM_FILE_SUFFIX):
+        return ExportFiles(realm)
+    prefix = path.name[: -len(REALM_FILE_SUFFIX)]
+    files = ExportFiles(realm)
+    for kind, key, found in (("users", "users", files.user_files), ("federated-users", "federatedUsers",
+                                                                    files.federated_files)):
+        for user_path in _numbered(path.parent, prefix, kind):
+            found.append((user_path.name, _user_file(user_path, realm["realm"], key)))
+    return files
+
+
+def _realm_file_in(folder: Path) -> Path:
+    found = sorted(folder.glob(f"*{REALM_FILE_SUFFIX}"))
+    if len(found) != 1:
+        names = ", ".join(p.name for p in found) or f"no *{REALM_FILE_SUFFIX}"
+        raise KeycloakImportError(f"{folder}: a `--users different_files` export holds one <realm>-realm.json; "
+                                  f"found {names}")
+    return found[0]
+
+
+def _numbered(folder: Path, prefix: str, kind: str) -> list[Path]:
+    """`<prefix>-<kind>-0.json`, `-1.json`, ... in order; a gap means a file went missing."""
+    numbered = {}
+    for candidate in folder.glob(f"{prefix}-{kind}-*.json"):
+        number = candidate.name[len(f"{prefix}-{kind}-"):-len(".json")]
+        if number.isdigit():
+            numbered[int(number)] = candidate
+    for number in range(len(numbered)):
+        if number not in numbered:
+            raise KeycloakImportError(f"{folder / f'{prefix}-{kind}-{number}.json'}: missing, but "
+                                      f"{numbered[max(numbered)].name} is there; copy the whole export folder")
+    return [numbered[n] for n in sorted(numbered)]
+
+
+def _user_file(path: Path, realm: str, key: str) -> dict:
+    content = _read_json(path)
+    if not isinstance(content, dict) or not isinstance(content.get(key), list):
+        raise KeycloakImportError(f"{path}: not a Keycloak user file (no \"{key}\" list)")
+    if content.get("realm") != realm:
+        raise KeycloakImportError(f"{path}: its users belong to realm {content.get('realm')!r}, not {realm!r}")
+    return content
 
 
 def _read_json(path: Path):
@@ -145,28 +198,56 @@ def _read_json(path: Path):
         return json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise KeycloakImportError(f"{path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise KeycloakImportError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f":{exc.lineno}:{exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise KeycloakImportError(f"{path}{where}: not valid JSON: {getattr(exc, 'msg', exc)}") from None
 
 
-def parse_export(export: dict, settings, user_files: list[dict] = ()) -> KeycloakImport:
+def parse_export(files: ExportFiles, settings, mapping: AttributeMapping | None = None,
+                 now: datetime | None = None) -> KeycloakImport:
     """Validate a whole realm export (and its user files) into what will be written."""
-    notes: list[str] = []
-    users = list(_user_entries(export, user_files))
-    service_roles = _service_account_roles(users)
-    clients = _clients(export, service_roles, notes)
-    config = _realm_config(export, clients, settings)
-    members = _members(users, settings, notes)
-    return KeycloakImport(config=config, users=members, notes=notes)
+    export, notes = files.realm, []
+    users = list(_user_entries(files))
+    clients = _clients(export, _service_account_roles(users), notes)
+    found = members(export, users, settings, mapping or AttributeMapping(), now or datetime.now(timezone.utc))
+    config = _realm_config(export, clients, settings, found.users)
+    federated = sum(len(content["federatedUsers"]) for _, content in files.federated_files)
+    if federated:
+        notes.append(f"federated users: {federated} skipped; their profiles live in the user federation "
+                     "provider (LDAP, ...), which is not carried over")
+    return KeycloakImport(config=config, users=found.users, notes=notes + found.notes)
+
+
+def plan_import(session: Session, imported: KeycloakImport) -> ImportPlan:
+    """What `write_import` would change, read from the database without writing; raises
+    KeycloakImportError for a member who already exists, as writing would."""
+    realm = session.scalar(select(Realm).where(Realm.name == imported.config.realm))
+    existing = {c.client_id for c in realm.clients if not c.attributes.get("builtin")} if realm else set()
+    wanted = [c.client_id for c in imported.config.clients]
+    if realm is not None:
+        _refuse_existing_members(session, realm, imported.users)
+    _refuse_taken_ids(session, imported.users)
+    credentials: dict[str, int] = {}
+    for _, member in imported.users:
+        for credential in member.credentials:
+            credentials[credential.type] = credentials.get(credential.type, 0) + 1
+    return ImportPlan(
+        realm=imported.config.realm, realm_exists=realm is not None,
+        clients_created=[c for c in wanted if c not in existing], clients_updated=[c for c in wanted if c in existing],
+        clients_removed=sorted(existing - set(wanted)), users_created=[m.username for _, m in imported.users],
+        credentials=credentials, terms_acceptances=sum(len(m.terms) for _, m in imported.users),
+        required_actions=sum(len(m.required_actions) for _, m in imported.users), skipped=list(imported.notes),
+    )
 
 
 def write_import(session: Session, imported: KeycloakImport) -> Realm:
     """Create or update the realm and its clients and add its users; the caller commits."""
+    _refuse_taken_ids(session, imported.users)
     realm = save_realm(session, imported.config)
-    realm_name = realm.name
+    _refuse_existing_members(session, realm, imported.users)
     for where, member in imported.users:
-        user = User(realm_id=realm.id, username=member.username, roles=member.roles,
-                    client_roles=member.client_roles, **member.fields)
+        user = User(id=member.id, realm_id=realm.id, username=member.username, roles=member.roles,
+                    client_roles=member.client_roles, groups=member.groups, **member.fields)
         # No savepoint: a clash fails the whole import, and the caller rolls everything back.
         session.add(user)
         try:
@@ -174,26 +255,77 @@ def write_import(session: Session, imported: KeycloakImport) -> Realm:
         except IntegrityError as exc:
             taken = UserExists.from_integrity_error(exc, user)
             raise KeycloakImportError(
-                f"{where}: a user with {taken.field} {taken.value!r} already exists in realm {realm_name!r}"
+                f"{where}: a user with {taken.field} {taken.value!r} already exists in realm {realm.name!r}"
             ) from None
         user.credentials.extend(member.credentials)
         user.required_actions.extend(PendingRequiredAction(action=a) for a in member.required_actions)
+        session.add_all(TermsAcceptance(user_id=user.id, version=v, accepted_at=t) for v, t in member.terms)
     session.flush()
     return realm
 
 
-def import_file(session: Session, path: Path | str, settings) -> tuple[Realm, KeycloakImport]:
-    """Read, validate and write one export file; nothing is written when anything is wrong."""
-    export, user_files = read_export(path)
-    imported = parse_export(export, settings, user_files)
+def _refuse_existing_members(session: Session, realm: Realm, users: list[tuple[str, ImportedUser]]) -> None:
+    """A member of the export who is already in the realm (same user ID or email) stops the import."""
+    usernames = {m.username: where for where, m in users}
+    emails = {m.fields["email"]: where for where, m in users if m.fields["email"]}
+    for field_name, column, wanted in (("username", User.username, usernames), ("email", func.lower(User.email), emails)):
+        for batch in _batches(list(wanted)):
+            taken = session.scalar(select(column).where(
+                User.realm_id == realm.id, User.service_account_client_id.is_(None), column.in_(batch)).limit(1))
+            if taken is not None:
+                raise KeycloakImportError(
+                    f"{wanted[taken]}: a user with {field_name} {taken!r} already exists in realm {realm.name!r}")
+
+
+def _refuse_taken_ids(session: Session, users: list[tuple[str, ImportedUser]]) -> None:
+    """Keycloak ids are kept as ours, and ours are unique across realms."""
+    ids = {m.id: where for where, m in users}
+    for batch in _batches(list(ids)):
+        taken = session.scalar(select(User.id).where(User.id.in_(batch)).limit(1))
+        if taken is not None:
+            raise KeycloakImportError(f"{ids[taken]}: a user with id {taken!r} already exists (imported before?)")
+
+
+def _batches(values: list, size: int = 500):
+    """Keeps each IN (...) under SQLite's limit on bound parameters, however large the export."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def import_file(session: Session, path: Path | str, settings, mapping: AttributeMapping | None = None
+                ) -> tuple[Realm, KeycloakImport]:
+    """Read, validate and write one export; nothing is written when anything is wrong."""
+    imported = parse_export(read_export(path), settings, mapping)
     return write_import(session, imported), imported
+
+
+def _user_entries(files: ExportFiles):
+    """Every user entry with where it is, for messages (`users[3]`, `R-users-1.json: users[0]`)."""
+    lists = [("", files.realm.get("users"))] + [(f"{name}: ", content["users"]) for name, content in files.user_files]
+    for prefix, entries in lists:
+        for index, entry in enumerate(entries or []):
+            if not isinstance(entry, dict):
+                raise KeycloakImportError(f"{prefix}users[{index}]: a user entry must be a JSON object")
+            yield f"{prefix}users[{index}]", entry
+
+
+def _service_account_roles(users: list[tuple[str, dict]]) -> dict[str, list[str]]:
+    # A client's service account is a user in the export; its realm roles become the
+    # client's `service_account_roles` (the default-roles composite is added by save_realm).
+    roles = {}
+    for _, entry in users:
+        client_id = entry.get("serviceAccountClientId")
+        if client_id:
+            roles[client_id] = [r for r in entry.get("realmRoles") or [] if not r.startswith("default-roles-")]
+    return roles
 
 
 # Realm settings
 
 
-def _realm_config(export: dict, clients: list[ClientConfig], settings) -> RealmConfig:
-    values: dict = {"realm": export["realm"], "clients": clients, "browser_flow": _browser_flow(export, settings)}
+def _realm_config(export: dict, clients: list[ClientConfig], settings, users: list) -> RealmConfig:
+    values: dict = {"realm": export["realm"], "clients": clients, "browser_flow": _browser_flow(export, settings),
+                    "webauthn": _webauthn(export, any(c.type == "webauthn" for _, m in users for c in m.credentials))}
     for key, path in REALM_SETTINGS.items():
         value = _lookup(export, key)
         if value is not None:
@@ -237,6 +369,30 @@ def _browser_flow(export: dict, settings) -> str:
 
 
 # Clients
+
+
+def _webauthn(export: dict, has_passkeys: bool) -> dict:
+    """Keycloak's two WebAuthn policies (second factor, passwordless) as our one `webauthn` section."""
+    first_factor = bool(export.get("webAuthnPolicyPasswordlessPasskeysEnabled"))
+    rp_ids = {export.get(key) for key in ("webAuthnPolicyRpId", "webAuthnPolicyPasswordlessRpId")} - UNSET_POLICY
+    if len(rp_ids) > 1 and has_passkeys:
+        raise KeycloakImportError(
+            f"realm setting webAuthnPolicyRpId: the two WebAuthn policies name different relying-party ids "
+            f"{sorted(rp_ids)}; a passkey works for one id only, so set both to the same in Keycloak and export again")
+    policy = "webAuthnPolicyPasswordless" if first_factor else "webAuthnPolicy"
+    values: dict = {"passkey_first_factor": first_factor}
+    rp_id = export.get(f"{policy}RpId") or next(iter(rp_ids), None)
+    if rp_id:
+        values["rp_id"] = rp_id
+    verification = export.get(f"{policy}UserVerificationRequirement")
+    if verification not in UNSET_POLICY:
+        values["user_verification"] = verification
+    name = export.get(f"{policy}RpEntityName")
+    if name not in UNSET_POLICY and name != "keycloak":  # Keycloak's default; ours is the display name
+        values["rp_name"] = name
+    return values
+
+
 
 
 def _clients(export: dict, service_roles: dict[str, list[str]], notes: list[str]) -> list[ClientConfig]:
@@ -351,238 +507,3 @@ def _client_problem(exc: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-# Users
-
-
-def _user_entries(export: dict, user_files: list[dict]):
-    """Every user entry with where it is, for messages (`users[3]`, `user file 1: users[0]`)."""
-    lists = [("", export.get("users"))]
-    lists += [(f"user file {n + 1}: ", f.get("users") if isinstance(f, dict) else None) for n, f in enumerate(user_files)]
-    for prefix, entries in lists:
-        for index, entry in enumerate(entries or []):
-            if not isinstance(entry, dict):
-                raise KeycloakImportError(f"{prefix}users[{index}]: a user entry must be a JSON object")
-            yield f"{prefix}users[{index}]", entry
-
-
-def _service_account_roles(users: list[tuple[str, dict]]) -> dict[str, list[str]]:
-    # A client's service account is a user in the export; its realm roles become the
-    # client's `service_account_roles` (the default-roles composite is added by save_realm).
-    roles = {}
-    for _, entry in users:
-        client_id = entry.get("serviceAccountClientId")
-        if client_id:
-            roles[client_id] = [r for r in entry.get("realmRoles") or [] if not r.startswith("default-roles-")]
-    return roles
-
-
-def _members(users: list[tuple[str, dict]], settings, notes: list[str]) -> list[tuple[str, ImportedUser]]:
-    members, usernames, emails = [], {}, {}
-    skipped: dict[str, int] = {}
-    for where, entry in users:
-        if entry.get("serviceAccountClientId"):
-            continue
-        where = f"{where} (username {entry.get('username')!r})"
-        member = _member(entry, where, settings, skipped)
-        _unique(usernames, member.username, where, "username")
-        if member.fields["email"]:
-            _unique(emails, member.fields["email"], where, "email")
-        members.append((where, member))
-    for kind, count in sorted(skipped.items()):
-        notes.append(f"users: {count} {kind} credential(s) skipped; those members set them up again")
-    return members
-
-
-def _unique(seen: dict, value: str, where: str, what: str) -> None:
-    if value in seen:
-        raise KeycloakImportError(f"{where}: {what} {value!r} is also used by {seen[value]}")
-    seen[value] = where
-
-
-def _member(entry: dict, where: str, settings, skipped: dict[str, int]) -> ImportedUser:
-    username = entry.get("username")
-    if not isinstance(username, str) or not username.strip():
-        raise KeycloakImportError(f"{where}: a user needs a username")
-    attributes = _attributes(entry.get("attributes"), where)
-    fields = {
-        "email": normalize_email(entry.get("email")),
-        "email_verified": bool(entry.get("emailVerified")),
-        "first_name": entry.get("firstName") or "",
-        "last_name": entry.get("lastName") or "",
-        "enabled": entry.get("enabled", True),
-        "birthdate": _birthdate(attributes, where),
-        "attributes": attributes,
-    }
-    if entry.get("createdTimestamp"):
-        fields["created_at"] = _from_millis(entry["createdTimestamp"], where, "createdTimestamp")
-    return ImportedUser(
-        username=username.strip().lower(),
-        fields=fields,
-        roles=list(entry.get("realmRoles") or []),
-        client_roles=dict(entry.get("clientRoles") or {}),
-        required_actions=_required_actions(entry.get("requiredActions") or [], where),
-        credentials=_credentials(entry.get("credentials") or [], where, settings, skipped),
-    )
-
-
-def _attributes(attributes, where: str) -> dict[str, list[str]]:
-    if attributes is None:
-        return {}
-    if not isinstance(attributes, dict):
-        raise KeycloakImportError(f"{where}: attributes must be an object of name -> list of values")
-    # Keycloak exports every attribute value as a list; a bare value is accepted as one item.
-    return {name: [str(v) for v in (value if isinstance(value, list) else [value])] for name, value in attributes.items()}
-
-
-def _birthdate(attributes: dict, where: str) -> date | None:
-    values = attributes.pop("birthdate", None)
-    if not values or not values[0]:
-        return None
-    try:
-        return date.fromisoformat(values[0])
-    except ValueError:
-        raise KeycloakImportError(f"{where}: attribute birthdate {values[0]!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _required_actions(actions: list, where: str) -> list[str]:
-    for action in actions:
-        if action not in REQUIRED_ACTIONS:
-            raise KeycloakImportError(f"{where}: unknown required action {action!r}")
-    return list(dict.fromkeys(actions))
-
-
-def _from_millis(millis, where: str, name: str) -> datetime:
-    try:
-        return datetime.fromtimestamp(int(millis) / 1000, tz=timezone.utc)
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise KeycloakImportError(f"{where}: {name} {millis!r} is not a time in milliseconds") from None
-
-
-# Credentials
-
-
-def _credentials(entries: list, where: str, settings, skipped: dict[str, int]) -> list[Credential]:
-    credentials = []
-    for index, entry in enumerate(entries):
-        kind = entry.get("type")
-        here = f"{where}: credentials[{index}]"
-        if kind == PASSWORD:
-            credential = _password(entry, here, settings)
-        elif kind == OTP:
-            credential = _otp(entry, here, settings)
-        else:
-            skipped[str(kind)] = skipped.get(str(kind), 0) + 1
-            continue
-        credential.user_label = entry.get("userLabel") or ""
-        credential.priority = (index + 1) * 10
-        if entry.get("createdDate"):
-            credential.created_at = _from_millis(entry["createdDate"], here, "createdDate")
-        credentials.append(credential)
-    if sum(c.type == PASSWORD for c in credentials) > 1:
-        raise KeycloakImportError(f"{where}: more than one password credential")
-    return credentials
-
-
-def _password(entry: dict, where: str, settings) -> Credential:
-    if "value" in entry and "secretData" not in entry:
-        from idp.security.passwords import hash_password
-
-        secret_data, credential_data = hash_password(str(entry["value"]), settings)
-        return Credential(type=PASSWORD, secret_data=secret_data, credential_data=credential_data,
-                          temporary=bool(entry.get("temporary")))
-    secret_data = _json_field(entry, "secretData", where)
-    credential_data = _json_field(entry, "credentialData", where)
-    algorithm = credential_data.get("algorithm")
-    if algorithm not in PASSWORD_ALGORITHMS:
-        raise KeycloakImportError(f"{where}: unknown password algorithm {algorithm!r}")
-    for name in ("value", "salt"):
-        _base64(secret_data.get(name), where, f"secretData.{name}")
-    _positive(credential_data.get("hashIterations"), where, "credentialData.hashIterations")
-    if algorithm == "argon2":
-        _argon2_parameters(credential_data.get("additionalParameters") or {}, where)
-    return Credential(type=PASSWORD, secret_data=secret_data, credential_data=credential_data,
-                      temporary=bool(entry.get("temporary")))
-
-
-def _argon2_parameters(parameters: dict, where: str) -> None:
-    from idp.security.passwords import ARGON2_TYPES, ARGON2_VERSIONS
-
-    def first(name):
-        value = parameters.get(name)
-        return value[0] if isinstance(value, list) and value else value
-
-    if first("type") not in (None, *ARGON2_TYPES):
-        raise KeycloakImportError(f"{where}: unknown argon2 type {first('type')!r}")
-    if first("version") not in (None, *ARGON2_VERSIONS):
-        raise KeycloakImportError(f"{where}: unknown argon2 version {first('version')!r}")
-    for name in ("memory", "parallelism", "hashLength"):
-        if first(name) is not None:
-            _positive(first(name), where, f"credentialData.additionalParameters.{name}")
-
-
-def _otp(entry: dict, where: str, settings) -> Credential:
-    secret_data = _json_field(entry, "secretData", where)
-    data = _json_field(entry, "credentialData", where)
-    value = secret_data.get("value")
-    if not isinstance(value, str) or not value:
-        raise KeycloakImportError(f"{where}: OTP secretData.value is missing")
-    encoding = data.get("secretEncoding")
-    if encoding not in (None, "BASE32"):
-        raise KeycloakImportError(f"{where}: unknown OTP secretEncoding {encoding!r}")
-    if encoding == "BASE32":
-        _base32(value, where)
-    if data.get("subType") not in ("totp", "hotp"):
-        raise KeycloakImportError(f"{where}: OTP subType {data.get('subType')!r} is neither totp nor hotp")
-    if data.get("algorithm") not in OTP_ALGORITHMS:
-        raise KeycloakImportError(f"{where}: unknown OTP algorithm {data.get('algorithm')!r}")
-    if data.get("digits") not in (6, 8):
-        raise KeycloakImportError(f"{where}: OTP digits must be 6 or 8, not {data.get('digits')!r}")
-    _positive(data.get("period", 30), where, "credentialData.period")
-    credential_data = {
-        "subType": data["subType"],
-        "digits": data["digits"],
-        "period": data.get("period", 30),
-        "counter": data.get("counter", 0),
-        "algorithm": data["algorithm"],
-        "secretEncoding": encoding,
-    }
-    # Stored encrypted, as every OTP secret is; the plaintext keeps Keycloak's meaning.
-    sealed = encrypt(value, settings.secret_key)
-    return Credential(type=OTP, secret_data={"value": sealed}, credential_data=credential_data)
-
-
-def _json_field(entry: dict, name: str, where: str) -> dict:
-    # Keycloak exports these two fields as JSON text inside the JSON document.
-    value = entry.get(name)
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise KeycloakImportError(f"{where}: {name} is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise KeycloakImportError(f"{where}: {name} is missing")
-    return value
-
-
-def _base64(value, where: str, name: str) -> None:
-    try:
-        if not isinstance(value, str) or not value:
-            raise ValueError
-        base64.b64decode(value, validate=True)
-    except (ValueError, binascii.Error):
-        raise KeycloakImportError(f"{where}: {name} is not base64") from None
-
-
-def _base32(value: str, where: str) -> None:
-    try:
-        base64.b32decode(value.upper() + "=" * (-len(value) % 8))
-    except (ValueError, binascii.Error):
-        raise KeycloakImportError(f"{where}: OTP secret is marked BASE32 but is not base32") from None
-
-
-def _positive(value, where: str, name: str) -> None:
-    try:
-        if int(value) < 1:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise KeycloakImportError(f"{where}: {name} must be a positive whole number, not {value!r}") from None

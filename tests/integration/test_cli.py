@@ -91,9 +91,9 @@ def test_a_realm_yaml_file_is_imported_listed_and_exported_without_secrets(idp, 
 def test_a_keycloak_export_is_imported_with_its_members(idp, database, settings):
     result = idp("realm", "import", str(KEYCLOAK_EXPORT))
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"realm kosmo-kc: imported from Keycloak export {KEYCLOAK_EXPORT} (3 clients, 4 users)\n"
+    assert result.stdout == f"realm kosmo-kc: imported from Keycloak export {KEYCLOAK_EXPORT} (3 clients, 5 users)\n"
     assert "note: clients[5] (clientId 'https://sp.example.jp/saml'): skipped" in result.stderr
-    assert idp("realm", "list").output == "kosmo-kc\tKOSMO 健康保険組合\t3 clients\t4 users\n"
+    assert idp("realm", "list").output == "kosmo-kc\tKOSMO 健康保険組合\t3 clients\t5 users\n"
     with database.session() as session:
         tanaka = get_user(session, find_realm(session, "kosmo-kc"), "tanaka01")
         assert check_password(session, tanaka, "Sakura-2024", settings)

@@ -1,25 +1,31 @@
-"""Importing a Keycloak 26 realm export: settings, clients, members and their credentials, all or nothing."""
+"""Importing a Keycloak 26 realm export (both `kc.sh export --users` layouts): settings, clients, members
+with their ids, roles, groups, first-sign-in progress and credentials, all or nothing; `--dry-run`'s plan."""
 from __future__ import annotations
 
 import copy
 import json
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from conftest import make_settings
-from idp.db.models import Client, Credential, Realm, User
+from idp.authenticators.webauthn_server import decode
+from idp.db.models import Client, Credential, Realm, TermsAcceptance, User
 from idp.db.users import check_password, create_user, find_user, otp_key, password_credential
 from idp.realms import client_secret_matches, save_realm
 from idp.realms.export import export_realm, realm_yaml
-from idp.realms.keycloak import KeycloakImportError, import_file, parse_export, read_export, write_import
+from idp.realms.keycloak import (ExportFiles, KeycloakImportError, import_file, parse_export, plan_import,
+                                 read_export, write_import)
+from idp.realms.keycloak_mapping import AttributeMapping
 from idp.realms.schema import RealmConfig
 from idp.yamlfile import load_model
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "keycloak"
 EXPORT = FIXTURES / "kosmo-kc-realm.json"
+SPLIT = FIXTURES / "different-files"
+IMPORTED_AT = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture
@@ -51,9 +57,17 @@ def user_entry(export: dict, username: str) -> dict:
     return next(u for u in export["users"] if u["username"] == username)
 
 
+def parse(export: dict, settings, mapping: AttributeMapping | None = None):
+    return parse_export(ExportFiles(export), settings, mapping, now=IMPORTED_AT)
+
+
+def parsed_member(export: dict, settings, username: str, mapping: AttributeMapping | None = None):
+    return next(member for _, member in parse(export, settings, mapping).users if member.username == username)
+
+
 def refusal(export: dict, settings) -> str:
     with pytest.raises(KeycloakImportError) as refused:
-        parse_export(export, settings)
+        parse(export, settings)
     return str(refused.value)
 
 
@@ -61,7 +75,7 @@ def refusal(export: dict, settings) -> str:
 
 
 def test_realm_settings_are_carried_over_under_their_keycloak_meaning(export, settings):
-    config = parse_export(export, settings).config
+    config = parse(export, settings).config
     assert config.realm == "kosmo-kc"
     assert config.display_name == "KOSMO 健康保険組合"
     assert config.password_policy == "length(8) and maxLength(64) and notUsername(undefined) and passwordHistory(3)"
@@ -80,11 +94,11 @@ def test_realm_settings_are_carried_over_under_their_keycloak_meaning(export, se
 
 def test_a_realm_without_a_password_policy_keeps_having_none(export, settings):
     del export["passwordPolicy"]
-    assert parse_export(export, settings).config.password_policy == ""
+    assert parse(export, settings).config.password_policy == ""
 
 
 def test_keycloaks_own_clients_are_left_out_and_saml_clients_are_noted(export, settings):
-    parsed = parse_export(export, settings)
+    parsed = parse(export, settings)
     assert [c.client_id for c in parsed.config.clients] == ["kosmo-portal", "kosmo-app", "kosmo-batch"]
     assert parsed.notes[0] == "clients[5] (clientId 'https://sp.example.jp/saml'): skipped, saml clients are not supported"
 
@@ -146,7 +160,7 @@ def test_a_custom_browser_flow_needs_its_yaml_file(export, settings):
     export["browserFlow"] = "kosmo-member"
     assert refusal(export, settings).startswith("realm setting browserFlow: flow 'kosmo-member' has no file kosmo-member.yaml")
     (settings.flows_dir / "kosmo-member.yaml").write_text("flow: kosmo-member\n")
-    assert parse_export(export, settings).config.browser_flow == "kosmo-member"
+    assert parse(export, settings).config.browser_flow == "kosmo-member"
 
 
 def test_a_realm_setting_out_of_range_is_named_by_its_keycloak_key(export, settings):
@@ -159,24 +173,74 @@ def test_a_realm_name_that_cannot_be_a_url_path_here_is_refused(export, settings
     assert refusal(export, settings).startswith("realm setting realm: ")
 
 
+def test_the_webauthn_and_otp_policies_are_carried_over(export, settings):
+    config = parse(export, settings).config
+    assert (config.webauthn.rp_id, config.webauthn.user_verification, config.webauthn.passkey_first_factor) == (
+        None, "preferred", False)  # Keycloak's defaults: its host name, "not specified"
+    assert (config.otp_policy.algorithm, config.otp_policy.digits, config.otp_policy.period) == ("HmacSHA1", 6, 30)
+    export.update(webAuthnPolicyPasswordlessPasskeysEnabled=True, webAuthnPolicyPasswordlessRpId="kenpo.example.jp",
+                  webAuthnPolicyPasswordlessRpEntityName="KOSMO 健保")
+    webauthn = parse(export, settings).config.webauthn
+    assert (webauthn.rp_id, webauthn.user_verification, webauthn.rp_name, webauthn.passkey_first_factor) == (
+        "kenpo.example.jp", "required", "KOSMO 健保", True)
+
+
+def test_two_relying_party_ids_for_one_realms_passkeys_are_refused(export, settings):
+    export.update(webAuthnPolicyRpId="auth.kenpo.example.jp", webAuthnPolicyPasswordlessRpId="kenpo.example.jp")
+    assert refusal(export, settings).startswith("realm setting webAuthnPolicyRpId: the two WebAuthn policies name "
+                                                "different relying-party ids")
+
+
 # Members and credentials
 
 
-def test_members_keep_profile_roles_attributes_and_pending_actions(imported, database):
+def test_members_keep_their_keycloak_id_profile_attributes_and_pending_actions(imported, database):
     with database.session() as session:
         tanaka = find_user(session, imported, "tanaka01")
+        # Keycloak's id is the `sub` relying parties know the member by, and the passkeys' user handle.
+        assert tanaka.id == "00000000-0000-0000-0000-0000000000c9"
         assert (tanaka.last_name, tanaka.first_name, tanaka.email, tanaka.email_verified) == ("田中", "太郎", "tanaka@example.jp", True)
         assert tanaka.birthdate == date(1980, 4, 1)
-        assert tanaka.attributes == {"memberNumber": ["0012345"]}
-        assert tanaka.roles == ["default-roles-kosmo-kc", "insured"]
-        assert tanaka.client_roles == {"kosmo-portal": ["member"]}
-        assert [a.action for a in tanaka.required_actions] == ["TERMS_AND_CONDITIONS"]
+        assert tanaka.attributes == {"memberNumber": ["0012345"]}  # the first-sign-in ones became columns
+        assert tanaka.required_actions == []
         assert tanaka.created_at.year == 2024
         suzuki = find_user(session, imported, "suzuki@example.jp")
         assert suzuki.email == "suzuki@example.jp"  # Keycloak lower-cases emails too
+        assert [a.action for a in suzuki.required_actions] == ["TERMS_AND_CONDITIONS"]
         kato = find_user(session, imported, "kato04")
         assert kato.enabled is False and kato.email is None
         assert [a.action for a in find_user(session, imported, "sato03").required_actions] == ["UPDATE_PASSWORD"]
+
+
+def test_roles_are_the_ones_keycloaks_tokens_carry_with_groups_and_composites_expanded(imported, database):
+    with database.session() as session:
+        tanaka = find_user(session, imported, "tanaka01")
+        suzuki = find_user(session, imported, "suzuki02")
+    # Direct: default-roles-kosmo-kc; from /組合員: insured and kosmo-portal's member; the default
+    # roles' composites: offline_access, uma_authorization and the account roles.
+    assert sorted(tanaka.roles) == ["default-roles-kosmo-kc", "insured", "offline_access", "uma_authorization"]
+    assert tanaka.client_roles == {"account": ["view-profile", "manage-account", "manage-account-links"],
+                                   "kosmo-portal": ["member"]}
+    assert tanaka.groups == ["/組合員"]
+    # /組合員/被扶養者 has its own roles and inherits its parent's.
+    assert {"insured", "dependant"} <= set(suzuki.roles)
+    assert suzuki.client_roles["kosmo-portal"] == ["member", "family-viewer"]
+    assert suzuki.groups == ["/組合員/被扶養者"]
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda u: u.update(groups=["/退職者"]), "group '/退職者' is not a group of the realm"),
+        (lambda u: u.update(realmRoles=["admin"]), "realm role 'admin' is not defined in the realm's \"roles\""),
+        (lambda u: u.update(clientRoles={"kosmo-portal": ["owner"]}),
+         "client role of 'kosmo-portal' 'owner' is not defined"),
+    ],
+    ids=["group", "realm-role", "client-role"],
+)
+def test_a_group_or_role_the_realm_does_not_define_is_refused_as_a_partial_export(export, settings, change, expected):
+    change(user_entry(export, "tanaka01"))
+    assert refusal(export, settings).startswith("users[0] (username 'tanaka01'): " + expected)
 
 
 @pytest.mark.parametrize(
@@ -214,16 +278,130 @@ def test_otp_secrets_keep_the_key_keycloak_used(imported, database, settings):
         assert base32.credential_data["secretEncoding"] == "BASE32"
 
 
-def test_passkeys_are_skipped_with_a_note(export, settings):
-    parsed = parse_export(export, settings)
-    sato = next(member for _, member in parsed.users if member.username == "sato03")
-    assert [c.type for c in sato.credentials] == ["password"]
-    assert "users: 1 webauthn credential(s) skipped; those members set them up again" in parsed.notes
+def test_passkeys_keep_their_credential_id_public_key_and_sign_count(imported, database, export):
+    exported = json.loads(user_entry(export, "ito05")["credentials"][1]["credentialData"])
+    with database.session() as session:
+        ito = find_user(session, imported, "ito05")
+        [passkey] = [c for c in ito.credentials if c.type == "webauthn"]  # Keycloak's webauthn-passwordless
+        [sato_passkey] = [c for c in find_user(session, imported, "sato03").credentials if c.type == "webauthn"]
+    data = passkey.credential_data
+    assert decode(data["credentialId"]) == decode(exported["credentialId"])  # base64 there, base64url here
+    assert decode(data["credentialPublicKey"]) == decode(exported["credentialPublicKey"])
+    assert (data["counter"], data["aaguid"], data["transports"]) == (41, exported["aaguid"], ["internal", "hybrid"])
+    assert passkey.user_label == "iPhone のパスキー"
+    assert sato_passkey.user_label == "Pixel"
+
+
+def test_credential_types_that_cannot_be_carried_over_are_skipped_with_a_note(export, settings):
+    user_entry(export, "kato04")["credentials"].append(
+        {"id": "00000000-0000-0000-0000-000000000199", "type": "recovery-authn-codes", "createdDate": 1730000000000,
+         "secretData": "{}", "credentialData": "{}"})
+    parsed = parse(export, settings)
+    kato = next(member for _, member in parsed.users if member.username == "kato04")
+    assert [c.type for c in kato.credentials] == ["password"]
+    assert "users: 1 recovery-authn-codes credential(s) skipped; those members set them up again" in parsed.notes
+
+
+@pytest.mark.parametrize(
+    "credential_data, expected",
+    [
+        ({"credentialId": "AAEC", "credentialPublicKey": "pQECAyYgASFYIA", "counter": 0},
+         "credentialData.credentialPublicKey is not a COSE public key"),
+        ({"credentialPublicKey": "pQECAyYgASFYIA", "counter": 0}, "credentialData.credentialId is not base64"),
+        ({"credentialId": "AAEC", "counter": -1}, "credentialData.credentialPublicKey is not base64"),
+    ],
+    ids=["truncated-key", "no-id", "no-key"],
+)
+def test_a_passkey_that_could_not_sign_in_is_refused_naming_it(export, settings, credential_data, expected):
+    user_entry(export, "sato03")["credentials"][1]["credentialData"] = json.dumps(credential_data)
+    assert refusal(export, settings) == f"users[2] (username 'sato03'): credentials[1]: {expected}"
+
+
+def test_a_sign_count_below_zero_is_refused(export, settings):
+    credential = user_entry(export, "sato03")["credentials"][1]
+    credential["credentialData"] = json.dumps({**json.loads(credential["credentialData"]), "counter": -3})
+    assert refusal(export, settings).endswith("credentials[1]: credentialData.counter must be a non-negative whole number, not -3")
+
+
+def test_one_passkey_on_two_members_is_refused(export, settings):
+    user_entry(export, "ito05")["credentials"][1]["credentialData"] = user_entry(export, "sato03")["credentials"][1]["credentialData"]
+    message = refusal(export, settings)
+    assert message.startswith("users[4] (username 'ito05'): passkey credentialId ")
+    assert message.endswith("is also used by users[2] (username 'sato03')")
+
+
+def test_a_member_with_passkeys_but_no_keycloak_id_is_refused(export, settings):
+    del user_entry(export, "sato03")["id"]
+    assert refusal(export, settings) == ("users[2] (username 'sato03'): a user with passkeys needs its Keycloak id "
+                                         "(the passkeys' user handle)")
+
+
+# First-sign-in progress (the attribute mapping)
+
+
+def test_a_member_who_finished_setup_with_the_kosmo_extension_is_not_asked_again(export, settings):
+    tanaka = parsed_member(export, settings, "tanaka01")
+    assert tanaka.fields["birthdate_verified_at"] == datetime(2024, 10, 27, 3, 33, 23, tzinfo=timezone.utc)  # seconds
+    assert tanaka.fields["user_id_chosen_at"] == IMPORTED_AT  # "true": done before the migration
+    assert tanaka.fields["second_factor"] == "totp"
+    assert tanaka.fields["first_login_completed_at"] == IMPORTED_AT  # every step done: the latest
+    assert tanaka.terms == [("2024-10", IMPORTED_AT)]
+
+
+def test_progress_in_iso_times_and_a_passkey_standing_for_the_chosen_factor(export, settings):
+    ito = parsed_member(export, settings, "ito05")
+    assert ito.fields["user_id_chosen_at"] == datetime(2024, 11, 2, 0, 16, tzinfo=timezone.utc)
+    assert ito.fields["second_factor"] == "passkey"  # no attribute: the factor the member holds
+    assert ito.fields["first_login_completed_at"] == ito.fields["user_id_chosen_at"]
+
+
+def test_a_member_who_never_started_setup_starts_it_at_the_first_sign_in(export, settings):
+    suzuki = parsed_member(export, settings, "suzuki02")
+    assert suzuki.fields["birthdate_verified_at"] is None and suzuki.fields["user_id_chosen_at"] is None
+    assert suzuki.fields["first_login_completed_at"] is None
+    assert suzuki.fields["second_factor"] == "totp"
+
+
+def test_keycloaks_terms_acceptance_counts_as_the_version_the_operator_names(export, settings):
+    parsed = parse(export, settings)
+    assert next(m for _, m in parsed.users if m.username == "suzuki02").terms == []
+    assert any("2 accepted Keycloak's terms (terms_and_conditions) but no --terms-version" in n for n in parsed.notes)
+    suzuki = parsed_member(export, settings, "suzuki02", AttributeMapping(keycloak_terms_version="2024-10"))
+    assert suzuki.terms == [("2024-10", datetime(2024, 10, 27, 3, 35, 5, tzinfo=timezone.utc))]
+    assert "terms_and_conditions" not in suzuki.fields["attributes"]
+
+
+def test_a_society_with_its_own_attribute_names_gives_a_mapping(export, settings):
+    user_entry(export, "kato04")["attributes"] = {"seinengappi": ["1970-07-07"], "seinengappi_ok": ["true"],
+                                                  "id_henkou": ["2024-05-01"], "ninshou": ["email"]}
+    mapping = AttributeMapping(birthdate="seinengappi", birthdate_verified="seinengappi_ok", user_id_chosen="id_henkou",
+                               second_factor="ninshou")
+    kato = parsed_member(export, settings, "kato04", mapping)
+    assert kato.fields["birthdate"] == date(1970, 7, 7)
+    assert kato.fields["birthdate_verified_at"] == IMPORTED_AT
+    assert kato.fields["user_id_chosen_at"] == datetime(2024, 5, 1, tzinfo=timezone.utc)
+    assert kato.fields["second_factor"] == "email"
+    assert kato.fields["first_login_completed_at"] == IMPORTED_AT
+    assert kato.fields["attributes"] == {}
+
+
+@pytest.mark.parametrize(
+    "attributes, expected",
+    [
+        ({"user_id_set": ["sometimes"]}, "attribute user_id_set 'sometimes' is neither true/false"),
+        ({"second_factor": ["sms"]}, "attribute second_factor 'sms' is not a second factor"),
+        ({"terms_accepted_version": ["v" * 101]}, "attribute terms_accepted_version is longer than 100 characters"),
+    ],
+    ids=["state", "factor", "terms-version"],
+)
+def test_a_progress_attribute_that_means_nothing_is_refused_naming_it(export, settings, attributes, expected):
+    user_entry(export, "kato04")["attributes"] = attributes
+    assert refusal(export, settings).startswith(f"users[3] (username 'kato04'): {expected}")
 
 
 def test_a_plain_password_value_is_hashed_on_import(export, settings):
     user_entry(export, "kato04")["credentials"] = [{"type": "password", "value": "Plain-pass-1", "temporary": True}]
-    kato = next(member for _, member in parse_export(export, settings).users if member.username == "kato04")
+    kato = next(member for _, member in parse(export, settings).users if member.username == "kato04")
     assert kato.credentials[0].credential_data["algorithm"] == "argon2"
     assert kato.credentials[0].temporary is True
     assert "Plain-pass-1" not in json.dumps(kato.credentials[0].secret_data)
@@ -288,7 +466,7 @@ def test_a_member_who_already_exists_stops_the_whole_import(database, settings, 
     existing = save_realm_from_fixture(database, settings, export)
     with database.session() as session:
         create_user(session, existing, "Kato04", settings=settings)
-    parsed = parse_export(export, settings)
+    parsed = parse(export, settings)
     with pytest.raises(KeycloakImportError, match=r"users\[3\] \(username 'kato04'\): a user with username 'kato04' already exists"):
         with database.session() as session:
             write_import(session, parsed)
@@ -299,17 +477,101 @@ def test_a_member_who_already_exists_stops_the_whole_import(database, settings, 
 
 def save_realm_from_fixture(database, settings, export) -> Realm:
     with database.session() as session:
-        return save_realm(session, parse_export(export, settings).config)
+        return save_realm(session, parse(export, settings).config)
 
 
-def test_users_exported_to_separate_files_are_read_with_the_realm(database, settings):
-    realm_export, user_files = read_export(FIXTURES / "split-realm.json")
-    parsed = parse_export(realm_export, settings, user_files)
-    assert [member.username for _, member in parsed.users] == ["member-a", "member-b"]
+# The different_files layout
+
+
+def test_a_different_files_export_is_read_from_its_folder_or_realm_file(database, settings):
+    for where in (SPLIT, SPLIT / "kosmo-split-realm.json"):
+        files = read_export(where)
+        assert [name for name, _ in files.user_files] == ["kosmo-split-users-0.json", "kosmo-split-users-1.json"]
+    parsed = parse_export(files, settings)
+    assert [(where, member.username) for where, member in parsed.users] == [
+        ("kosmo-split-users-0.json: users[0] (username 'member-a')", "member-a"),
+        ("kosmo-split-users-0.json: users[1] (username 'member-b')", "member-b"),
+        ("kosmo-split-users-1.json: users[0] (username 'member-c')", "member-c"),
+    ]
+    assert parsed.notes == ["federated users: 1 skipped; their profiles live in the user federation provider "
+                            "(LDAP, ...), which is not carried over"]
     with database.session() as session:
         realm = write_import(session, parsed)
     with database.session() as session:
         assert check_password(session, find_user(session, realm, "a@example.jp"), "Split-pass-1", settings)
+        assert check_password(session, find_user(session, realm, "member-c"), "Split-pass-3", settings)
+        assert "insured" in find_user(session, realm, "member-c").roles
+
+
+def copy_of_split(tmp_path) -> Path:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for path in SPLIT.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def test_a_bad_entry_in_a_user_file_is_refused_naming_the_file(tmp_path, settings):
+    folder = copy_of_split(tmp_path)
+    users = json.loads((folder / "kosmo-split-users-1.json").read_text(encoding="utf-8"))
+    users["users"][0]["credentials"][1]["credentialData"] = '{"subType":"totp","digits":9,"algorithm":"HmacSHA1"}'
+    (folder / "kosmo-split-users-1.json").write_text(json.dumps(users), encoding="utf-8")
+    with pytest.raises(KeycloakImportError) as refused:
+        parse_export(read_export(folder), settings)
+    assert str(refused.value) == ("kosmo-split-users-1.json: users[0] (username 'member-c'): credentials[1]: "
+                                  "OTP digits must be 6 or 8, not 9")
+
+
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (lambda f: (f / "kosmo-split-users-0.json").unlink(), r"kosmo-split-users-0.json: missing, but kosmo-split-users-1.json is there"),
+        (lambda f: (f / "kosmo-split-users-1.json").write_text('{"realm": "other", "users": []}'),
+         r"kosmo-split-users-1.json: its users belong to realm 'other', not 'kosmo-split'"),
+        (lambda f: (f / "kosmo-split-users-1.json").write_text('{"realm": "kosmo-split"}'),
+         r"kosmo-split-users-1.json: not a Keycloak user file \(no \"users\" list\)"),
+        (lambda f: (f / "kosmo-split-realm.json").unlink(), r"found no \*-realm.json"),
+        (lambda f: (f / "other-realm.json").write_text('{"realm": "other"}'),
+         r"found kosmo-split-realm.json, other-realm.json"),
+    ],
+    ids=["gap", "other-realm", "no-users-list", "no-realm-file", "two-realm-files"],
+)
+def test_a_partial_or_mixed_export_folder_is_refused(tmp_path, damage, expected):
+    folder = copy_of_split(tmp_path)
+    damage(folder)
+    with pytest.raises(KeycloakImportError, match=expected):
+        read_export(folder)
+
+
+# What --dry-run prints
+
+
+def test_the_plan_lists_what_would_be_created_updated_removed_and_skipped(database, settings, export):
+    with database.session() as session:
+        plan = plan_import(session, parse(export, settings))
+    assert (plan.realm, plan.realm_exists) == ("kosmo-kc", False)
+    assert plan.clients_created == ["kosmo-portal", "kosmo-app", "kosmo-batch"] and plan.clients_updated == []
+    assert plan.users_created == ["tanaka01", "suzuki02", "sato03", "kato04", "ito05"]
+    assert plan.credentials == {"password": 5, "otp": 2, "webauthn": 2}
+    assert (plan.terms_acceptances, plan.required_actions) == (1, 2)
+    assert plan.skipped[0].startswith("clients[5] (clientId 'https://sp.example.jp/saml'): skipped")
+
+    export["clients"] = [c for c in export["clients"] if c["clientId"] != "kosmo-app"]
+    save_realm_from_fixture(database, settings, export)
+    export["clients"][2]["clientId"] = "kosmo-portal2"
+    with database.session() as session:
+        plan = plan_import(session, parse(export, settings))
+    assert plan.realm_exists and plan.clients_updated == ["kosmo-batch"]
+    assert plan.clients_created == ["kosmo-portal2"] and plan.clients_removed == ["kosmo-portal"]
+
+
+def test_the_plan_refuses_a_member_who_already_exists_as_the_import_would(database, settings, export):
+    existing = save_realm_from_fixture(database, settings, export)
+    with database.session() as session:
+        create_user(session, existing, "someone", email="Ito@Example.jp", settings=settings)
+    with pytest.raises(KeycloakImportError, match=r"users\[4\] \(username 'ito05'\): a user with email 'ito@example.jp'"):
+        with database.session() as session:
+            plan_import(session, parse(export, settings))
 
 
 def test_an_export_holding_several_realms_is_refused(tmp_path, export):
