@@ -1,8 +1,14 @@
 """Step 4 of the first sign-in (生年月日の入力): the member confirms their date of birth; too many
 wrong dates in a row lock the step for a while.
 
+Two rules apply: the step's own (`max_attempts` wrong dates lock it for `lock_minutes`, the page
+says until when), and the realm's brute-force detection, where a wrong date counts like a wrong
+password; while that locks the member the page says so in the words every factor uses, and no
+date is checked.
+
 Events: VERIFY_BIRTHDATE on success, VERIFY_BIRTHDATE_ERROR (error "birthdate_mismatch") for
-each wrong date, and USER_LOCKED (reason "verify-birthdate") once when the lock starts. Keycloak
+each wrong date or "user_temporarily_disabled" / "user_disabled" during the realm's lock, and
+USER_LOCKED once when a lock starts (reason "verify-birthdate" for the step's own). Keycloak
 has no date-of-birth check, so the first two are our own names in its <ACTION>/_ERROR style.
 """
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from idp.flows.api import Action, Done, Page, StepContext
+from idp.security.brute_force import LOCKED_MESSAGE, StepGuard
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +33,14 @@ JAPAN_TIME = timezone(timedelta(hours=9), "JST")
 
 
 class BirthdateOptions(BaseModel):
-    """`with:` options: how many wrong dates are allowed, and how long the step then locks."""
+    """`with:` options: how many wrong dates are allowed, how long the step then locks, and
+    whether to ask members who passed it before (`every_time`, e.g. in the recovery flow)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_attempts: int = Field(5, ge=1, le=100)
     lock_minutes: int = Field(30, ge=1, le=24 * 60)
+    every_time: bool = False
 
 
 class InvalidBirthdate(ValueError):
@@ -51,21 +60,22 @@ class VerifyBirthdate(Action):
             log.warning("verify-birthdate skipped: no date of birth on file for user %s in realm %s",
                         ctx.user.id, ctx.realm.name)
             return False
-        return ctx.user.birthdate_verified_at is None
+        return ctx.options.every_time or ctx.user.birthdate_verified_at is None
 
     def challenge(self, ctx: StepContext) -> Page:
         return _page(ctx, {})
 
     def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
         entered = {part: half_width(form.get(part, "")) for part in PARTS}
-        lock = Lock(ctx)
-        if lock.until():
+        lock, guard = Lock(ctx), _realm_guard(ctx)
+        if lock.until() or guard.refuses():
             return _page(ctx, entered)
         try:
             birthdate = read_birthdate(entered, today=ctx.now.astimezone(JAPAN_TIME).date())
         except InvalidBirthdate as problem:
             return _page(ctx, entered, errors={"birthdate": [problem.key]})
         if birthdate != ctx.user.birthdate:
+            guard.failed()
             return _wrong_date(ctx, lock, entered)
         lock.forget_attempts()
         ctx.user.birthdate_verified_at = ctx.now
@@ -84,13 +94,20 @@ def _wrong_date(ctx: StepContext, lock: "Lock", entered: dict) -> Page:
     return _page(ctx, values, errors={"birthdate": ["verify_birthdate.mismatch"]})
 
 
+def _realm_guard(ctx: StepContext) -> StepGuard:
+    return StepGuard(ctx, "birthdate", error_event="VERIFY_BIRTHDATE_ERROR")
+
+
 def _page(ctx: StepContext, values: dict, errors: dict | None = None) -> Page:
-    """The form, or while the step is locked, the lock notice with the time to come back."""
+    """The form; while the step is locked, the lock notice with the time to come back; while the
+    realm's detection locks the member, the form under the lockout message of every factor."""
     until = Lock(ctx).until()
     values = {**values, "locked": until is not None, "lock_minutes": ctx.options.lock_minutes}
     if until is not None:
         values["retry_at"] = _japanese_time(until)
         errors = {"": ["verify_birthdate.locked"]}
+    elif _realm_guard(ctx).holds():
+        errors = {"": [LOCKED_MESSAGE]}
     return Page(TEMPLATE, values=values, errors=errors or {})
 
 

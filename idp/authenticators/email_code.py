@@ -12,6 +12,8 @@ the code is dead and only 再送信 helps), the wait between mails and the mails
 Events: SEND_EMAIL_CODE (detail `email`) for each mail sent — Keycloak has no codes by mail, the
 name follows its SEND_VERIFY_EMAIL; LOGIN_ERROR with error `invalid_email_code` (wrong code),
 `expired_code` (Keycloak's name) or `email_code_attempts_exceeded` (a dead code was tried).
+Wrong codes also count in the realm's brute-force detection; while it locks the member, neither
+a code nor 再送信 is taken (LOGIN_ERROR `user_temporarily_disabled`).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from idp.flows.api import Authenticator, Done, Page, StepContext
 from idp.i18n import messages_for
 from idp.mail import MailError
 from idp.mail.render import render_mail
+from idp.security.brute_force import LOCKED_MESSAGE, StepGuard
 
 TEMPLATE = "email-code.html"
 MAIL = "email-code"
@@ -55,6 +58,8 @@ class EmailCodeStep(Authenticator):
         # Refused rather than skipped: skipping would let the member past a second factor.
         if not has_verified_address(ctx.user):
             return _page(ctx, errors=["email_code.error.no_address"], status=400)
+        if StepGuard(ctx, "email-code").holds():
+            return _page(ctx, errors=[LOCKED_MESSAGE])  # no mail while its code could not be used
         if "sent_at" not in ctx.data:
             return _send(ctx, notice="email_code.sent")
         return _page(ctx)
@@ -62,9 +67,12 @@ class EmailCodeStep(Authenticator):
     def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
         if not has_verified_address(ctx.user):
             return _page(ctx, errors=["email_code.error.no_address"], status=400)
+        guard = StepGuard(ctx, "email-code")
+        if guard.refuses(credential_type="email-code"):
+            return _page(ctx, errors=[LOCKED_MESSAGE], status=401)
         if form.get("action") == "resend":
             return _resend(ctx)
-        return _check(ctx, typed_code(form.get("code", "")))
+        return _check(ctx, guard, typed_code(form.get("code", "")))
 
 
 def typed_code(raw: str) -> str:
@@ -72,7 +80,7 @@ def typed_code(raw: str) -> str:
     return "".join(unicodedata.normalize("NFKC", raw).split()).replace("-", "")
 
 
-def _check(ctx: StepContext, code: str) -> Page | Done:
+def _check(ctx: StepContext, guard: StepGuard, code: str) -> Page | Done:
     if not code:
         return _page(ctx, field_errors=["email_code.error.missing"], status=400)
     if len(code) != DIGITS or not code.isascii() or not code.isdigit():
@@ -81,6 +89,8 @@ def _check(ctx: StepContext, code: str) -> Page | Done:
     if verdict.outcome == "accepted":
         return Done(factor="email")
     ctx.record_event("LOGIN_ERROR", error=verdict.error)
+    if verdict.error == "invalid_email_code":
+        guard.failed(credential_type="email-code")  # a guess at a live code; expired or dead ones were not compared
     if verdict.outcome == "wrong":
         tries = {"key": "email_code.error.wrong", "params": {"tries_left": verdict.tries_left}}
         return _page(ctx, field_errors=[tries], status=401)

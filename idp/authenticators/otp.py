@@ -8,6 +8,7 @@ from idp.authenticators import totp
 from idp.db.models import Credential, User
 from idp.db.users import otp_key
 from idp.flows.api import Authenticator, Done, Page, StepContext
+from idp.security.brute_force import LOCKED_MESSAGE, StepGuard
 from idp.security.secret_box import SecretBoxError
 
 log = logging.getLogger("idp.otp")
@@ -31,15 +32,19 @@ class OtpStep(Authenticator):
         return bool(devices(ctx.user))
 
     def challenge(self, ctx: StepContext) -> Page:
-        return self._page(ctx)
+        return self._page(ctx, {"": [LOCKED_MESSAGE]} if StepGuard(ctx, "otp").holds() else None)
 
     def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
         code = form.get("otp", "").strip()
         if not code:
             return self._page(ctx, {"otp": ["otp.missing"]}, 400, form.get("device"))
+        guard = StepGuard(ctx, "otp")
+        if guard.refuses(credential_type="otp"):
+            return self._page(ctx, {"": [LOCKED_MESSAGE]}, 401, form.get("device"))
         device = self._chosen(ctx.user, form.get("device"))
         if device is None or not self._accept(ctx, device, code):
             ctx.record_event("LOGIN_ERROR", error="invalid_user_credentials", credential_type="otp")
+            guard.failed(credential_type="otp")
             return self._page(ctx, {"": ["otp.invalid"]}, 401, form.get("device"))
         device.last_used_at = ctx.now
         return Done(factor=self.factor)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from idp.authenticators import webauthn_server as webauthn
 from idp.db.models import Credential, User
 from idp.flows.api import Authenticator, Done, Page, StepContext
+from idp.security.brute_force import LOCKED_MESSAGE, StepGuard
 
 TEMPLATE = "passkey.html"
 LOGIN_TEMPLATE = "passkey-login.html"
@@ -40,14 +41,18 @@ class PasskeyStep(Authenticator):
         state = ctx.data.get("authentication")
         answer = form.get(webauthn.CREDENTIAL_FIELD, "")
         if state is None or form.get(webauthn.ERROR_FIELD) or not answer:
-            return _retry_page("passkey.title")
+            return _retry_page("passkey.title")  # a cancelled dialog guessed nothing: not counted
+        guard = StepGuard(ctx, "passkey")
+        if guard.refuses(credential_type=webauthn.TYPE):
+            return _locked(self.challenge(ctx))
         try:
             response = webauthn.parse_assertion(answer)
             assertion = webauthn.finish_authentication(ctx, state, response, webauthn.passkeys(ctx.user))
         except webauthn.CeremonyRefused as problem:
             _refused(ctx, "invalid_user_credentials", reason=str(problem)[:200])
+            guard.failed(credential_type=webauthn.TYPE)
             return _retry_page("passkey.title")
-        return _accept(ctx, assertion, lambda: self.challenge(ctx)) or Done(factor="passkey")
+        return _accept(ctx, assertion, lambda: self.challenge(ctx), guard) or Done(factor="passkey")
 
 
 class PasskeyLogin(Authenticator):
@@ -74,17 +79,23 @@ class PasskeyLogin(Authenticator):
             return self.challenge(ctx)
         if form.get(webauthn.ERROR_FIELD) or not answer:
             return _retry_page("login.title")
+        guard = None
         try:
             response = webauthn.parse_assertion(answer)
             member = _member_by_handle(ctx, response.response.user_handle)
             if member is None:
                 raise webauthn.CeremonyRefused("no member has this passkey")
+            guard = StepGuard(ctx, "passkey", member=member)
+            if guard.refuses(credential_type=webauthn.TYPE):
+                return _locked(self.challenge(ctx))
             assertion = webauthn.finish_authentication(ctx, state, response, webauthn.passkeys(member))
         except webauthn.CeremonyRefused as problem:
             _refused(ctx, "invalid_user_credentials", reason=str(problem)[:200])
+            if guard is not None:
+                guard.failed(credential_type=webauthn.TYPE)
             return _retry_page("login.title")
         # No member is signed in yet: the event names the one the passkey belongs to.
-        refused = _accept(ctx, assertion, lambda: self.challenge(ctx), passkey_owner=member.id)
+        refused = _accept(ctx, assertion, lambda: self.challenge(ctx), guard, passkey_owner=member.id)
         return refused or Done(user=member, factor="passkey")
 
 
@@ -110,20 +121,28 @@ def _start(ctx: StepContext, allowed: list[Credential]) -> Page:
     return Page(TEMPLATE, values={"options": options})
 
 
-def _accept(ctx: StepContext, assertion: webauthn.Assertion, again: Callable[[], Page], **who) -> Page | None:
-    """Record the passkey's use, or refuse a sign count that went backwards (a cloned key?) and
-    show the step's page `again` (with a fresh challenge) saying so."""
+def _accept(ctx: StepContext, assertion: webauthn.Assertion, again: Callable[[], Page], guard: StepGuard,
+            **who) -> Page | None:
+    """Record the passkey's use, or refuse (and count as a failure) a sign count that went
+    backwards (a cloned key?) and show the step's page `again` (with a fresh challenge) saying so."""
     credential = assertion.credential
     if webauthn.sign_count_went_backwards(credential, assertion.sign_count):
         _refused(ctx, "webauthn_sign_count", credential_id=credential.id,
                  stored_sign_count=int(credential.credential_data.get("counter") or 0),
                  received_sign_count=assertion.sign_count, **who)
+        guard.failed(credential_type=webauthn.TYPE)
         page = again()
         page.errors, page.status = {"": [REFUSED]}, 401
         return page
     webauthn.record_use(credential, assertion.sign_count, ctx.now)
     ctx.data.pop("authentication", None)
     return None
+
+
+def _locked(page: Page) -> Page:
+    """The step's page saying the member is locked (their passkey was not even checked)."""
+    page.errors, page.status = {"": [LOCKED_MESSAGE]}, 401
+    return page
 
 
 def _refused(ctx: StepContext, error: str, **details) -> None:

@@ -10,7 +10,7 @@ from idp.config import Settings
 from idp.db.models import Realm, User
 from idp.db.users import check_password, find_user
 from idp.flows.api import Authenticator, Done, Page, StepContext
-from idp.security.brute_force import BruteForce
+from idp.security.brute_force import LOCKED_MESSAGE, StepGuard
 from idp.security.passwords import dummy_verify
 
 MAX_LENGTH = {"username": 255, "password": 1024}
@@ -63,36 +63,20 @@ class PasswordStep(Authenticator):
                 errors[field] = ["login.invalid_credentials"]
         if errors:
             return Page("login.html", values={"username": username}, errors=errors, status=400)
-        guard, who = BruteForce(ctx.store, ctx.realm.id, ctx.config.brute_force, ctx.now), self._who(ctx, username)
-        if guard.locked(who, ctx.ip_address):
+        guard = StepGuard(ctx, "password", member=self._member(ctx, username), login=username)
+        if guard.refuses(username=username[:255]):
             dummy_verify(password, ctx.settings)  # a locked account answers as slowly as any other
-            ctx.record_event("LOGIN_ERROR", error="user_temporarily_disabled", username=username[:255])
-            return Page("login.html", values={"username": username}, errors={"": ["brute_force.locked"]}, status=401)
+            return Page("login.html", values={"username": username}, errors={"": [LOCKED_MESSAGE]}, status=401)
         result = PasswordAuthenticator(ctx.session, ctx.realm, ctx.settings).authenticate(username, password)
         if result.user is None:
             ctx.record_event("LOGIN_ERROR", error="invalid_user_credentials", username=username[:255])
-            self._count_failure(ctx, guard, who, username)
+            guard.failed(username=username[:255])
             return Page("login.html", values={"username": username}, errors={"": [result.error]}, status=401)
-        guard.succeeded(who)
         return Done(user=result.user, remember_me=form.get("remember_me") in ("y", "on", "1", "true"))
 
     @staticmethod
-    def _who(ctx: StepContext, username: str) -> str:
-        """Whose failures these are: the member's id, or for a user ID nobody has, what was typed
-        (so an unknown ID locks exactly like a real one and the page gives nothing away)."""
+    def _member(ctx: StepContext, username: str) -> User | None:
+        """Whose failures these are; a user ID nobody signs in with counts as typed (so an
+        unknown ID locks exactly like a real one and the page gives nothing away)."""
         user = find_user(ctx.session, ctx.realm, username.strip())
-        return user.id if user is not None else "login:" + username.strip().lower()[:255]
-
-    @staticmethod
-    def _count_failure(ctx: StepContext, guard: BruteForce, who: str, username: str) -> None:
-        failure = guard.failed(who, ctx.ip_address)
-        if not failure.lock_started:
-            return
-        ctx.record_event("USER_LOCKED", username=username[:255], wait_seconds=failure.wait_seconds,
-                         permanent=failure.permanent or None)
-        user = ctx.session.get(User, who)
-        if failure.permanent and user is not None:
-            # As Keycloak: a permanent lockout disables the member until an operator unlocks them.
-            ctx.lock_out(user)
-            ctx.record_event("USER_DISABLED_BY_PERMANENT_LOCKOUT", user_id=user.id, username=user.username,
-                             reason="brute_force_attack detected")
+        return None if user is None or user.service_account_client_id else user

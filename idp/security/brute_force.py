@@ -1,16 +1,27 @@
 """Keycloak's brute-force detection: failed sign-ins counted per member and per client IP in the
 ephemeral store, with temporary waits, the quick-login check and permanent lockout.
 
-Any factor may use it (password, date of birth, one-time codes): ask `locked` before checking
-what the member typed, report `failed` or `succeeded` after. Nothing here touches Flask or SQL.
+Every factor uses it through `StepGuard` (password, date of birth, app and mailed codes): ask
+`refuses` before checking what the member typed, report `failed` after a wrong answer; a completed
+sign-in clears the member's failures. Nothing here touches Flask or SQL.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from idp.ephemeral import EphemeralStore
 from idp.realms.schema import BruteForceSettings
+
+if TYPE_CHECKING:
+    from idp.db.models import User
+    from idp.flows.api import StepContext
+
+# Keycloak's REASON detail on its lockout events.
+REASON = "brute_force_attack detected"
+# What every factor's page says while locked: the same for known and unknown user IDs.
+LOCKED_MESSAGE = "brute_force.locked"
 
 # One address failing across many user IDs is slowed too, but a whole office or a mobile
 # carrier may share one address: it gets five times the member's allowance before it waits,
@@ -29,6 +40,7 @@ class Failure:
     wait_seconds: int = 0
     lock_started: bool = False
     permanent: bool = False
+    failures: int = 0  # the member's failures so far, this one included
 
 
 class BruteForce:
@@ -98,7 +110,7 @@ class BruteForce:
             if record["failures"] >= settings.failure_factor:
                 record.update(not_before=self.now + PERMANENT_SECONDS, permanent=True)
                 self.store.put(key, record, PERMANENT_SECONDS)
-                return Failure(wait_seconds=PERMANENT_SECONDS, lock_started=True, permanent=True)
+                return Failure(PERMANENT_SECONDS, lock_started=True, permanent=True, failures=record["failures"])
         else:
             wait = settings.wait_increment_seconds * (record["failures"] // settings.failure_factor)
             wait = wait or self._quick_login_wait(record, delta_ms)
@@ -135,7 +147,7 @@ class BruteForce:
             record["not_before"] = self.now + wait
         keep = max(self.settings.max_delta_time_seconds, wait, 1)
         self.store.put(key, record, keep)
-        return Failure(wait_seconds=wait, lock_started=wait > 0 and not already_locked)
+        return Failure(wait, lock_started=wait > 0 and not already_locked, failures=record["failures"])
 
     def _seconds_left(self, key: str) -> int:
         record = self.store.get(key)
@@ -149,3 +161,58 @@ class BruteForce:
 
     def _ip_key(self, ip: str) -> str:
         return f"brute-force:{self.realm_id}:ip:{ip}"
+
+
+class StepGuard:
+    """The realm's detection as a sign-in step uses it for one factor ("password", "birthdate",
+    "otp", "email-code"), reporting as Keycloak does.
+
+    `member` is whom the answer is about (the step's member unless the step names one, as the
+    password step does); with no member, the failures count against the `login` typed.
+    `error_event` is the event that a refusal during a lock is recorded as."""
+
+    def __init__(self, ctx: StepContext, factor: str, *, member: User | None = None, login: str = "",
+                 error_event: str = "LOGIN_ERROR"):
+        self.ctx, self.factor, self.error_event = ctx, factor, error_event
+        self.member = member if member is not None or login else ctx.user
+        self.who = self.member.id if self.member is not None else "login:" + login.strip().lower()[:255]
+        self.detection = BruteForce(ctx.store, ctx.realm.id, ctx.config.brute_force, ctx.now)
+
+    def holds(self) -> bool:
+        """Whether the member (or the address) is locked now; records nothing (for showing a page)."""
+        return self.detection.locked(self.who, self.ctx.ip_address) is not None
+
+    def refuses(self, **details) -> bool:
+        """True while the member (or the address) is locked: the answer must then not even be
+        checked. Records the refusal with Keycloak's error: `user_disabled` after a permanent
+        lockout, else `user_temporarily_disabled`."""
+        if not self.detection.locked(self.who, self.ctx.ip_address):
+            return False
+        error = "user_disabled" if self.detection.permanently_locked(self.who) else "user_temporarily_disabled"
+        self.ctx.record_event(self.error_event, error=error, **self._whom(), **details)
+        return True
+
+    def failed(self, **details) -> Failure:
+        """Count a wrong answer. When it starts a lock: USER_LOCKED with Keycloak's details; when
+        the lock is permanent the member is disabled as well (USER_DISABLED_BY_PERMANENT_LOCKOUT)."""
+        failure = self.detection.failed(self.who, self.ctx.ip_address)
+        if failure.lock_started:
+            self._report(failure, details)
+        return failure
+
+    def _report(self, failure: Failure, details: dict) -> None:
+        common = dict(reason=REASON, num_failures=failure.failures, factor=self.factor, **self._whom(), **details)
+        if not failure.permanent:
+            not_before = datetime.fromtimestamp(self.detection.now + failure.wait_seconds, timezone.utc)
+            self.ctx.record_event("USER_LOCKED", not_before=not_before.isoformat(), **common)
+            return
+        self.ctx.record_event("USER_LOCKED", permanent=True, **common)
+        if self.member is not None:
+            self.ctx.lock_out(self.member)
+            self.ctx.record_event("USER_DISABLED_BY_PERMANENT_LOCKOUT", **common)
+
+    def _whom(self) -> dict:
+        """Whom the events are about, when the step has not signed the member in yet."""
+        if self.member is None or self.member is self.ctx.user:
+            return {}
+        return {"user_id": self.member.id}

@@ -9,6 +9,7 @@ from idp.actions.verify_birthdate import BirthdateOptions, VerifyBirthdate
 from idp.db.models import User
 from idp.ephemeral import make_store
 from idp.flows.api import Done
+from idp.realms.schema import BruteForceSettings
 from tests.integration.test_login import redirect_params
 from tests.unit.actions import steps
 from tests.unit.actions.steps import Browser, render
@@ -29,11 +30,15 @@ def member_id(database, settings):
 
 
 class Member(steps.Member):
-    """One sign-in attempt at a time: each `submit` runs in its own transaction, as requests do."""
+    """One sign-in attempt at a time: each `submit` runs in its own transaction, as requests do.
+
+    The step's own lock alone: the realm's brute-force detection (on in the demo realm, and it
+    would see these instant answers as a machine's) is the subject of tests/integration/
+    test_lockout_factors.py."""
 
     def __init__(self, database, settings, store, user_id, **options):
         super().__init__(database, settings, user_id, VerifyBirthdate, BirthdateOptions(**options), store=store,
-                         now=NOW)
+                         now=NOW, config_update={"brute_force": BruteForceSettings(enabled=False)})
 
     def user(self) -> User:
         with self.database.session() as session:
