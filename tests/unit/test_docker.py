@@ -72,6 +72,14 @@ def test_the_identity_providers_settings_are_valid(services):
     assert settings.redis_url is not None
 
 
+def test_metrics_are_served_on_a_management_port_that_nginx_does_not_forward(services):
+    command = services["idp1"]["command"]
+    management_port = environment(services["idp1"])["IDP_MANAGEMENT_PORT"]
+    assert management_port != command[command.index("--port") + 1]
+    config = (DOCKER / "nginx.conf").read_text(encoding="utf-8")
+    assert set(re.findall(r"server\s+\S+:(\d+);", config)) == {"8080"}
+
+
 def test_the_second_identity_provider_starts_after_the_first_has_migrated(services):
     assert services["idp2"]["depends_on"]["idp1"]["condition"] == "service_healthy"
     assert services["idp1"]["depends_on"]["postgres"]["condition"] == "service_healthy"
@@ -121,7 +129,7 @@ def test_the_image_runs_gunicorn_as_a_non_root_user_and_checks_its_health():
     assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
     assert users and users[-1] not in {"root", "0"}
-    assert re.search(r"^HEALTHCHECK .*\n?.*/realms/kosmo-demo/\.well-known/openid-configuration", dockerfile, re.M)
+    assert re.search(r"^HEALTHCHECK .*\n?.*http://127\.0\.0\.1:8080/health/ready", dockerfile, re.M)
     cmd = re.search(r"^CMD (\[.*\])", dockerfile, re.M).group(1)
     assert '"--workers", "2"' in cmd and '"--host", "0.0.0.0"' in cmd
 
