@@ -53,11 +53,12 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 
 
 def _register_blueprints(app: Flask) -> None:
-    from idp import errors
+    from idp import admin, errors
     from idp.account import views as account  # noqa: F401 - importing adds /account to the realm blueprint
     from idp.login import views as login
     from idp.oidc import views as oidc
 
     login.init_app(app)  # adds its pages to the realm blueprint before it is registered
+    admin.init_app(app)  # the Admin API; its mailed-link page joins the realm blueprint too
     oidc.init_app(app)
     errors.init_app(app)

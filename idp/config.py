@@ -66,6 +66,10 @@ class Settings:
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
+    # The master realm's first administrator, made at start-up when missing (Keycloak's
+    # KC_BOOTSTRAP_ADMIN_USERNAME/PASSWORD); `idp admin create` does the same by hand.
+    bootstrap_admin_username: str = ""
+    bootstrap_admin_password: str = field(default="", repr=False)
     # Request rate limits, each "COUNT/PERIOD" (period in s, m or h) or "off"; counted per client
     # address (an IPv6 /64 counts as one), the token endpoint per relying party too. Sized for a
     # society's office, where hundreds of members share one NAT address: a sign-in is 3-6 requests
@@ -95,6 +99,8 @@ class Settings:
         "argon2_time_cost": "IDP_ARGON2_TIME_COST",
         "argon2_memory_kib": "IDP_ARGON2_MEMORY_KIB",
         "argon2_parallelism": "IDP_ARGON2_PARALLELISM",
+        "bootstrap_admin_username": "IDP_BOOTSTRAP_ADMIN_USERNAME",
+        "bootstrap_admin_password": "IDP_BOOTSTRAP_ADMIN_PASSWORD",
         "rate_limits": "IDP_RATE_LIMITS",
         "rate_limit_sign_in": "IDP_RATE_LIMIT_SIGN_IN",
         "rate_limit_code_sending": "IDP_RATE_LIMIT_CODE_SENDING",

@@ -13,6 +13,7 @@ from idp.realms import ensure_account_console, load_realm_dir, save_realm
 
 def prepare(settings: Settings, database: Database, echo: Callable[[str], None] = lambda _: None) -> None:
     """Migrate, then create or update every realm of `realm-config/` (all or nothing)."""
+    from idp.admin.master import bootstrap_admin
     from idp.oidc.keys import ensure_signing_key
 
     database.upgrade()
@@ -22,6 +23,10 @@ def prepare(settings: Settings, database: Database, echo: Callable[[str], None] 
             for config in configs:
                 save_realm(session, config)
                 echo(f"realm {config.realm}: loaded from {settings.realms_dir}")
+    with database.session() as session:
+        created = bootstrap_admin(session, settings)
+    if created:
+        echo(created)
     with database.session() as session:
         for realm in session.scalars(select(Realm)):
             ensure_signing_key(session, realm)

@@ -110,7 +110,9 @@ def _apply_client(client: Client, config: ClientConfig, secret_hash: str | None)
     client.standard_flow = config.standard_flow
     client.direct_access_grants = config.direct_access_grants
     client.service_account = config.service_account
-    client.attributes = {"service_account_roles": list(config.service_account_roles)}
+    client.attributes = {"service_account_roles": list(config.service_account_roles),
+                         "service_account_client_roles": dict(config.service_account_client_roles),
+                         "admin_api": config.admin_api}
 
 
 ACCOUNT_CONSOLE = "account-console"
@@ -138,6 +140,7 @@ def ensure_service_account(session: Session, realm: Realm, client: Client) -> Us
         user = User(realm_id=realm.id, username=username, service_account_client_id=client.client_id)
         session.add(user)
     user.roles = sorted(set(client.attributes.get("service_account_roles", [])) | {f"default-roles-{realm.name}"})
+    user.client_roles = {name: sorted(roles) for name, roles in client.attributes.get("service_account_client_roles", {}).items()}
     session.flush()
     return user
 

@@ -43,6 +43,8 @@ def _client(client: Client) -> dict:
         "direct_access_grants": client.direct_access_grants,
         "service_account": client.service_account,
         "service_account_roles": list(client.attributes.get("service_account_roles", [])),
+        "service_account_client_roles": dict(client.attributes.get("service_account_client_roles", {})),
+        "admin_api": bool(client.attributes.get("admin_api", False)),
     }
 
 

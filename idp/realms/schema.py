@@ -11,6 +11,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 REALM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
+# Keycloak's built-in client whose roles grant the Admin REST API, and the roles we honour.
+REALM_MANAGEMENT = "realm-management"
+REALM_MANAGEMENT_ROLES = frozenset({"realm-admin", "query-users", "view-users", "manage-users", "view-events",
+                                    "query-clients", "view-clients"})
 
 
 class Strict(BaseModel):
@@ -50,6 +54,9 @@ class ClientConfig(Strict):
     direct_access_grants: bool = False
     service_account: bool = False
     service_account_roles: list[str] = Field(default_factory=list)
+    # Keycloak's clientRoles of the service-account user, e.g. {"realm-management": ["manage-users"]}.
+    service_account_client_roles: dict[str, list[str]] = Field(default_factory=dict)
+    admin_api: bool = Field(default=False, description="its tokens may call /admin (the realm must enable it too)")
 
     @field_validator("redirect_uris", "post_logout_redirect_uris")
     @classmethod
@@ -58,6 +65,14 @@ class ClientConfig(Strict):
             if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", uri) or "#" in uri:
                 raise ValueError(f"{uri!r} must be an absolute URI without a fragment (matched exactly)")
         return uris
+
+    @field_validator("service_account_client_roles")
+    @classmethod
+    def known_admin_roles(cls, roles: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(roles.get(REALM_MANAGEMENT, [])) - REALM_MANAGEMENT_ROLES)
+        if unknown:
+            raise ValueError(f"unknown {REALM_MANAGEMENT} roles {unknown}; known: {sorted(REALM_MANAGEMENT_ROLES)}")
+        return roles
 
     @model_validator(mode="after")
     def secret_fits_kind(self):
@@ -90,6 +105,8 @@ class TokenSettings(Strict):
     access_code_lifespan: int = Field(default=60, ge=10)
     login_timeout: int = Field(default=1800, ge=60, description="Keycloak's accessCodeLifespanLogin")
     action_token_lifespan: int = Field(default=300, ge=60, description="Keycloak's actionTokenGeneratedByUserLifespan")
+    action_token_admin_lifespan: int = Field(default=43200, ge=60,
+                                             description="Keycloak's actionTokenGeneratedByAdminLifespan (mailed by the Admin API)")
     sso_session_idle_timeout: int = Field(default=1800, ge=60)
     sso_session_max_lifespan: int = Field(default=36000, ge=60)
     remember_me_idle_timeout: int = Field(default=0, ge=0, description="0: the SSO idle timeout")
@@ -186,6 +203,7 @@ class RealmConfig(Strict):
     webauthn: WebAuthnSettings = WebAuthnSettings()
     email_code: EmailCodeSettings = EmailCodeSettings()
     second_factor_required: bool = True
+    admin_api: bool = Field(default=False, description="serve Keycloak's Admin REST API under /admin/realms/{realm}")
     clients: list[ClientConfig] = Field(default_factory=list)
 
     @field_validator("realm")

@@ -1,0 +1,150 @@
+"""Mails administrators send to a user: `execute-actions-email` (a link that runs the named
+required actions in the member's browser) and `send-verify-email` (the verify-email link).
+
+The execute-actions link is single use and lives `lifespan` seconds in the ephemeral store; opening
+it starts the actions for that member (no password asked: the mailbox is the proof, as in Keycloak).
+"""
+from __future__ import annotations
+
+import math
+import secrets
+
+from flask import current_app, g, make_response, render_template, request
+
+from idp import events
+from idp.admin import errors
+from idp.admin.api import bp, changed, json_body, member
+from idp.db import db_session
+from idp.db.models import Client, User
+from idp.ephemeral import ephemeral
+from idp.i18n import messages_for
+from idp.mail import MailError, send_mail
+from idp.mail.render import render_mail
+from idp.oidc.views import bp as realm_bp
+from idp.realms import find_client
+
+MAIL = "execute-actions"
+VERIFY_EMAIL = "VERIFY_EMAIL"
+MAX_LIFESPAN = 30 * 24 * 3600
+
+
+def _registry():
+    return current_app.extensions["idp.flows"].registry
+
+
+@bp.put("/users/<user_id>/execute-actions-email")
+def execute_actions_email(user_id: str):
+    """Mail the user a link to run `actions` (Keycloak aliases, e.g. UPDATE_PASSWORD)."""
+    g.caller.require("manage-users")
+    user, client = _mailable(member(user_id))
+    aliases = json_body(list)
+    actions = [_registry().action_for_alias(alias) if isinstance(alias, str) else None for alias in aliases]
+    if not actions or None in actions:
+        raise errors.bad_request("Provided invalid required actions")
+    lifespan = _lifespan()
+    key = secrets.token_urlsafe(32)
+    ephemeral().put(_link_key(key), {"user_id": user.id, "actions": [a.name for a in actions],
+                                     "client_id": client.client_id if client else None,
+                                     "redirect_uri": request.args.get("redirect_uri") or None}, lifespan)
+    try:
+        _send_actions_mail(user, f"{g.issuer}/login-actions/action-token?key={key}", [a.name for a in actions], lifespan)
+    except MailError:
+        ephemeral().delete(_link_key(key))
+        raise errors.server_error("Failed to send execute actions email") from None
+    events.record(db_session(), g.realm.id, "EXECUTE_ACTIONS", user_id=user.id, client_id=g.caller.client_id,
+                  ip_address=request.remote_addr or "", actions=",".join(aliases), lifespan=lifespan)
+    return changed("ACTION", user, f"users/{user.id}/execute-actions-email", actions=",".join(aliases))
+
+
+@bp.put("/users/<user_id>/send-verify-email")
+def send_verify_email(user_id: str):
+    """Mail the verify-email link (the same mail and link the sign-in's メール認証 step sends)."""
+    from idp.login.views import step_context
+
+    g.caller.require("manage-users")
+    user, client = _mailable(member(user_id))
+    plugin = _registry().action_for_alias(VERIFY_EMAIL)
+    ctx = step_context(plugin, plugin.Options(), {}, user, client)
+    lifespan = _lifespan()
+    link = ctx.make_link({"email": user.email}, ttl=lifespan)
+    text, html = _render(user, "verify-email", url=link, minutes=math.ceil(lifespan / 60))
+    try:
+        _send(user, messages_for(g.settings.themes_dir, g.realm_config.theme)["verify_email.mail.subject"], text, html)
+    except MailError:
+        raise errors.server_error("Failed to send verify email") from None
+    events.record(db_session(), g.realm.id, "SEND_VERIFY_EMAIL", user_id=user.id, client_id=g.caller.client_id,
+                  ip_address=request.remote_addr or "", email=user.email)
+    return changed("ACTION", user, f"users/{user.id}/send-verify-email")
+
+
+def _mailable(user: User) -> tuple[User, Client | None]:
+    """The user and the client the link returns to, refused as Keycloak refuses them."""
+    if not user.email:
+        raise errors.bad_request("User email missing")
+    if not user.enabled:
+        raise errors.bad_request("User is disabled")
+    client_id, redirect_uri = request.args.get("client_id"), request.args.get("redirect_uri")
+    if redirect_uri and not client_id:
+        raise errors.bad_request("Client id missing")
+    if not client_id:
+        return user, None
+    client = find_client(db_session(), g.realm, client_id)
+    if client is None:
+        raise errors.bad_request("Client doesn't exist")
+    if redirect_uri and redirect_uri not in client.redirect_uris + client.post_logout_redirect_uris + [client.base_url]:
+        raise errors.bad_request("Invalid redirect uri.")
+    return user, client
+
+
+def _lifespan() -> int:
+    raw = request.args.get("lifespan", "")
+    if not raw:
+        return g.realm_config.tokens.action_token_admin_lifespan
+    if not raw.isdigit() or not 0 < int(raw) <= MAX_LIFESPAN:
+        raise errors.bad_request("Invalid lifespan")
+    return int(raw)
+
+
+def _send_actions_mail(user: User, url: str, action_names: list[str], lifespan: int) -> None:
+    texts = messages_for(g.settings.themes_dir, g.realm_config.theme)
+    labels = [texts.get(f"execute_actions.action.{name}", texts["execute_actions.action.other"]) for name in action_names]
+    hours, minutes = divmod(math.ceil(lifespan / 60), 60)
+    expiry = texts["execute_actions.expiry.hours"].format(hours=hours) if hours and not minutes else \
+        texts["execute_actions.expiry.minutes"].format(minutes=hours * 60 + minutes)
+    text, html = _render(user, MAIL, url=url, actions=list(dict.fromkeys(labels)), expiry=expiry)
+    _send(user, texts["execute_actions.mail.subject"], text, html)
+
+
+def _render(user: User, name: str, **values) -> tuple[str, str]:
+    site = g.realm_config.display_name or g.realm.name
+    return render_mail(g.settings, g.realm_config.theme, name, name=user.full_name, site=site, **values)
+
+
+def _send(user: User, subject: str, text: str, html: str) -> None:
+    email = g.realm_config.email
+    send_mail(g.settings, to=user.email, subject=email.subject_prefix + subject, text=text, html=html,
+              sender=email.from_address or None, sender_name=email.from_display_name)
+
+
+def _link_key(key: str) -> str:
+    return f"admin-actions:{g.realm.id}:{key}"
+
+
+@realm_bp.get("/login-actions/action-token")
+def follow_action_link():
+    """The mailed link: single use; runs the actions for the member in this browser, then a done
+    page leading to `redirect_uri` (or the client's portal)."""
+    from idp.login.views import begin_member_flow
+
+    link = ephemeral().take(_link_key(request.args.get("key", "")))
+    user = db_session().get(User, link["user_id"]) if link else None
+    if user is None or not user.enabled or user.realm_id != g.realm.id:
+        return make_response(render_template("error.html", message_key="error.link_expired"), 400)
+    client = find_client(db_session(), g.realm, link.get("client_id"))
+    events.record(db_session(), g.realm.id, "EXECUTE_ACTION_TOKEN", user_id=user.id,
+                  client_id=client.client_id if client else None, ip_address=request.remote_addr or "",
+                  actions=",".join(link["actions"]))
+    db_session().commit()
+    steps = [{"action": name} for name in link["actions"]]
+    return begin_member_flow(client, user, steps, redirect_uri=link.get("redirect_uri"),
+                             done_message="execute_actions.done")
