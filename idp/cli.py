@@ -501,31 +501,6 @@ def admin_create(ctx: Context, username: str, password_stdin: bool) -> None:
 
 
 @main.group()
-def admin() -> None:
-    """Administrators of the Admin REST API (the master realm, as Keycloak's)."""
-
-
-@admin.command("create")
-@click.argument("username")
-@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
-@pass_context
-def admin_create(ctx: Context, username: str, password_stdin: bool) -> None:
-    """Add a master-realm administrator (role `admin`: every realm's Admin API), creating the
-    master realm and its `admin-cli` client when missing."""
-    from idp.admin.master import AdminRefused, create_admin
-
-    _check_username(username)
-    password = _read_password(not password_stdin, password_stdin)
-    with ctx.session() as session:
-        try:
-            created = create_admin(session, ctx.settings, username, password)
-        except AdminRefused as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"realm master: added administrator {created.username} ({created.id}); "
-                   f"sign in with client admin-cli")
-
-
-@main.group()
 def keys() -> None:
     """Token-signing keys."""
 
