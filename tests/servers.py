@@ -6,6 +6,7 @@ WebAuthn refuses IP-address origins. Everything they write goes under the test's
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -274,3 +275,102 @@ class PortalServer(_Process):
         self._spawn(args, self.env)
         self._wait_until_answering(f"http://127.0.0.1:{self.port}/")
         return self
+
+
+def postgres_bin() -> Path | None:
+    """The newest PostgreSQL server binaries Debian installed (initdb, pg_ctl), if any."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else None
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster of the test's own: `initdb`, then `pg_ctl start/stop` at will.
+
+    initdb and the server refuse to run as root, so as root they run as the `postgres` OS user
+    (`runuser -u postgres --`) in a folder of its own under the system temp directory: pytest's
+    tmp_path lies in a root-only (0700) folder the postgres user cannot enter. The folder is
+    removed by `destroy()`. Clients connect over TCP on 127.0.0.1 with trust authentication."""
+
+    name = "postgres"
+
+    def __init__(self, bin_dir: Path):
+        self.bin_dir = bin_dir
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="idp-test-pg-"))
+        self.data = self.folder / "data"
+        self.log = self.folder / "server.log"
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._as_root = os.geteuid() == 0
+        if self._as_root:
+            shutil.chown(self.folder, "postgres", "postgres")
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.bin_dir / args[0]), *args[1:]]
+        if self._as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=self.folder)
+        if result.returncode != 0:
+            log = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+            raise ServerFailed(f"`{' '.join(args)}` failed (exit {result.returncode}):\n"
+                               f"{result.stdout}{result.stderr}{log}")
+
+    def create(self) -> "PostgresCluster":
+        # fsync off: a test cluster need not survive a power cut, only a stopped server, which
+        # the WAL already covers.
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--locale=C.UTF-8", "--no-sync")
+        return self.start()
+
+    def start(self) -> "PostgresCluster":
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c full_page_writes=off")
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "-t", "30", "start")
+        return self
+
+    def stop(self, mode: str = "immediate") -> None:
+        """Stop the server; `immediate` is a crash as far as clients can tell (no goodbye, and
+        the next start recovers from the WAL)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
+
+    def destroy(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            try:
+                self.stop()
+            except ServerFailed:
+                pass
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class RedisServer(_Process):
+    """A redis-server of the test's own, without persistence, as the ephemeral store runs in
+    production: stopping it loses what it held. `start()` again listens on the same port."""
+
+    name = "redis-server"
+
+    def __init__(self, folder: Path, executable: str = "redis-server"):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        super().__init__(self.folder / "redis.log")
+        self.executable = executable
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        self._spawn([self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "no", "--dir", str(self.folder)], dict(os.environ))
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerFailed(f"redis-server stopped (exit {self.process.returncode}); its output:\n"
+                                   f"{self.output()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
+                    connection.sendall(b"PING\r\n")
+                    if connection.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise ServerFailed(f"redis-server did not answer on port {self.port} within {STARTUP_SECONDS} s")

@@ -1,0 +1,74 @@
+"""Redis and PostgreSQL stop in the middle of a member's sign-in and come back: members see the
+Japanese 503 page, relying parties 503 JSON, and `idp serve` resumes by itself, losing no data.
+
+Each test starts its own PostgreSQL cluster and redis-server (tests/servers.py). Redis holds only
+short-lived state and runs without persistence, as in production: a sign-in in progress when it
+stopped is gone when it returns, and the member is told to start again. PostgreSQL keeps
+everything it committed.
+"""
+from __future__ import annotations
+
+import pytest
+
+from live_journeys import (PASSWORD, SESSION_EXPIRED_TEXT, USERNAME, Browser, RelyingParty, assert_unavailable_json,
+                           assert_unavailable_page, code_from, logged, postgres, readiness, redis_server,  # noqa: F401
+                           shared_storage, sign_in, tokens)
+from servers import IdpServer
+
+pytestmark = pytest.mark.servers
+
+
+@pytest.fixture
+def idp(tmp_path, postgres, redis_server):  # noqa: F811 - pytest fixtures imported from live_journeys
+    with IdpServer(tmp_path, workers=2, env=shared_storage(postgres, redis_server)) as server:
+        server.add_member(USERNAME, PASSWORD, email="jiro@example.jp", first_name="次郎", last_name="佐藤")
+        yield server
+
+
+def half_way(idp):
+    """The relying party holds a member's tokens from an earlier sign-in; another sign-in is at
+    its password page."""
+    portal = RelyingParty(idp, idp.url)
+    earlier = tokens(portal.exchange(sign_in(idp)))
+    return portal, earlier, Browser(idp).open_sign_in()
+
+
+def test_redis_stopped_mid_sign_in_shows_503_and_once_back_the_member_starts_again_and_signs_in(
+        idp, redis_server):  # noqa: F811
+    portal, earlier, page = half_way(idp)
+
+    redis_server.stop()
+
+    assert_unavailable_page(page.send())
+    assert_unavailable_page(Browser(idp).arrive())
+    assert readiness(idp.url) == (503, {"database": "UP", "ephemeral-store": "DOWN"})
+    assert logged(idp.log, "dependency unavailable on POST /realms/kosmo-demo/login-actions/step")
+
+    redis_server.start()
+
+    lost = page.send()
+    assert lost.status_code == 400 and SESSION_EXPIRED_TEXT in lost.text
+    again = tokens(portal.exchange(sign_in(idp)))
+    assert again["access_token"]
+    assert tokens(portal.refresh(earlier["refresh_token"]))["access_token"]
+    assert readiness(idp.url) == (200, {"database": "UP", "ephemeral-store": "UP"})
+
+
+def test_postgres_stopped_mid_sign_in_shows_503_and_once_back_the_same_tab_finishes_with_nothing_lost(
+        idp, postgres):  # noqa: F811
+    portal, earlier, page = half_way(idp)
+
+    postgres.stop()
+
+    assert_unavailable_page(page.send())
+    assert_unavailable_json(portal.refresh(earlier["refresh_token"]))
+    assert_unavailable_json(portal.userinfo(earlier["access_token"]))
+    assert readiness(idp.url) == (503, {"database": "DOWN", "ephemeral-store": "UP"})
+
+    postgres.start()
+
+    finished = tokens(portal.exchange(code_from(page.send())))
+    assert portal.userinfo(finished["access_token"]).json()["preferred_username"] == USERNAME
+    assert tokens(portal.refresh(earlier["refresh_token"]))["access_token"]
+    assert "jiro@example.jp" in idp.idp("user", "show", "--realm", "kosmo-demo", USERNAME).stdout
+    assert readiness(idp.url) == (200, {"database": "UP", "ephemeral-store": "UP"})
