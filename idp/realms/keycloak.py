@@ -224,9 +224,7 @@ def plan_import(session: Session, imported: KeycloakImport) -> ImportPlan:
     realm = session.scalar(select(Realm).where(Realm.name == imported.config.realm))
     existing = {c.client_id for c in realm.clients if not c.attributes.get("builtin")} if realm else set()
     wanted = [c.client_id for c in imported.config.clients]
-    if realm is not None:
-        _refuse_existing_members(session, realm, imported.users)
-    _refuse_taken_ids(session, imported.users)
+    _refuse_clashes(session, realm, imported.users)
     credentials: dict[str, int] = {}
     for _, member in imported.users:
         for credential in member.credentials:
@@ -242,9 +240,8 @@ def plan_import(session: Session, imported: KeycloakImport) -> ImportPlan:
 
 def write_import(session: Session, imported: KeycloakImport) -> Realm:
     """Create or update the realm and its clients and add its users; the caller commits."""
-    _refuse_taken_ids(session, imported.users)
+    _refuse_clashes(session, session.scalar(select(Realm).where(Realm.name == imported.config.realm)), imported.users)
     realm = save_realm(session, imported.config)
-    _refuse_existing_members(session, realm, imported.users)
     for where, member in imported.users:
         user = User(id=member.id, realm_id=realm.id, username=member.username, roles=member.roles,
                     client_roles=member.client_roles, groups=member.groups, **member.fields)
@@ -264,26 +261,27 @@ def write_import(session: Session, imported: KeycloakImport) -> Realm:
     return realm
 
 
-def _refuse_existing_members(session: Session, realm: Realm, users: list[tuple[str, ImportedUser]]) -> None:
-    """A member of the export who is already in the realm (same user ID or email) stops the import."""
-    usernames = {m.username: where for where, m in users}
-    emails = {m.fields["email"]: where for where, m in users if m.fields["email"]}
-    for field_name, column, wanted in (("username", User.username, usernames), ("email", func.lower(User.email), emails)):
+def _refuse_clashes(session: Session, realm: Realm | None, users: list[tuple[str, ImportedUser]]) -> None:
+    """The first member of the export (in its order) who is already here stops the import: the same
+    Keycloak id anywhere (ids are ours, unique across realms), or the same user ID or email in the realm."""
+    order = {where: index for index, (where, _) in enumerate(users)}
+    clashes = {}
+    checks = [("id", User.id, {m.id: where for where, m in users}, None)]
+    if realm is not None:
+        checks += [("username", User.username, {m.username: where for where, m in users}, realm),
+                   ("email", func.lower(User.email), {m.fields["email"]: w for w, m in users if m.fields["email"]}, realm)]
+    for field_name, column, wanted, in_realm in checks:
         for batch in _batches(list(wanted)):
-            taken = session.scalar(select(column).where(
-                User.realm_id == realm.id, User.service_account_client_id.is_(None), column.in_(batch)).limit(1))
-            if taken is not None:
-                raise KeycloakImportError(
-                    f"{wanted[taken]}: a user with {field_name} {taken!r} already exists in realm {realm.name!r}")
-
-
-def _refuse_taken_ids(session: Session, users: list[tuple[str, ImportedUser]]) -> None:
-    """Keycloak ids are kept as ours, and ours are unique across realms."""
-    ids = {m.id: where for where, m in users}
-    for batch in _batches(list(ids)):
-        taken = session.scalar(select(User.id).where(User.id.in_(batch)).limit(1))
-        if taken is not None:
-            raise KeycloakImportError(f"{ids[taken]}: a user with id {taken!r} already exists (imported before?)")
+            query = select(column).where(column.in_(batch))
+            if in_realm is not None:
+                query = query.where(User.realm_id == in_realm.id, User.service_account_client_id.is_(None))
+            for taken in session.scalars(query):
+                clashes.setdefault(wanted[taken], (field_name, taken))
+    if clashes:
+        where = min(clashes, key=order.__getitem__)
+        field_name, value = clashes[where]
+        place = "(imported before?)" if realm is None or field_name == "id" else f"in realm {realm.name!r}"
+        raise KeycloakImportError(f"{where}: a user with {field_name} {value!r} already exists {place}")
 
 
 def _batches(values: list, size: int = 500):
