@@ -11,6 +11,8 @@ import logging
 from dataclasses import replace
 from typing import Mapping
 
+from pydantic import BaseModel, ConfigDict
+
 from idp.flows.api import Authenticator, Done, Page, Step, StepContext
 
 log = logging.getLogger("idp.flows")
@@ -18,13 +20,27 @@ SIGN_IN_STEPS = ("passkey", "otp", "email-code")
 CHOOSE_TEMPLATE = "second-factor-choose.html"
 
 
+class SecondFactorOptions(BaseModel):
+    """`with:` options: `set_up_missing: false` asks only for a factor the member already has
+    (recovery must not let whoever holds the mailbox register a factor of their own)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    set_up_missing: bool = True
+
+
 class SecondFactor(Authenticator):
     name = "second-factor"
+    Options = SecondFactorOptions
 
     def needed(self, ctx: StepContext) -> bool:
         if ctx.extra.get("proven_factors"):
             return False  # e.g. signed in with a passkey: a second factor is already proven
-        if self._ready(ctx) or self._setup(ctx) is not None:
+        if self._ready(ctx):
+            return True
+        if not ctx.options.set_up_missing:
+            return False
+        if self._setup(ctx) is not None:
             return True
         if ctx.config.second_factor_required:
             log.warning("member %s has no second factor to use or set up; put select-second-factor before "

@@ -36,8 +36,9 @@ class Mailer(Protocol):
 
 
 class LinkMaker(Protocol):
-    def __call__(self, payload: dict, ttl: int) -> str:
-        """A single-use absolute URL that, when opened, calls this step's `follow_link(ctx, payload)`."""
+    def __call__(self, payload: dict, ttl: int, for_user: User | None = None) -> str:
+        """A single-use absolute URL that, when opened, calls this step's `follow_link(ctx, payload)`
+        with `ctx.user` the member the link is for: `for_user`, by default the step's member."""
 
 
 @dataclass
@@ -119,7 +120,11 @@ class Step(ABC):
         """Validate the submitted form; persist and answer Done, or answer the page with errors."""
 
     def follow_link(self, ctx: StepContext, payload: dict) -> Page | Done:
-        """A link this step mailed was opened (maybe in another browser); `ctx.user` is set."""
+        """A link this step mailed was opened (maybe in another browser); `ctx.user` is set.
+
+        An action's Done shows its `actions/<name>-done.html` (the sign-in tab goes on by
+        itself); an authenticator's Done recognises the member, and the flow it was mailed from
+        goes on in the browser that opened the link."""
         raise LookupError(f"{self.name} sends no links")
 
 

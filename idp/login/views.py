@@ -93,14 +93,14 @@ def _engine(auth: auth_session.AuthSession, client: Client | None) -> Engine:
 
     def make_context(plugin: Step, options, data: dict) -> StepContext:
         return step_context(plugin, options, data, member(), client,
-                            extra={"login_hint": auth.request.get("login_hint", "")})
+                            extra={"login_hint": auth.request.get("login_hint", "")}, auth=auth)
 
     return Engine(library().registry, make_context, member)
 
 
 def step_context(plugin: Step, options, data: dict, user: User | None, client: Client | None,
-                 extra: dict | None = None) -> StepContext:
-    """What a step may use, bound to this request's realm, member and client."""
+                 extra: dict | None = None, auth: auth_session.AuthSession | None = None) -> StepContext:
+    """What a step may use, bound to this request's realm, member, client and auth session."""
     session, settings, realm_config = db_session(), g.settings, g.realm_config
     ip_address = request.remote_addr or ""
 
@@ -108,11 +108,14 @@ def step_context(plugin: Step, options, data: dict, user: User | None, client: C
         send_mail(settings, to=to, subject=subject, text=text, html=html,
                   sender=realm_config.email.from_address or None, sender_name=realm_config.email.from_display_name)
 
-    def make_link(payload: dict, ttl: int) -> str:
+    def make_link(payload: dict, ttl: int, for_user: User | None = None) -> str:
         key = secrets.token_urlsafe(32)
         kind = "action" if isinstance(plugin, Action) else "authenticate"
-        ephemeral().put(f"link:{g.realm.id}:{key}", {"user_id": user.id, "kind": kind, "name": plugin.name,
-                                                     "with": options.model_dump(mode="json"), "payload": payload}, ttl)
+        link = {"user_id": (for_user or user).id, "kind": kind, "name": plugin.name,
+                "with": options.model_dump(mode="json"), "payload": payload}
+        if kind == "authenticate" and auth is not None:
+            link["sign_in"] = _sign_in_snapshot(auth)
+        ephemeral().put(f"link:{g.realm.id}:{key}", link, ttl)
         return f"{g.issuer}/login-actions/link/{key}"
 
     def record_event(type: str, user_id: str | None = None, **details) -> None:
@@ -158,8 +161,10 @@ def _show(auth: auth_session.AuthSession, client: Client | None, answer: Page | 
 
 def _render(page: Page, step: CurrentStep, auth: auth_session.AuthSession, client: Client | None) -> Response:
     ids = {"realm": g.realm.name, "tab_id": auth.tab_id, "client_id": auth.client_id}
+    login_url = url_for("oidc.show_step", **{**ids, "tab_id": auth.login_tab_id}) if auth.login_tab_id else None
     html = render_template(
         page.template, values=page.values, errors=page.errors, client=client, portal_url=_portal_url(client),
+        login_url=login_url,
         kc_action_cancel=_at_kc_action(auth, Progress(**auth.progress)),
         tab_id=auth.tab_id, step_token=step.token, form_action=url_for("oidc.submit_step", **ids),
         poll_url=url_for("oidc.step_status", step=step.token, **ids),
@@ -318,11 +323,53 @@ def follow_link(key: str):
         return make_response(render_template("error.html", message_key="error.link_expired"), 400)
     ctx = step_context(plugin, plugin.Options.model_validate(link["with"]), {}, user, None)
     answer = plugin.follow_link(ctx, link["payload"])
+    if isinstance(answer, Done) and link.get("sign_in"):
+        session.commit()
+        return _continue_sign_in(link["sign_in"], plugin, user)
     if isinstance(answer, Done):
         session.commit()
         return render_template(f"actions/{plugin.name}-done.html", values={}, errors={})
     _roll_back_keeping_events()
     return make_response(render_template(answer.template, values=answer.values, errors=answer.errors), answer.status)
+
+
+def _sign_in_snapshot(auth: auth_session.AuthSession) -> dict:
+    """What a mailed link needs to go on with the flow it was sent from, in any browser."""
+    return {"root_id": auth.root_id, "tab_id": auth.tab_id, "client_id": auth.client_id, "request": auth.request,
+            "progress": auth.progress, "done_page": auth.done_page}
+
+
+def _continue_sign_in(snapshot: dict, plugin: Step, user: User) -> Response:
+    """A mailed link recognised the member (パスワードの再設定): the flow goes on past the step
+    that mailed it, in the browser that opened it. In the browser the flow started in, that is
+    the same sign-in, which ends back at the relying party; in another browser a new one, which
+    ends on the done page (the relying party could not accept a code there)."""
+    same_browser = request.cookies.get(auth_session.COOKIE) == snapshot["root_id"]
+    auth = auth_session.load(snapshot["tab_id"]) if same_browser else None
+    client = find_client(db_session(), g.realm, snapshot["client_id"])
+    progress = _at_step(auth, client, plugin) if auth else None
+    if progress is None:
+        auth = auth_session.start(snapshot["client_id"], snapshot["request"] if same_browser else {},
+                                  snapshot["progress"], done_page=snapshot["done_page"])
+        progress = _at_step(auth, client, plugin)
+    if progress is None:
+        return make_response(render_template("error.html", message_key="error.link_expired"), 400)
+    _engine(auth, client).skip(progress)  # the link did what the step waited for
+    auth.user_id, auth.progress = user.id, asdict(progress)
+    auth_session.save(auth)
+    response = _go_on(auth, client)
+    auth_session.set_cookie(response, auth)
+    return response
+
+
+def _at_step(auth: auth_session.AuthSession, client: Client | None, plugin: Step) -> Progress | None:
+    """The sign-in's progress when it still waits at `plugin`'s step, else None."""
+    progress = Progress(**auth.progress)
+    try:
+        step = _engine(auth, client).current(progress)
+    except FlowBroken:
+        return None
+    return progress if step is not None and step.plugin.name == plugin.name else None
 
 
 def session_expired(client: Client | None = None) -> Response:
@@ -333,18 +380,35 @@ def session_expired(client: Client | None = None) -> Response:
 
 @realm_bp.get("/login-actions/reset-credentials")
 def forgot_password():
-    """パスワードを忘れた方はこちら: until self-service recovery exists, how to get help."""
-    return render_template("recovery.html", title_key="recovery.password.title", client=_client_from_args())
+    """パスワードを忘れた方はこちら: the realm's reset-credentials flow (Keycloak's resetCredentialsFlow)."""
+    return _begin_recovery(g.realm_config.reset_credentials_flow, "recovery.password.done")
 
 
 @realm_bp.get("/login-actions/forgot-user-id")
 def forgot_user_id():
-    """ユーザIDを忘れた方はこちら: how to get the user ID back."""
-    return render_template("recovery.html", title_key="recovery.user_id.title", client=_client_from_args())
+    """ユーザIDを忘れた方はこちら: the realm's forgot-user-id flow."""
+    return _begin_recovery(g.realm_config.forgot_user_id_flow, "member_flow.done")
 
 
-def _client_from_args() -> Client | None:
-    return find_client(db_session(), g.realm, request.args.get("client_id"))
+def _begin_recovery(flow_name: str, done_message: str) -> Response:
+    """A recovery flow in this browser, for the sign-in of `tab_id` when there is one: it keeps
+    that sign-in's authorization request, so a finished reset returns to the relying party
+    signed in (as Keycloak does); without one it ends on a done page. The sign-in's own tab is
+    left as it was, for ログイン画面に戻る."""
+    flow = library().get(flow_name)
+    if flow is None:
+        log.error("realm %s names recovery flow %r, which is not loaded", g.realm.name, flow_name)
+        return make_response(render_template("error.html", message_key="error.unavailable"), 503)
+    sign_in = auth_session.load(request.args.get("tab_id"))
+    client_id = sign_in.client_id if sign_in else request.args.get("client_id", "")
+    client = find_client(db_session(), g.realm, client_id)
+    definition = flow.definition.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    auth = auth_session.start(client.client_id if client else "", sign_in.request if sign_in else {},
+                              asdict(Progress(flow=definition)), done_page={"message": done_message},
+                              login_tab_id=sign_in.tab_id if sign_in else None)
+    response = _show(auth, client)
+    auth_session.set_cookie(response, auth)
+    return response
 
 
 def init_app(app: Flask) -> None:

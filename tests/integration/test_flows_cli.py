@@ -37,7 +37,9 @@ def test_validate_checks_every_shipped_flow_by_default(idp, flows_dir):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         f"ok: {flows_dir}/browser.yaml (flow browser, 3 steps)",
+        f"ok: {flows_dir}/forgot-user-id.yaml (flow forgot-user-id, 1 steps)",
         f"ok: {flows_dir}/kosmo-member.yaml (flow kosmo-member, 10 steps)",
+        f"ok: {flows_dir}/reset-credentials.yaml (flow reset-credentials, 6 steps)",
     ]
 
 

@@ -1,0 +1,38 @@
+"""`action: reset-password` (Keycloak's reset-password step of the reset-credentials flow): the
+new password under the realm's policy, as update-password asks for it, then every session the
+member had is ended, since whoever knew the old password may hold one.
+
+Events: UPDATE_PASSWORD (from update-password), LOGOUT for the ended sessions, RESET_PASSWORD.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping
+
+from idp.flows.api import Action, Done, Page, Step, StepContext
+
+PASSWORD_STEP = "update-password"
+
+
+class ResetPassword(Action):
+    name = "reset-password"
+
+    def challenge(self, ctx: StepContext) -> Page:
+        step, sub = _update_password(ctx)
+        return step.challenge(sub)
+
+    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+        step, sub = _update_password(ctx)
+        answer = step.process(sub, form)
+        if isinstance(answer, Done):
+            ctx.end_other_sessions()
+            ctx.record_event("RESET_PASSWORD", username=ctx.user.username)
+        return answer
+
+
+def _update_password(ctx: StepContext) -> tuple[Step, StepContext]:
+    """The installed update-password step (found by name: actions never import each other)."""
+    step = ctx.find_step("action", PASSWORD_STEP)
+    if step is None:
+        raise LookupError(f"reset-password needs the {PASSWORD_STEP} action installed")
+    return step, replace(ctx, options=step.Options())
