@@ -44,6 +44,14 @@ def dependency_failure(error: BaseException) -> BaseException | None:
     return None
 
 
+def one_line(error: BaseException) -> str:
+    """An error for the log in one line, not a traceback per request during an outage.
+
+    SQLAlchemy's first line names the failure; the lines after it carry the statement and its
+    parameters (members' data)."""
+    return f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
+
+
 def _answers_json() -> bool:
     """Relying parties and the admin API get JSON; members' pages get HTML."""
     if request.path == "/admin" or request.path.startswith("/admin/"):
@@ -66,11 +74,8 @@ def _drop_request_session() -> None:
 
 def unavailable(cause: BaseException):
     """503 while the database or Redis cannot be reached; the same request works once it is back."""
-    # One line, not a traceback per request during an outage; SQLAlchemy's first line names the
-    # failure, the lines after it carry the statement and its parameters (members' data).
-    summary = (str(cause).strip().splitlines() or [""])[0]
-    log.warning("dependency unavailable on %s %s (request %s): %s: %s", request.method, request.path,
-                g.get("request_id"), type(cause).__name__, summary)
+    log.warning("dependency unavailable on %s %s (request %s): %s", request.method, request.path,
+                g.get("request_id"), one_line(cause))
     _drop_request_session()
     if _answers_json():
         response = make_response({"error": "temporarily_unavailable", "error_description": UNAVAILABLE_DESCRIPTION},

@@ -1,7 +1,8 @@
 """What operators watch: health checks, Prometheus metrics and one JSON log line per request.
 
-Metrics are counted in this process's memory; Prometheus scrapes each process (each gunicorn
-worker) and adds them up. Nothing else is ever kept in process memory.
+With IDP_MANAGEMENT_PORT set, `idp serve` also listens there; that port answers only /health/*
+and /metrics, and the main port no longer answers /metrics. Metrics are counted in this
+process's memory; nothing else is ever kept in process memory.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from sqlalchemy import event, text
 from idp.db import Database, get_database
 from idp.db.models import AuditEvent
 from idp.ephemeral import ephemeral
+from idp.errors import one_line
 
 log = logging.getLogger("idp.requests")
 problems = logging.getLogger("idp.operations")
@@ -132,9 +134,9 @@ def _ping_database() -> None:
 def _check(name: str, ping) -> dict:
     try:
         ping()
-    except Exception:
-        # The reason goes to the log only: this endpoint is on the public port.
-        problems.warning("readiness check %s failed", name, exc_info=True)
+    except Exception as error:
+        # The reason goes to the log only, in one line however often a probe asks during an outage.
+        problems.warning("readiness check %s failed: %s", name, one_line(error))
         return {"name": name, "status": "DOWN"}
     return {"name": name, "status": "UP"}
 
