@@ -15,6 +15,7 @@ from tests.conftest import make_settings
 REALM = "kosmo-demo"
 CLOSED_REALM = "closed-society"
 ADMIN_CLIENT, VIEWER_CLIENT, NO_API_CLIENT = "kosmo-admin", "kosmo-viewer", "kosmo-no-api"
+APP_CLIENT = "kosmo-app"  # a public client with the password grant, for members' sessions
 SECRET = "admin-api-test-secret"
 MASTER_ADMIN, MASTER_PASSWORD = "root-admin", "Kanri-Password-1"
 MEMBER_PASSWORD = "Kenpo-Kumiai-8001"
@@ -37,6 +38,7 @@ def admin_realm_config(folder: Path) -> Path:
         _service_client(ADMIN_CLIENT, ["manage-users", "view-events", "view-clients"]),
         _service_client(VIEWER_CLIENT, ["view-users"]),
         _service_client(NO_API_CLIENT, ["realm-admin"], admin_api=False),
+        {"client_id": APP_CLIENT, "public": True, "standard_flow": False, "direct_access_grants": True},
     ])
     closed = {"realm": CLOSED_REALM, "clients": [_service_client(ADMIN_CLIENT, ["realm-admin"])]}
     for name, document in ((REALM, demo), (CLOSED_REALM, closed)):
@@ -94,3 +96,19 @@ class AdminApi:
 def api(client) -> AdminApi:
     """The Admin API as the `kosmo-admin` service account (manage-users, view-events, view-clients)."""
     return AdminApi(client, service_token(client))
+
+
+def sign_in(client, username: str, password: str = MEMBER_PASSWORD) -> dict:
+    """A member's password grant through the app client: an SSO session and its tokens."""
+    response = client.post(f"/realms/{REALM}/protocol/openid-connect/token", data={
+        "grant_type": "password", "client_id": APP_CLIENT, "username": username, "password": password})
+    return {"status": response.status_code, **response.get_json()}
+
+
+def outbox(settings) -> list:
+    """Mails delivered to the test outbox, oldest first."""
+    import email
+    from email import policy
+
+    folder = Path(settings.mail_url.removeprefix("outbox:"))
+    return [email.message_from_bytes(path.read_bytes(), policy=policy.default) for path in sorted(folder.glob("*.eml"))]
