@@ -7,35 +7,13 @@ from datetime import timedelta
 from html import unescape
 
 import pytest
-from sqlalchemy import select
 
-import idp.login.views
-from idp.db.models import AuditEvent, utcnow
-from idp.db.users import find_user
-from idp.realms import find_realm
+from tests.integration.lockout_support import LOCKED, brute_force, clock, enabled, events  # noqa: F401 - fixture
 from tests.integration.test_cli import cli
 from tests.integration.test_login import add_member, authorize, pkce_pair, submit_sign_in
 
-LOCKED = ("ログインに失敗した回数が上限に達したため、現在ログインできません。"
-          "しばらく時間をおいてから再度お試しいただくか、ご加入の健康保険組合にお問い合わせください。")
 INVALID = "ユーザIDまたはパスワードが正しくありません。"
 FAILURE_FACTOR = 10
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """The steps' clock, moved two seconds per attempt so no two look like a machine's."""
-
-    class Clock:
-        now = utcnow()
-
-        def tick(self, **delta):
-            self.now += timedelta(**delta) if delta else timedelta(seconds=2)
-            return self.now
-
-    clock = Clock()
-    monkeypatch.setattr(idp.login.views, "utcnow", lambda: clock.now)
-    return clock
 
 
 @pytest.fixture
@@ -54,19 +32,19 @@ def error_text(response) -> str:
     return LOCKED if LOCKED in text else INVALID if INVALID in text else "(no error)"
 
 
-def events(database, type: str) -> list[AuditEvent]:
-    with database.session() as session:
-        return list(session.scalars(select(AuditEvent).where(AuditEvent.type == type)))
-
-
 def test_ten_wrong_passwords_lock_the_member_even_against_the_right_password(client, clock, member, database):
     answers = [error_text(attempt(client, clock)) for _ in range(FAILURE_FACTOR)]
     assert answers == [INVALID] * FAILURE_FACTOR
+    lock_ends = clock.now + timedelta(seconds=60)
 
     refused = attempt(client, clock, password="sakura-2024-spring")
     assert (refused.status_code, error_text(refused)) == (401, LOCKED)
-    assert len(events(database, "USER_LOCKED")) == 1
-    assert [e.error for e in events(database, "LOGIN_ERROR")][-1] == "user_temporarily_disabled"
+    [locked] = events(database, "USER_LOCKED")
+    assert (locked.user_id, locked.details) == (member, {
+        "reason": "brute_force_attack detected", "num_failures": 10, "factor": "password", "username": "hanako-01",
+        "not_before": lock_ends.isoformat()})
+    last_error = events(database, "LOGIN_ERROR")[-1]
+    assert (last_error.user_id, last_error.error) == (member, "user_temporarily_disabled")
 
 
 def test_an_unknown_user_id_is_locked_after_as_many_failures_with_the_same_page(client, clock, member):
@@ -124,18 +102,6 @@ def test_unlock_names_an_unknown_realm_or_user_in_one_line(database, settings):
         assert len(result.output.strip().splitlines()) == 1 and problem in result.output
 
 
-def brute_force(database, **settings) -> None:
-    """Change the demo society's brute-force settings, as an operator's realm file would."""
-    with database.session() as session:
-        realm = find_realm(session, "kosmo-demo")
-        realm.config = {**realm.config, "brute_force": {**realm.config["brute_force"], **settings}}
-
-
-def enabled(database, username: str = "hanako-01") -> bool:
-    with database.session() as session:
-        return find_user(session, find_realm(session, "kosmo-demo"), username).enabled
-
-
 def test_permanent_lockout_disables_the_member_until_an_operator_unlocks(client, clock, member, database, settings):
     brute_force(database, permanent_lockout=True, failure_factor=3)
     for _ in range(3):
@@ -152,3 +118,16 @@ def test_permanent_lockout_disables_the_member_until_an_operator_unlocks(client,
     assert result.output.strip() == "realm kosmo-demo: unlocked hanako-01 and enabled it again after a permanent lockout"
     assert enabled(database)
     assert attempt(client, clock, password="sakura-2024-spring").status_code == 302
+
+
+def test_one_address_guessing_across_many_user_ids_is_stopped_but_another_address_is_not(app, clock, member):
+    guesser = app.test_client()
+    guesser.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for n in range(5 * FAILURE_FACTOR):  # five times a member's allowance: offices share one address
+        assert error_text(attempt(guesser, clock, username=f"guess-{n:03d}")) == INVALID
+
+    assert error_text(attempt(guesser, clock, username="guess-new")) == LOCKED
+    assert error_text(attempt(guesser, clock, password="sakura-2024-spring")) == LOCKED
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.20"
+    assert attempt(elsewhere, clock, password="sakura-2024-spring").status_code == 302

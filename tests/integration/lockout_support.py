@@ -1,0 +1,76 @@
+"""What the lockout stories share: the steps' clock, the demo society's brute-force settings as
+an operator would change them, what the member reads, and what the audit log holds."""
+from __future__ import annotations
+
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from sqlalchemy import select
+
+import idp.login.views
+from idp.db.models import AuditEvent, utcnow
+from idp.db.users import find_user
+from idp.realms import find_realm
+from tests.integration.test_login import follow_step, form_action, hidden_value
+
+LOCKED = ("ログインに失敗した回数が上限に達したため、現在ログインできません。"
+          "しばらく時間をおいてから再度お試しいただくか、ご加入の健康保険組合にお問い合わせください。")
+REALM = "kosmo-demo"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The steps' clock, moved two seconds per attempt so no two look like a machine's."""
+
+    class Clock:
+        now = utcnow()
+
+        def tick(self, **delta):
+            self.now += timedelta(**delta) if delta else timedelta(seconds=2)
+            return self.now
+
+    clock = Clock()
+    monkeypatch.setattr(idp.login.views, "utcnow", lambda: clock.now)
+    return clock
+
+
+def brute_force(database, **settings) -> None:
+    """Change the demo society's brute-force settings, as an operator's realm file would."""
+    with database.session() as session:
+        realm = find_realm(session, REALM)
+        realm.config = {**realm.config, "brute_force": {**realm.config["brute_force"], **settings}}
+
+
+def enabled(database, username: str = "hanako-01") -> bool:
+    with database.session() as session:
+        return find_user(session, find_realm(session, REALM), username).enabled
+
+
+def events(database, type: str) -> list[AuditEvent]:
+    with database.session() as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.type == type).order_by(AuditEvent.time)))
+
+
+def shows(response, text: str) -> bool:
+    return text in unescape(response.get_data(as_text=True))
+
+
+class Tab:
+    """One browser tab at a step: posts the form it shows, with the clock two seconds on."""
+
+    def __init__(self, client, clock, response):
+        self.client, self.clock, self.response = client, clock, response
+
+    @property
+    def page(self) -> str:
+        return self.response.get_data(as_text=True)
+
+    def post(self, **fields):
+        self.clock.tick()
+        data = {name: hidden_value(self.page, name) for name in ("csrf_token", "tab_id", "step")}
+        self.response = follow_step(self.client, self.client.post(form_action(self.page), data={**data, **fields}))
+        return self.response
+
+    def says(self, text: str) -> bool:
+        return shows(self.response, text)
