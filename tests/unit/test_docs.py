@@ -114,3 +114,108 @@ def test_the_command_writes_stale_references_and_then_finds_them_current(tmp_pat
     assert (tmp_path / "flow-yaml.en.md").read_text(encoding="utf-8") == (REFERENCE_DIR / "flow-yaml.en.md").read_text(
         encoding="utf-8")
     assert docs("--check").returncode == 0
+
+
+# The hand-written guides: every `idp` command they show in a shell block must exist with the
+# options shown, every IDP_* setting they name must exist, and every link must lead somewhere.
+
+GUIDES = [CHECKOUT / "docs" / "operator-guide.ja.md", CHECKOUT / "docs" / "operator-guide.en.md"]
+SHELL_FENCES = {"sh", "bash", "console", "shell"}
+
+
+def shell_lines(text: str):
+    """(line number, line) of every line inside a ```sh (or bash, console, shell) block."""
+    fence = None
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("```"):
+            fence = line[3:].strip() if fence is None else None
+        elif fence in SHELL_FENCES:
+            yield number, line
+
+
+def idp_invocations(text: str):
+    """(line number, words) of every `idp ...` the shell blocks run, comments and pipes aside."""
+    for number, line in shell_lines(text):
+        if line.lstrip().startswith("#"):
+            continue
+        for segment in re.split(r"\|\||&&|[|;]|\$\(", line.split(" # ")[0]):
+            words = segment.split()
+            while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+                words.pop(0)
+            if words and words[0].rsplit("/", 1)[-1] == "idp":
+                yield number, words
+
+
+def command_problems(words: list[str]) -> tuple[list[str], list[str]]:
+    """The subcommand path `words` names, and what is wrong with it (unknown command or option)."""
+    import click
+
+    from idp.cli import main
+
+    command, path = main, []
+    for word in words[1:]:
+        if not isinstance(command, click.Group) or word not in command.commands:
+            break
+        command = command.commands[word]
+        path.append(word)
+    if isinstance(command, click.Group):
+        return path, [f"`{' '.join(words[:len(path) + 2])}` is not a command of `idp {' '.join(path)}`".replace("  ", " ")]
+    known = {"--help"} | {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    options = [word.strip("[]") for word in words[len(path) + 1:] if word.lstrip("[").startswith("-")]
+    return path, [f"`idp {' '.join(path)}` has no option {option}" for option in options if option not in known]
+
+
+@pytest.mark.parametrize("guide", GUIDES + [CHECKOUT / "README.md"], ids=lambda path: path.name)
+def test_every_idp_command_the_docs_show_exists_with_the_options_shown_and_answers_help(guide):
+    from click.testing import CliRunner
+
+    from idp.cli import main
+
+    shown = list(idp_invocations(guide.read_text(encoding="utf-8")))
+    assert shown, f"{guide.name} shows no idp command"
+    runner = CliRunner()
+    for number, words in shown:
+        path, problems = command_problems(words)
+        assert not problems, f"{guide.name}:{number}: {'; '.join(problems)}"
+        helped = runner.invoke(main, [*path, "--help"], prog_name="idp")
+        assert helped.exit_code == 0, f"{guide.name}:{number}: `idp {' '.join(path)} --help` failed:\n{helped.output}"
+        assert f"Usage: idp {' '.join(path)}" in helped.output
+
+
+def test_the_command_check_catches_a_command_or_option_the_code_does_not_have():
+    text = "```sh\nidp keys list\nidp keys rotate --all kosmo-demo\nidp user add --realm r --nickname x k1\n```\n"
+    found = [command_problems(words)[1] for _number, words in idp_invocations(text)]
+    assert found == [["`idp keys list` is not a command of `idp keys`"], ["`idp keys rotate` has no option --all"],
+                     ["`idp user add` has no option --nickname"]]
+
+
+def test_both_guides_show_the_same_idp_commands():
+    japanese, english = ([" ".join(words) for _number, words in idp_invocations(guide.read_text(encoding="utf-8"))]
+                         for guide in GUIDES)
+    assert japanese == english
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=lambda path: path.name)
+def test_every_setting_a_guide_names_exists(guide):
+    from idp.config import Settings
+
+    named = set(re.findall(r"\bIDP_[A-Z0-9_]+", guide.read_text(encoding="utf-8")))
+    assert named and named <= set(Settings.ENV.values()), sorted(named - set(Settings.ENV.values()))
+
+
+def github_anchor(heading: str) -> str:
+    """The id GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=lambda path: path.name)
+def test_every_link_in_a_guide_leads_to_a_file_and_heading_that_exist(guide):
+    for target in re.findall(r"\]\(([^)]+)\)", guide.read_text(encoding="utf-8")):
+        if target.startswith("http"):
+            continue
+        file_part, _, anchor = target.partition("#")
+        linked = (guide.parent / file_part).resolve() if file_part else guide
+        assert linked.exists(), f"{guide.name} links to {target}, which does not exist"
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", linked.read_text(encoding="utf-8"), re.M)
+            assert anchor in {github_anchor(heading) for heading in headings}, f"{guide.name}: no heading for {target}"
