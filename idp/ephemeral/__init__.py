@@ -51,9 +51,9 @@ class RedisStore:
         from redis.backoff import ExponentialWithJitterBackoff
         from redis.retry import Retry
 
-        # A pooled connection that a Redis restart broke fails once and is replaced: the command
-        # is retried on a new connection, so the first request after the restart works. While
-        # Redis stays down, two quick retries keep the 503 fast instead of holding the worker.
+        # After a Redis restart the pool notices a cut idle connection and opens a new one; a
+        # connection cut in the middle of a command is retried on a new connection. While Redis
+        # stays down, two quick retries keep the 503 fast instead of holding the worker.
         self.redis = redis.Redis.from_url(
             url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30,
             retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.25), 2),

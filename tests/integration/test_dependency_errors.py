@@ -130,6 +130,7 @@ def test_a_member_sees_the_japanese_page_and_a_relying_party_json_on_each_endpoi
         assert_unavailable_json(method(f"{OIDC}{path}"))
     assert_unavailable_json(client.post(f"{OIDC}/logout", data={"refresh_token": "x", "client_id": PORTAL}))
     assert_unavailable_json(client.get("/realms/kosmo-demo/.well-known/openid-configuration"))
+    assert_unavailable_json(client.get("/admin/realms/kosmo-demo/users", headers={"Authorization": "Bearer x.y.z"}))
     assert client.get("/health/ready").get_json()["status"] == "DOWN"
 
 

@@ -9,7 +9,10 @@ everything it committed.
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
+from idp.db import Database
+from idp.ephemeral import RedisStore
 from live_journeys import (PASSWORD, SESSION_EXPIRED_TEXT, USERNAME, Browser, RelyingParty, assert_unavailable_json,
                            assert_unavailable_page, code_from, logged, postgres, readiness, redis_server,  # noqa: F401
                            shared_storage, sign_in, tokens)
@@ -72,3 +75,29 @@ def test_postgres_stopped_mid_sign_in_shows_503_and_once_back_the_same_tab_finis
     assert tokens(portal.refresh(earlier["refresh_token"]))["access_token"]
     assert "jiro@example.jp" in idp.idp("user", "show", "--realm", "kosmo-demo", USERNAME).stdout
     assert readiness(idp.url) == (200, {"database": "UP", "ephemeral-store": "UP"})
+
+
+def test_a_pooled_redis_connection_cut_by_a_restart_is_replaced_on_the_next_command(redis_server):  # noqa: F811
+    store = RedisStore(redis_server.url)
+    store.put("survivor", {"kept": False}, 60)  # leaves an idle pooled connection for the restart to cut
+
+    redis_server.stop()
+    redis_server.start()
+
+    assert store.get("survivor") is None  # nothing persisted, and no ConnectionError either
+    store.put("after", {"kept": True}, 60)
+    assert store.get("after") == {"kept": True}
+
+
+def test_a_pooled_database_connection_cut_by_a_restart_is_replaced_on_the_next_query(postgres):  # noqa: F811
+    database = Database(postgres.url)
+    with database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE kept (value text)"))
+        connection.execute(text("INSERT INTO kept VALUES ('before the restart')"))
+
+    postgres.stop()
+    postgres.start()
+
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT value FROM kept")).scalars().all() == ["before the restart"]
+    database.dispose()
