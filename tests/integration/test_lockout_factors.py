@@ -19,6 +19,7 @@ from tests.integration.test_cli import cli
 from tests.integration.test_login import (
     add_member, authorize, form_action, pkce_pair, redirect_params, submit_sign_in,
 )
+from tests.integration.test_second_factor import member_with_app_and_email_codes
 from tests.smtp import MailCatcher, text_part
 
 APP_SECRET = b"12345678901234567890"
@@ -27,6 +28,7 @@ FLOWS = {
     "password-then-mail": "  - authenticate: email-code\n",
     # The step's own lock (20 wrong dates) is left far behind the realm's (10 failures).
     "password-then-birthdate": "  - action: verify-birthdate\n    with: {max_attempts: 20}\n",
+    "password-then-own-factor": "  - authenticate: second-factor\n",
 }
 
 
@@ -158,8 +160,8 @@ def mail_member(database, settings, catcher):
     return add_member(database, settings, email=ADDRESS, email_verified=True)
 
 
-def newest_code(catcher) -> str:
-    return re.search(r"^(\d{6})$", text_part(catcher.wait_for_mail(ADDRESS)), re.M)[1]
+def newest_code(catcher, address: str = ADDRESS) -> str:
+    return re.search(r"^(\d{6})$", text_part(catcher.wait_for_mail(address)), re.M)[1]
 
 
 @pytest.mark.parametrize("flow", ["password-then-mail"])
@@ -183,6 +185,30 @@ def test_wrong_mailed_codes_lock_the_member_and_no_code_is_mailed_meanwhile(clie
 
     clock.tick(seconds=31)
     assert redirect_params(tab.post(action="verify", code=code))["code"]
+
+
+# -- the member's own factor, and 別の方法を試す -------------------------------------------------
+
+@pytest.mark.parametrize("flow", ["password-then-own-factor"])
+def test_another_factor_during_the_lock_is_refused_too_and_mails_no_code(client, clock, database, settings,
+                                                                        catcher):
+    catcher.messages.clear()
+    member_with_app_and_email_codes(database, settings)
+    tab = signed_in_with_password(client, clock)
+    for _ in range(10):
+        tab.post(otp=wrong_app_code(clock))
+
+    tab.post(try_another="1")
+    tab.post(factor="email-code")
+    assert tab.says("メール認証") and tab.says(LOCKED)
+    tab.post(action="verify", code="123456")
+    assert tab.response.status_code == 401 and tab.says(LOCKED)
+    assert catcher.messages == []
+
+    clock.tick(seconds=61)
+    reloaded = Tab(client, clock, client.get(form_action(tab.page)))
+    assert not reloaded.says(LOCKED)
+    assert redirect_params(reloaded.post(action="verify", code=newest_code(catcher, "hanako@example.jp")))["code"]
 
 
 # -- the date of birth -------------------------------------------------------------------------
