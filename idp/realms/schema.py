@@ -183,6 +183,16 @@ class EmailCodeSettings(Strict):
     max_sends_per_hour: int = Field(default=5, ge=1, le=60)
 
 
+class RecoverySettings(Strict):
+    """パスワード・ユーザIDを忘れた方: how many recovery mails one typed address and one client IP
+    may ask for per hour (over it, the same answer and no mail), and the time every answer takes
+    at least, so that an existing account (a mail is sent) and an unknown one answer alike."""
+
+    max_mails_per_address_per_hour: int = Field(default=3, ge=1, le=100)
+    max_mails_per_ip_per_hour: int = Field(default=20, ge=1, le=10000)
+    answer_seconds: float = Field(default=0.5, ge=0, le=5)
+
+
 class RealmConfig(Strict):
     """One society."""
 
@@ -191,6 +201,8 @@ class RealmConfig(Strict):
     enabled: bool = True
     theme: str = "ja"
     browser_flow: str = "browser"
+    reset_credentials_flow: str = Field(default="reset-credentials", description="Keycloak's resetCredentialsFlow")
+    forgot_user_id_flow: str = "forgot-user-id"
     password_policy: str = "length(8) and maxLength(64) and notUsername"
     user_id_policy: UserIdPolicy = UserIdPolicy()
     tokens: TokenSettings = TokenSettings()
@@ -203,6 +215,7 @@ class RealmConfig(Strict):
     webauthn: WebAuthnSettings = WebAuthnSettings()
     email_code: EmailCodeSettings = EmailCodeSettings()
     second_factor_required: bool = True
+    recovery: RecoverySettings = RecoverySettings()
     admin_api: bool = Field(default=False, description="serve Keycloak's Admin REST API under /admin/realms/{realm}")
     clients: list[ClientConfig] = Field(default_factory=list)
 
