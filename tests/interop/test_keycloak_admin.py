@@ -1,0 +1,167 @@
+"""python-keycloak's `KeycloakAdmin`, written for Keycloak, drives the Admin REST API of a running
+server unchanged: signed in as the master realm's administrator (admin-cli password grant, made
+by IDP_BOOTSTRAP_ADMIN_*) and as a service account holding realm-management roles."""
+from __future__ import annotations
+
+import email
+import json
+from email import policy
+
+import pytest
+import requests
+from keycloak import KeycloakAdmin
+from keycloak.exceptions import KeycloakGetError, KeycloakPostError, KeycloakPutError
+from ruamel.yaml import YAML
+
+from idp.mail import find_links
+from tests.servers import INTEROP_PUBLIC, REALM, IdpServer, interop_clients, sign_in_form
+
+pytestmark = pytest.mark.interop
+
+ADMIN, ADMIN_PASSWORD = "root-admin", "Kanri-Password-1"
+SERVICE, SERVICE_SECRET = "kosmo-admin", "kosmo-admin-secret"
+MEMBER_PASSWORD, NEW_PASSWORD = "Kenpo-Kumiai-8001", "Atarashii-Pass-26"
+
+
+def _open_the_admin_api(server: IdpServer) -> None:
+    """The demo realm as written by IdpServer, with its Admin API switched on."""
+    yaml = YAML()
+    path = server.folder / "realm-config" / f"{REALM}.yaml"
+    realm = yaml.load(path.read_text(encoding="utf-8"))
+    realm["admin_api"] = True
+    with path.open("w", encoding="utf-8") as out:
+        yaml.dump(realm, out)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("keycloak-admin")
+    service = {"client_id": SERVICE, "secret": {"env": "KOSMO_ADMIN_TEST_SECRET", "default": SERVICE_SECRET},
+               "standard_flow": False, "service_account": True, "admin_api": True,
+               "service_account_client_roles": {"realm-management": ["manage-users", "view-events"]}}
+    env = {"IDP_BOOTSTRAP_ADMIN_USERNAME": ADMIN, "IDP_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    server = IdpServer(tmp, env=env, extra_clients=[*interop_clients("http://localhost:1/cb"), service])
+    _open_the_admin_api(server)
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def admin(server) -> KeycloakAdmin:
+    """As a Keycloak operator's script signs in: the master realm's admin-cli, then the society's realm."""
+    return KeycloakAdmin(server_url=server.url, username=ADMIN, password=ADMIN_PASSWORD, realm_name=REALM,
+                         user_realm_name="master")
+
+
+@pytest.fixture(scope="module")
+def service(server) -> KeycloakAdmin:
+    return KeycloakAdmin(server_url=server.url, realm_name=REALM, client_id=SERVICE, client_secret_key=SERVICE_SECRET)
+
+
+def _password_grant(server, username: str, password: str) -> requests.Response:
+    return requests.post(f"{server.issuer()}/protocol/openid-connect/token", timeout=10, data={
+        "grant_type": "password", "client_id": INTEROP_PUBLIC, "username": username, "password": password})
+
+
+def _new_member(admin: KeycloakAdmin, username: str, **fields) -> str:
+    return admin.create_user({"username": username, "email": f"{username}@example.jp", "enabled": True,
+                              "firstName": "一郎", "lastName": "鈴木",
+                              "credentials": [{"type": "password", "value": MEMBER_PASSWORD}], **fields})
+
+
+def test_the_administrator_creates_finds_counts_updates_and_deletes_a_member(admin):
+    user_id = _new_member(admin, "kosmo9001", attributes={"birthdate": ["1980-04-01"]})
+    assert admin.get_user_id("KOSMO9001") == user_id
+    found = admin.get_users({"search": "kosmo900"})
+    assert [user["username"] for user in found] == ["kosmo9001"]
+    assert admin.users_count({"email": "kosmo9001@example.jp"}) == 1
+    admin.update_user(user_id, {"firstName": "次郎", "attributes": {"birthdate": ["1980-04-02"]}})
+    user = admin.get_user(user_id)
+    assert (user["firstName"], user["attributes"]["birthdate"]) == ("次郎", ["1980-04-02"])
+    admin.disable_user(user_id)
+    assert admin.get_user(user_id)["enabled"] is False
+    admin.delete_user(user_id)
+    with pytest.raises(KeycloakGetError) as missing:
+        admin.get_user(user_id)
+    assert missing.value.response_code == 404
+
+
+def test_a_taken_user_id_is_a_409_with_keycloaks_error_json(admin):
+    _new_member(admin, "kosmo9002")
+    with pytest.raises(KeycloakPostError) as taken:
+        admin.create_user({"username": "kosmo9002", "enabled": True})
+    assert taken.value.response_code == 409
+    assert json.loads(taken.value.response_body) == {"errorMessage": "User exists with same username"}
+    assert admin.create_user({"username": "kosmo9002"}, exist_ok=True) == admin.get_user_id("kosmo9002")
+
+
+def test_passwords_credentials_sessions_and_logout(admin, server):
+    user_id = _new_member(admin, "kosmo9003")
+    admin.set_user_password(user_id, NEW_PASSWORD, temporary=False)
+    tokens = _password_grant(server, "kosmo9003", NEW_PASSWORD).json()
+    assert [item["id"] for item in admin.get_sessions(user_id)] == [tokens["session_state"]]
+    [password] = admin.get_credentials(user_id)
+    assert password["type"] == "password" and "secretData" not in password
+
+    renamed = admin.connection.raw_put(
+        f"admin/realms/{REALM}/users/{user_id}/credentials/{password['id']}/userLabel", data="初期パスワード")
+    assert renamed.status_code == 204 and admin.get_credentials(user_id)[0]["userLabel"] == "初期パスワード"
+
+    admin.user_logout(user_id)
+    assert admin.get_sessions(user_id) == []
+    admin.delete_credential(user_id, password["id"])
+    assert admin.get_credentials(user_id) == []
+    assert _password_grant(server, "kosmo9003", NEW_PASSWORD).status_code == 401
+
+
+def test_a_password_against_the_policy_is_refused_with_keycloaks_message(admin):
+    user_id = _new_member(admin, "kosmo9004")
+    with pytest.raises(KeycloakPutError) as refused:
+        admin.set_user_password(user_id, "short", temporary=False)
+    assert json.loads(refused.value.response_body) == {
+        "error": "invalidPasswordMinLengthMessage", "error_description": "Invalid password: minimum length 8."}
+
+
+def test_brute_force_status_and_clearing(admin, server):
+    user_id = _new_member(admin, "kosmo9005")
+    status = admin.get_bruteforce_detection_status(user_id)
+    assert status == {"numFailures": 0, "disabled": False, "lastIPFailure": "n/a", "lastFailure": 0}
+    assert admin.clear_bruteforce_attempts_for_user(user_id) == {}
+
+
+def test_the_execute_actions_mail_link_lets_the_member_set_a_password(admin, server):
+    user_id = _new_member(admin, "kosmo9006")
+    admin.send_update_account(user_id, ["UPDATE_PASSWORD"], client_id="kosmo-portal", lifespan=3600)
+    mail = email.message_from_bytes(sorted(server.outbox_dir.glob("*.eml"))[-1].read_bytes(), policy=policy.default)
+    [link] = [url for url in find_links(mail.get_body(("plain",)).get_content()) if "action-token" in url]
+
+    browser = requests.Session()
+    page = browser.get(link, timeout=10)
+    action, hidden = sign_in_form(page.text)
+    done = browser.post(requests.compat.urljoin(link, action), timeout=10,
+                        data={**hidden, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
+    assert "お願いしていた手続きが完了しました。" in done.text
+    assert _password_grant(server, "kosmo9006", NEW_PASSWORD).status_code == 200
+
+
+def test_send_verify_email_mails_the_member(admin, server):
+    user_id = _new_member(admin, "kosmo9007")
+    before = len(list(server.outbox_dir.glob("*.eml")))
+    admin.send_verify_email(user_id)
+    assert len(list(server.outbox_dir.glob("*.eml"))) == before + 1
+
+
+def test_events_and_clients_are_readable(admin, server):
+    _password_grant(server, "nobody-at-all", "wrong-password")
+    assert "LOGIN_ERROR" in [event["type"] for event in admin.get_events({"type": "LOGIN_ERROR"})]
+    client_ids = [client["clientId"] for client in admin.get_clients()]
+    assert "kosmo-portal" in client_ids and SERVICE in client_ids
+
+
+def test_a_service_account_manages_members_with_its_roles_only(service):
+    user_id = service.create_user({"username": "kosmo9008", "enabled": True})
+    assert service.get_user(user_id)["username"] == "kosmo9008"
+    assert service.get_events({"max": 5}) is not None
+    with pytest.raises(KeycloakGetError) as forbidden:
+        service.get_clients()
+    assert forbidden.value.response_code == 403
