@@ -39,11 +39,13 @@ def half_way(idp):
 def test_redis_stopped_mid_sign_in_shows_503_and_once_back_the_member_starts_again_and_signs_in(
         idp, redis_server):  # noqa: F811
     portal, earlier, page = half_way(idp)
+    code = sign_in(idp)  # the relying party has yet to exchange it
 
     redis_server.stop()
 
     assert_unavailable_page(page.send())
     assert_unavailable_page(Browser(idp).arrive())
+    assert_unavailable_json(portal.exchange(code))
     assert readiness(idp.url) == (503, {"database": "UP", "ephemeral-store": "DOWN"})
     assert logged(idp.log, "dependency unavailable on POST /realms/kosmo-demo/login-actions/step")
 
@@ -51,6 +53,8 @@ def test_redis_stopped_mid_sign_in_shows_503_and_once_back_the_member_starts_aga
 
     lost = page.send()
     assert lost.status_code == 400 and SESSION_EXPIRED_TEXT in lost.text
+    forgotten = portal.exchange(code)  # codes live in Redis too: the relying party starts a new sign-in
+    assert forgotten.status_code == 400 and forgotten.json()["error"] == "invalid_grant"
     again = tokens(portal.exchange(sign_in(idp)))
     assert again["access_token"]
     assert tokens(portal.refresh(earlier["refresh_token"]))["access_token"]
