@@ -12,7 +12,8 @@ import time
 from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749.errors import OAuth2Error, UnsupportedResponseTypeError
 from flask import current_app, g, redirect, render_template, request, session
 from werkzeug.wrappers import Response
 
@@ -38,6 +39,10 @@ def saved_request(values) -> dict:
 
 def validate(args: dict, user: User | None = None, user_session: UserSession | None = None):
     """Authlib's grant for the request (raises OAuth2Error)."""
+    if invalid_error_characters(args.get("response_type", "")):
+        # Authlib repeats an unknown response_type in its error description, which RFC 6749
+        # §4.1.2.1 limits to printable ASCII, and raises ValueError for anything else.
+        raise UnsupportedResponseTypeError("unsupported")
     req = StoredAuthorizationRequest(args, request.base_url)
     req.user_session = user_session
     return req, server().get_consent_grant(request=req, end_user=user)
