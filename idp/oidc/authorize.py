@@ -71,7 +71,8 @@ def sso_session_for(args: dict) -> UserSession | None:
     if user is None or not user.enabled:
         return None  # a member the society disabled must sign in again (and is refused there)
     max_age = args.get("max_age")
-    if max_age and max_age.isdigit() and time.time() - user_session.auth_time > int(max_age):
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if max_age and max_age.isascii() and max_age.isdigit() and time.time() - user_session.auth_time > int(max_age):
         return None
     return user_session
 
