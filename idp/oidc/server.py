@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Request
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import (
     AuthorizationCodeGrant,
@@ -578,9 +579,19 @@ class KeycloakAuthorizationServer(AuthorizationServer):
         return response
 
 
+def _client_secret_basic(query_client, req):
+    """RFC 6749 §2.3.1 as Authlib checks it, except that credentials which are not UTF-8 name no
+    client (Authlib lets their UnicodeDecodeError escape)."""
+    try:
+        return authenticate_client_secret_basic(query_client, req)
+    except UnicodeDecodeError:
+        return None
+
+
 def create_server(app) -> KeycloakAuthorizationServer:
     server = KeycloakAuthorizationServer()
     server.init_app(app)
+    server.register_client_auth_method("client_secret_basic", _client_secret_basic)
     server.register_grant(CodeGrant, [PkceForClient(required=True), OpenIDForCode(require_nonce=False)])
     server.register_grant(RefreshGrant, [OpenIDForOtherGrants()])
     server.register_grant(PasswordGrant, [OpenIDForOtherGrants()])
