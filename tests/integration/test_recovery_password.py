@@ -293,3 +293,32 @@ def test_without_a_sign_in_the_page_still_works_from_a_bookmark(client, database
 
     assert page.status_code == 200 and 'name="username"' in page.get_data(as_text=True)
     assert "ログイン画面に戻る" not in page.get_data(as_text=True)
+
+
+def test_a_link_for_an_address_the_member_has_since_changed_is_refused(client, database, settings, settled_member,
+                                                                       no_answer_floor):
+    ask_for_link(client)
+    with database.session() as session:
+        session.get(User, settled_member).email = "hanako.new@example.jp"
+        session.commit()
+
+    refused = client.get(mailed_link(mails_to(settings, ADDRESS)[-1]))
+
+    assert refused.status_code == 400 and "このリンクは使用できません。" in refused.get_data(as_text=True)
+    assert events(database, "RESET_PASSWORD_ERROR")[0][:2] == ("RESET_PASSWORD_ERROR", "invalid_user_credentials")
+
+
+def test_a_mail_that_cannot_be_delivered_is_recorded_and_the_answer_stays_the_same(
+        client, database, settings, settled_member, no_answer_floor, monkeypatch):
+    from idp.login import views
+    from idp.mail import MailError
+
+    def unreachable(*args, **kwargs):
+        raise MailError("smtp://mail.invalid refused the connection")
+
+    monkeypatch.setattr(views, "send_mail", unreachable)
+
+    answer = ask_for_link(client)
+
+    assert answer.status_code == 200 and "パスワード再設定のご案内を送信しました" in answer.get_data(as_text=True)
+    assert events(database, "SEND_RESET_PASSWORD_ERROR")[0][:2] == ("SEND_RESET_PASSWORD_ERROR", "email_send_failed")
