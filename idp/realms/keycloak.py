@@ -48,7 +48,7 @@ from idp.realms import hash_client_secret, save_realm
 from idp.realms.keycloak_mapping import AttributeMapping
 from idp.realms.keycloak_users import ImportedUser, members
 from idp.realms.keycloak_values import KeycloakImportError
-from idp.realms.schema import ClientConfig, RealmConfig
+from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES, ClientConfig, RealmConfig
 
 __all__ = ["KeycloakImportError", "ExportFiles", "KeycloakImport", "read_export", "parse_export", "plan_import",
            "write_import", "import_file"]
@@ -88,6 +88,17 @@ REALM_SETTINGS = {
     "otpPolicyLookAheadWindow": ("otp_policy", "look_around_window"),
     "smtpServer.from": ("email", "from_address"),
     "smtpServer.fromDisplayName": ("email", "from_display_name"),
+}
+# Flows a realm binds: Keycloak key -> (our setting, Keycloak's built-in flow, ours in its place).
+FLOWS = {
+    "browserFlow": ("browser_flow", "browser", "browser"),
+    "resetCredentialsFlow": ("reset_credentials_flow", "reset credentials", "reset-credentials"),
+}
+# Where our webauthn settings come from, to name Keycloak's key when a value is refused.
+WEBAUTHN_SETTINGS = {
+    ("webauthn", "rp_id"): "webAuthnPolicyRpId",
+    ("webauthn", "user_verification"): "webAuthnPolicyUserVerificationRequirement",
+    ("webauthn", "rp_name"): "webAuthnPolicyRpEntityName",
 }
 # Keycloak's WebAuthn policy values that mean "use the default".
 UNSET_POLICY = {None, "", "not specified"}
@@ -208,7 +219,7 @@ def parse_export(files: ExportFiles, settings, mapping: AttributeMapping | None 
     """Validate a whole realm export (and its user files) into what will be written."""
     export, notes = files.realm, []
     users = list(_user_entries(files))
-    clients = _clients(export, _service_account_roles(users), notes)
+    clients = _clients(export, _service_account_roles(users, notes), notes)
     found = members(export, users, settings, mapping or AttributeMapping(), now or datetime.now(timezone.utc))
     config = _realm_config(export, clients, settings, found.users)
     federated = sum(len(content["federatedUsers"]) for _, content in files.federated_files)
@@ -307,14 +318,26 @@ def _user_entries(files: ExportFiles):
             yield f"{prefix}users[{index}]", entry
 
 
-def _service_account_roles(users: list[tuple[str, dict]]) -> dict[str, list[str]]:
-    # A client's service account is a user in the export; its realm roles become the
-    # client's `service_account_roles` (the default-roles composite is added by save_realm).
+def _service_account_roles(users: list[tuple[str, dict]], notes: list[str]) -> dict[str, tuple[list, dict]]:
+    """A client's service account is a user in the export: its realm roles become the client's
+    `service_account_roles` (save_realm adds the default-roles composite), its client roles
+    `service_account_client_roles`, of realm-management only those the Admin REST API here knows."""
     roles = {}
-    for _, entry in users:
+    for where, entry in users:
         client_id = entry.get("serviceAccountClientId")
-        if client_id:
-            roles[client_id] = [r for r in entry.get("realmRoles") or [] if not r.startswith("default-roles-")]
+        if not client_id:
+            continue
+        client_roles = {name: list(names) for name, names in (entry.get("clientRoles") or {}).items()}
+        management = client_roles.pop(REALM_MANAGEMENT, [])
+        kept = [role for role in management if role in REALM_MANAGEMENT_ROLES]
+        if kept:
+            client_roles[REALM_MANAGEMENT] = kept
+        if len(kept) < len(management):
+            dropped = ", ".join(sorted(set(management) - set(kept)))
+            notes.append(f"{where} (service account of {client_id!r}): {REALM_MANAGEMENT} roles {dropped} skipped, "
+                         "the Admin REST API here does not offer them")
+        realm_roles = [r for r in entry.get("realmRoles") or [] if not r.startswith("default-roles-")]
+        roles[client_id] = (realm_roles, client_roles)
     return roles
 
 
@@ -322,8 +345,10 @@ def _service_account_roles(users: list[tuple[str, dict]]) -> dict[str, list[str]
 
 
 def _realm_config(export: dict, clients: list[ClientConfig], settings, users: list) -> RealmConfig:
-    values: dict = {"realm": export["realm"], "clients": clients, "browser_flow": _browser_flow(export, settings),
+    values: dict = {"realm": export["realm"], "clients": clients,
                     "webauthn": _webauthn(export, any(c.type == "webauthn" for _, m in users for c in m.credentials))}
+    for key, (ours, keycloak_default, our_default) in FLOWS.items():
+        values[ours] = _flow(export, key, keycloak_default, our_default, settings)
     for key, path in REALM_SETTINGS.items():
         value = _lookup(export, key)
         if value is not None:
@@ -351,17 +376,21 @@ def _place(values: dict, path: tuple, value) -> None:
 def _realm_problem(exc: ValidationError) -> str:
     error = exc.errors()[0]
     loc = tuple(part for part in error["loc"] if isinstance(part, str))
-    names = {path: key for key, path in REALM_SETTINGS.items()}
+    names = {path: key for key, path in REALM_SETTINGS.items()} | WEBAUTHN_SETTINGS
     key = names.get(loc) or ("realm" if loc == ("realm",) else ".".join(loc))
     return f"realm setting {key}: {error['msg']}"
 
 
-def _browser_flow(export: dict, settings) -> str:
-    name = export.get("browserFlow") or "browser"
-    if name != "browser" and not (Path(settings.flows_dir) / f"{name}.yaml").exists():
+def _flow(export: dict, key: str, keycloak_default: str, our_default: str, settings) -> str:
+    """A flow the realm binds (browserFlow, resetCredentialsFlow): Keycloak's built-in one is ours
+    already; a custom one needs a flow YAML of the same name."""
+    name = export.get(key) or keycloak_default
+    if name == keycloak_default:
+        return our_default
+    if not (Path(settings.flows_dir) / f"{name}.yaml").exists():
         raise KeycloakImportError(
-            f"realm setting browserFlow: flow {name!r} has no file {name}.yaml in {settings.flows_dir}; "
-            "write that flow in YAML first, or use Keycloak's built-in \"browser\""
+            f"realm setting {key}: flow {name!r} has no file {name}.yaml in {settings.flows_dir}; "
+            f"write that flow in YAML first, or use Keycloak's built-in {keycloak_default!r}"
         )
     return name
 
@@ -393,7 +422,7 @@ def _webauthn(export: dict, has_passkeys: bool) -> dict:
 
 
 
-def _clients(export: dict, service_roles: dict[str, list[str]], notes: list[str]) -> list[ClientConfig]:
+def _clients(export: dict, service_roles: dict[str, tuple[list, dict]], notes: list[str]) -> list[ClientConfig]:
     clients = []
     for index, entry in enumerate(export.get("clients") or []):
         if not isinstance(entry, dict):
@@ -405,7 +434,7 @@ def _clients(export: dict, service_roles: dict[str, list[str]], notes: list[str]
         if entry.get("protocol", "openid-connect") != "openid-connect":
             notes.append(f"{where}: skipped, {entry['protocol']} clients are not supported")
             continue
-        values = _client_values(entry, where, service_roles.get(client_id, []))
+        values = _client_values(entry, where, service_roles.get(client_id, ([], {})))
         if values is None:
             notes.append(f"{where}: skipped, a bearer-only client without a secret has nothing to sign in with")
             continue
@@ -416,7 +445,7 @@ def _clients(export: dict, service_roles: dict[str, list[str]], notes: list[str]
     return clients
 
 
-def _client_values(entry: dict, where: str, service_roles: list[str]) -> dict | None:
+def _client_values(entry: dict, where: str, service_roles: tuple[list, dict]) -> dict | None:
     attributes = entry.get("attributes") or {}
     public = bool(entry.get("publicClient"))
     bearer_only = bool(entry.get("bearerOnly"))
@@ -440,7 +469,8 @@ def _client_values(entry: dict, where: str, service_roles: list[str]) -> dict | 
         "standard_flow": bool(entry.get("standardFlowEnabled", True)) and bool(redirect_uris) and not bearer_only,
         "direct_access_grants": bool(entry.get("directAccessGrantsEnabled")) and not bearer_only,
         "service_account": bool(entry.get("serviceAccountsEnabled")) and not bearer_only,
-        "service_account_roles": service_roles,
+        "service_account_roles": service_roles[0],
+        "service_account_client_roles": service_roles[1],
     }
 
 

@@ -53,6 +53,8 @@ def test_a_dry_run_prints_what_would_change_and_writes_nothing(idp, migrated_dat
         "credentials: would add 2 otp, 5 password, 2 webauthn",
         "terms acceptances: would add 1",
         "pending required actions: would add 2",
+        "skipped: users[5] (service account of 'kosmo-batch'): realm-management roles manage-realm skipped, "
+        "the Admin REST API here does not offer them",
         "skipped: clients[5] (clientId 'https://sp.example.jp/saml'): skipped, saml clients are not supported",
         "skipped: users: 2 accepted Keycloak's terms (terms_and_conditions) but no --terms-version says which of "
         "your versions that was; they agree again at the next sign-in",

@@ -100,7 +100,17 @@ def test_a_realm_without_a_password_policy_keeps_having_none(export, settings):
 def test_keycloaks_own_clients_are_left_out_and_saml_clients_are_noted(export, settings):
     parsed = parse(export, settings)
     assert [c.client_id for c in parsed.config.clients] == ["kosmo-portal", "kosmo-app", "kosmo-batch"]
-    assert parsed.notes[0] == "clients[5] (clientId 'https://sp.example.jp/saml'): skipped, saml clients are not supported"
+    assert "clients[5] (clientId 'https://sp.example.jp/saml'): skipped, saml clients are not supported" in parsed.notes
+
+
+def test_a_service_account_keeps_the_admin_roles_offered_here_and_the_rest_is_noted(export, settings):
+    parsed = parse(export, settings)
+    batch = next(c for c in parsed.config.clients if c.client_id == "kosmo-batch")
+    assert batch.service_account_roles == ["member-sync"]
+    assert batch.service_account_client_roles == {"realm-management": ["view-users"]}
+    assert batch.admin_api is False  # the operator turns the Admin REST API on, for the realm and the client
+    assert ("users[5] (service account of 'kosmo-batch'): realm-management roles manage-realm skipped, "
+            "the Admin REST API here does not offer them") in parsed.notes
 
 
 def test_a_confidential_client_keeps_its_secret_only_as_a_hash(imported, database):
@@ -163,6 +173,13 @@ def test_a_custom_browser_flow_needs_its_yaml_file(export, settings):
     assert parse(export, settings).config.browser_flow == "kosmo-member"
 
 
+def test_keycloaks_built_in_reset_credentials_flow_is_ours_and_a_custom_one_needs_its_yaml(export, settings):
+    assert export["resetCredentialsFlow"] == "reset credentials"
+    assert parse(export, settings).config.reset_credentials_flow == "reset-credentials"
+    export["resetCredentialsFlow"] = "kosmo reset"
+    assert refusal(export, settings).startswith("realm setting resetCredentialsFlow: flow 'kosmo reset' has no file")
+
+
 def test_a_realm_setting_out_of_range_is_named_by_its_keycloak_key(export, settings):
     export["accessTokenLifespan"] = 5
     assert refusal(export, settings).startswith("realm setting accessTokenLifespan: ")
@@ -183,6 +200,11 @@ def test_the_webauthn_and_otp_policies_are_carried_over(export, settings):
     webauthn = parse(export, settings).config.webauthn
     assert (webauthn.rp_id, webauthn.user_verification, webauthn.rp_name, webauthn.passkey_first_factor) == (
         "kenpo.example.jp", "required", "KOSMO 健保", True)
+
+
+def test_a_webauthn_policy_value_not_offered_here_is_refused_naming_its_keycloak_key(export, settings):
+    export["webAuthnPolicyUserVerificationRequirement"] = "sometimes"
+    assert refusal(export, settings).startswith("realm setting webAuthnPolicyUserVerificationRequirement: ")
 
 
 def test_two_relying_party_ids_for_one_realms_passkeys_are_refused(export, settings):
@@ -554,7 +576,7 @@ def test_the_plan_lists_what_would_be_created_updated_removed_and_skipped(databa
     assert plan.users_created == ["tanaka01", "suzuki02", "sato03", "kato04", "ito05"]
     assert plan.credentials == {"password": 5, "otp": 2, "webauthn": 2}
     assert (plan.terms_acceptances, plan.required_actions) == (1, 2)
-    assert plan.skipped[0].startswith("clients[5] (clientId 'https://sp.example.jp/saml'): skipped")
+    assert any(note.startswith("clients[5] (clientId 'https://sp.example.jp/saml'): skipped") for note in plan.skipped)
 
     export["clients"] = [c for c in export["clients"] if c["clientId"] != "kosmo-app"]
     save_realm_from_fixture(database, settings, export)
