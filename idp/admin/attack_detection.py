@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from idp.admin.api import bp, changed, member
-from idp.db import db_session
 from idp.db.models import utcnow
 from idp.ephemeral import ephemeral
 from idp.security.brute_force import BruteForce

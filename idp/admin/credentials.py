@@ -6,7 +6,6 @@ from flask import g, jsonify, request
 from idp.admin import errors
 from idp.admin.api import bp, changed, member
 from idp.admin.representations import credential_representation
-from idp.db import db_session
 from idp.db.models import Credential, User
 from idp.db.users import PASSWORD_HISTORY
 

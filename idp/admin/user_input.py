@@ -46,8 +46,7 @@ def read_user(body: dict, *, creating: bool, current_username: str | None, known
         changes.values.setdefault("enabled", False)  # Keycloak creates a user disabled unless told
     _read_attributes(body, changes, problems)
     _read_required_actions(body, changes, known_actions)
-    if creating:
-        changes.password = _password_credential(body)
+    changes.password = _password_credential(body)
     if problems:
         raise errors.invalid_fields(problems)
     return changes
@@ -136,7 +135,7 @@ def _password_credential(body: dict) -> dict | None:
         raise errors.bad_request("Invalid value for credentials: expected a list of credentials")
     passwords = [item for item in credentials if item.get("type", "password") == "password"]
     if len(passwords) != len(credentials) or len(passwords) > 1:
-        raise errors.bad_request("Only one credential of type password can be set when creating a user")
+        raise errors.bad_request("Only one credential of type password can be set")
     return read_password(passwords[0])
 
 

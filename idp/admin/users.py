@@ -107,6 +107,8 @@ def update_user(user_id: str):
             db_session().flush()
     except IntegrityError as exc:  # only the unique indexes of user ID and email can refuse
         raise errors.conflict(EXISTS[UserExists.from_integrity_error(exc, user).field]) from None
+    if changes.password is not None:
+        _set_password(user, changes.password)
     return changed("UPDATE", user, f"users/{user.id}")
 
 

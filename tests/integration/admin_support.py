@@ -48,8 +48,10 @@ def admin_realm_config(folder: Path) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return make_settings(tmp_path, realms_dir=admin_realm_config(tmp_path / "admin-realms"))
+def settings(tmp_path, database_url):
+    """On SQLite and, when IDP_TEST_DATABASE_URL is set, on PostgreSQL (case-insensitive search,
+    unique indexes and savepoints behave alike on both)."""
+    return make_settings(tmp_path, database_url=database_url, realms_dir=admin_realm_config(tmp_path / "admin-realms"))
 
 
 def basic(client_id: str, secret: str = SECRET) -> dict:

@@ -18,7 +18,7 @@ NEW_PASSWORD = "Atarashii-Pass-26"
 
 
 def _member(api, username="kosmo8001", **fields) -> str:
-    return api.create_member(username, email=f"{username}@example.jp",
+    return api.create_member(username, email=f"{username}@example.jp", firstName="一郎",
                              credentials=[{"type": "password", "value": MEMBER_PASSWORD}], **fields)
 
 
@@ -42,6 +42,14 @@ def test_a_temporary_password_must_be_changed_before_tokens_are_issued(api, clie
     assert api.get(f"/users/{user_id}").get_json()["requiredActions"] == ["UPDATE_PASSWORD"]
     # Taking UPDATE_PASSWORD off the member lifts the requirement, as in Keycloak.
     api.put(f"/users/{user_id}", {"requiredActions": []})
+    assert sign_in(client, "kosmo8001", NEW_PASSWORD)["status"] == 200
+
+
+def test_an_update_may_carry_a_new_password_checked_before_anything_changes(api, client):
+    user_id = _member(api)
+    refused = api.put(f"/users/{user_id}", {"firstName": "次郎", "credentials": [{"type": "password", "value": "x"}]})
+    assert refused.status_code == 400 and api.get(f"/users/{user_id}").get_json()["firstName"] == "一郎"
+    assert api.put(f"/users/{user_id}", {"credentials": [{"type": "password", "value": NEW_PASSWORD}]}).status_code == 204
     assert sign_in(client, "kosmo8001", NEW_PASSWORD)["status"] == 200
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from idp.db.models import AuditEvent, User
 from tests.integration.admin_support import (  # noqa: F401 - fixtures
-    MEMBER_PASSWORD, REALM, AdminApi, api, settings,
+    MEMBER_PASSWORD, REALM, api, settings,
 )
 
 
