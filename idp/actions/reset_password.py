@@ -2,13 +2,18 @@
 new password under the realm's policy, as update-password asks for it, then every session the
 member had is ended, since whoever knew the old password may hold one.
 
-Events: UPDATE_PASSWORD (from update-password), LOGOUT for the ended sessions, RESET_PASSWORD.
+It also does update-password's duty: a queued UPDATE_PASSWORD is done (as in Keycloak, where
+the reset runs that required action). Events: UPDATE_PASSWORD (from update-password), LOGOUT for
+the ended sessions, RESET_PASSWORD.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Mapping
 
+from sqlalchemy import delete
+
+from idp.db.models import PendingRequiredAction
 from idp.flows.api import Action, Done, Page, Step, StepContext
 
 PASSWORD_STEP = "update-password"
@@ -25,6 +30,9 @@ class ResetPassword(Action):
         step, sub = _update_password(ctx)
         answer = step.process(sub, form)
         if isinstance(answer, Done):
+            names = {step.name, step.alias} - {None}
+            ctx.session.execute(delete(PendingRequiredAction).where(
+                PendingRequiredAction.user_id == ctx.user.id, PendingRequiredAction.action.in_(names)))
             ctx.end_other_sessions()
             ctx.record_event("RESET_PASSWORD", username=ctx.user.username)
         return answer

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from idp.authenticators.totp import code_at
-from idp.db.models import TermsAcceptance, User
+from idp.db.models import PendingRequiredAction, TermsAcceptance, User
 from idp.realms import find_realm, realm_config
 from tests.integration.recovery_steps import (
     BIRTHDATE,
@@ -322,3 +322,16 @@ def test_a_mail_that_cannot_be_delivered_is_recorded_and_the_answer_stays_the_sa
 
     assert answer.status_code == 200 and "パスワード再設定のご案内を送信しました" in answer.get_data(as_text=True)
     assert events(database, "SEND_RESET_PASSWORD_ERROR")[0][:2] == ("SEND_RESET_PASSWORD_ERROR", "email_send_failed")
+
+
+def test_a_queued_update_password_is_done_by_the_reset_and_not_asked_again(client, database, settings, settled_member,
+                                                                          no_answer_floor):
+    with database.session() as session:
+        session.add(PendingRequiredAction(user_id=settled_member, action="UPDATE_PASSWORD"))
+        session.commit()
+
+    answer = press(client, new_password_page(client, settings), password=NEW_PASSWORD, password_confirm=NEW_PASSWORD)
+
+    assert redirect_params(answer)["code"]
+    with database.session() as session:
+        assert session.get(User, settled_member).required_actions == []
