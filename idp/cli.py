@@ -70,7 +70,7 @@ def serve(ctx: Context, host: str, port: int, workers: int, skip_setup: bool) ->
     if workers == 1:
         _run_werkzeug(ctx, host, port, management_port)
         return
-    _run_gunicorn(host, [port, management_port] if management_port else [port], workers)
+    _run_gunicorn(ctx.settings, host, [port, management_port] if management_port else [port], workers)
 
 
 def _run_werkzeug(ctx: Context, host: str, port: int, management_port: int) -> None:
@@ -90,14 +90,31 @@ def _run_werkzeug(ctx: Context, host: str, port: int, management_port: int) -> N
     app.run(host=host, port=port, threaded=True)
 
 
-def _run_gunicorn(host: str, ports: list[int], workers: int) -> None:
+def _run_gunicorn(settings, host: str, ports: list[int], workers: int) -> None:
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
     from gunicorn.app.base import BaseApplication
+
+    # The workers add up their metrics in a folder they share; one of this run's own unless
+    # IDP_METRICS_DIR names one. They read their settings from the environment.
+    metrics_dir = settings.metrics_dir or tempfile.mkdtemp(prefix="idp-metrics-")
+    for earlier_run in Path(metrics_dir).glob("process-*.json"):
+        earlier_run.unlink()  # counters start again with the server, as Prometheus expects
+    os.environ["IDP_METRICS_DIR"] = metrics_dir
+
+    def forget_metrics(_arbiter) -> None:
+        if not settings.metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
     class Server(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", [f"{host}:{port}" for port in ports])
             self.cfg.set("workers", workers)
             self.cfg.set("threads", 4)
+            self.cfg.set("on_exit", forget_metrics)
 
         def load(self):
             from idp.app import create_app

@@ -61,6 +61,8 @@ class Settings:
     proxy_fix: int = 0
     # A second port for /health/* and /metrics (0: none, both stay on the main port).
     management_port: int = 0
+    # Where gunicorn's workers add up their metrics; `idp serve --workers N` makes one for its run.
+    metrics_dir: str = ""
     log_level: str = "INFO"
     # Argon2id parameters for newly hashed passwords (OWASP's recommended minimum).
     argon2_time_cost: int = 2
@@ -95,6 +97,7 @@ class Settings:
         "load_realms_on_start": "IDP_LOAD_REALMS",
         "proxy_fix": "IDP_PROXY_FIX",
         "management_port": "IDP_MANAGEMENT_PORT",
+        "metrics_dir": "IDP_METRICS_DIR",
         "log_level": "IDP_LOG_LEVEL",
         "argon2_time_cost": "IDP_ARGON2_TIME_COST",
         "argon2_memory_kib": "IDP_ARGON2_MEMORY_KIB",

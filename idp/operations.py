@@ -1,13 +1,15 @@
 """What operators watch: health checks, Prometheus metrics and one JSON log line per request.
 
 With IDP_MANAGEMENT_PORT set, `idp serve` also listens there; that port answers only /health/*
-and /metrics, and the main port no longer answers /metrics. Metrics are counted in this
-process's memory; nothing else is ever kept in process memory.
+and /metrics, and the main port no longer answers /metrics. Metrics are counted in each
+process's memory (nothing else is ever kept there); gunicorn's workers also write their counts
+to a folder they share, so that a scrape, which reaches one worker, reports them all.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -15,6 +17,7 @@ import time
 import uuid
 import weakref
 from bisect import bisect_left
+from pathlib import Path
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, has_app_context, has_request_context, jsonify, request
 from sqlalchemy import event, text
@@ -37,10 +40,16 @@ MANAGEMENT_ENDPOINTS = {"operations.live", "operations.ready", "operations.prome
 
 
 class Metrics:
-    """Counters and a latency histogram, written out in the Prometheus text format (0.0.4)."""
+    """Counters and a latency histogram, written out in the Prometheus text format (0.0.4).
 
-    def __init__(self):
+    With a `folder`, the process keeps a copy of its counts in its own JSON file there, and the
+    exposition adds up every process's file. A stopped worker's file stays, so totals never go
+    down while the server runs."""
+
+    def __init__(self, folder: Path | None = None, process_id: int | None = None):
         self._lock = threading.Lock()
+        self.folder = folder
+        self.process_id = os.getpid() if process_id is None else process_id
         self.logins: dict[tuple, int] = {}
         self.grants: dict[tuple, int] = {}
         self.rate_limited: dict[tuple, int] = {}
@@ -68,7 +77,45 @@ class Metrics:
             row[-2] += 1
             row[-1] += seconds
 
+    def _tables(self) -> dict[str, dict]:
+        return {name: value for name, value in vars(self).items() if isinstance(value, dict)}
+
+    def save(self) -> None:
+        """Write this process's counts to its file in the shared folder (nothing without one)."""
+        if self.folder is None:
+            return
+        with self._lock:
+            snapshot = {name: [[list(key), value] for key, value in table.items()]
+                        for name, table in self._tables().items()}
+        path = self.folder / f"process-{self.process_id}.json"
+        written = path.with_suffix(".writing")
+        written.write_text(json.dumps(snapshot))
+        os.replace(written, path)  # readers see the old file or the new one, never half of one
+
+    def _add(self, snapshot: dict) -> None:
+        tables = self._tables()
+        for name, rows in snapshot.items():
+            table = tables.get(name)
+            if table is None:
+                continue  # written by another version of the code
+            for key, value in rows:
+                key = tuple(key)
+                if isinstance(value, list):
+                    table[key] = [mine + theirs for mine, theirs in zip(table.get(key, [0] * len(value)), value)]
+                else:
+                    table[key] = table.get(key, 0) + value
+
     def exposition(self) -> str:
+        """This process's counts, or with a shared folder every process's added up."""
+        if self.folder is None:
+            return self._text()
+        self.save()
+        total = Metrics()
+        for path in sorted(self.folder.glob("process-*.json")):
+            total._add(json.loads(path.read_text()))
+        return total._text()
+
+    def _text(self) -> str:
         with self._lock:
             lines = [
                 "# HELP idp_logins_total Sign-ins (LOGIN events) and refused sign-ins (LOGIN_ERROR events).",
@@ -191,6 +238,7 @@ def _finish_request(response: Response) -> Response:
         "request_id": request_id, "method": request.method, "path": request.path, "status": response.status_code,
         "duration_ms": round(seconds * 1000, 1), "realm": realm, "client_id": _client_id(), "ip": request.remote_addr,
     }, ensure_ascii=False))
+    metrics().save()
     return response
 
 
@@ -247,7 +295,10 @@ def _log_to_stderr() -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["idp.metrics"] = Metrics()
+    metrics_dir = Path(app.config["IDP_SETTINGS"].metrics_dir) if app.config["IDP_SETTINGS"].metrics_dir else None
+    if metrics_dir is not None:
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+    app.extensions["idp.metrics"] = Metrics(metrics_dir)
     database = app.extensions["idp.db"]
     if database not in _watched:
         _watch_sign_ins(database)

@@ -49,6 +49,17 @@ def test_under_gunicorn_the_ports_are_told_apart_by_socket_not_by_host_header(tm
         assert get(f"{idp.url}/realms/{REALM}/.well-known/openid-configuration").status_code == 200
 
 
+def test_under_gunicorn_every_scrape_reports_the_sign_ins_of_all_workers(tmp_path, management_port):
+    with IdpServer(tmp_path, workers=2, env={"IDP_MANAGEMENT_PORT": str(management_port)}) as idp:
+        idp.add_member(USERNAME, PASSWORD)
+        for _ in range(4):
+            sign_in(idp)
+
+        for _ in range(4):
+            scraped = get(f"http://127.0.0.1:{management_port}/metrics").text.splitlines()
+            assert f'idp_logins_total{{realm="{REALM}",result="success"}} 4' in scraped
+
+
 def test_without_a_management_port_the_main_port_answers_metrics(tmp_path):
     with IdpServer(tmp_path) as idp:
         assert get(f"{idp.url}/metrics").status_code == 200
