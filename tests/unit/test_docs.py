@@ -120,6 +120,8 @@ def test_the_command_writes_stale_references_and_then_finds_them_current(tmp_pat
 # options shown, every IDP_* setting they name must exist, and every link must lead somewhere.
 
 GUIDES = [CHECKOUT / "docs" / "operator-guide.ja.md", CHECKOUT / "docs" / "operator-guide.en.md"]
+# Every hand-written page (the migration guide too): the references have no commands to check.
+HAND_WRITTEN = sorted((CHECKOUT / "docs").glob("*.md")) + [CHECKOUT / "README.md"]
 SHELL_FENCES = {"sh", "bash", "console", "shell"}
 
 
@@ -127,8 +129,8 @@ def shell_lines(text: str):
     """(line number, line) of every line inside a ```sh (or bash, console, shell) block."""
     fence = None
     for number, line in enumerate(text.splitlines(), 1):
-        if line.startswith("```"):
-            fence = line[3:].strip() if fence is None else None
+        if line.lstrip().startswith("```"):  # fences may be indented inside a list item
+            fence = line.strip()[3:].strip() if fence is None else None
         elif fence in SHELL_FENCES:
             yield number, line
 
@@ -165,14 +167,14 @@ def command_problems(words: list[str]) -> tuple[list[str], list[str]]:
     return path, [f"`idp {' '.join(path)}` has no option {option}" for option in options if option not in known]
 
 
-@pytest.mark.parametrize("guide", GUIDES + [CHECKOUT / "README.md"], ids=lambda path: path.name)
+@pytest.mark.parametrize("guide", HAND_WRITTEN, ids=lambda path: path.name)
 def test_every_idp_command_the_docs_show_exists_with_the_options_shown_and_answers_help(guide):
     from click.testing import CliRunner
 
     from idp.cli import main
 
     shown = list(idp_invocations(guide.read_text(encoding="utf-8")))
-    assert shown, f"{guide.name} shows no idp command"
+    assert shown or guide not in GUIDES, f"{guide.name} shows no idp command"
     runner = CliRunner()
     for number, words in shown:
         path, problems = command_problems(words)
@@ -189,10 +191,12 @@ def test_the_command_check_catches_a_command_or_option_the_code_does_not_have():
                      ["`idp user add` has no option --nickname"]]
 
 
-def test_both_guides_show_the_same_idp_commands():
-    japanese, english = ([" ".join(words) for _number, words in idp_invocations(guide.read_text(encoding="utf-8"))]
-                         for guide in GUIDES)
-    assert japanese == english
+@pytest.mark.parametrize("japanese", sorted((CHECKOUT / "docs").glob("*.ja.md")), ids=lambda path: path.name)
+def test_the_japanese_and_english_pages_show_the_same_idp_commands(japanese):
+    english = japanese.with_name(japanese.name.replace(".ja.md", ".en.md"))
+    shown = ([" ".join(words) for _number, words in idp_invocations(page.read_text(encoding="utf-8"))]
+             for page in (japanese, english))
+    assert next(shown) == next(shown)
 
 
 @pytest.mark.parametrize("guide", GUIDES, ids=lambda path: path.name)
