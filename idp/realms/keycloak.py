@@ -277,10 +277,11 @@ def _refuse_clashes(session: Session, realm: Realm | None, users: list[tuple[str
     Keycloak id anywhere (ids are ours, unique across realms), or the same user ID or email in the realm."""
     order = {where: index for index, (where, _) in enumerate(users)}
     clashes = {}
+    emails = {m.fields["email"]: where for where, m in users if m.fields["email"]}
     checks = [("id", User.id, {m.id: where for where, m in users}, None)]
     if realm is not None:
         checks += [("username", User.username, {m.username: where for where, m in users}, realm),
-                   ("email", func.lower(User.email), {m.fields["email"]: w for w, m in users if m.fields["email"]}, realm)]
+                   ("email", func.lower(User.email), emails, realm)]
     for field_name, column, wanted, in_realm in checks:
         for batch in _batches(list(wanted)):
             query = select(column).where(column.in_(batch))

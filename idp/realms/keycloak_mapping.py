@@ -35,8 +35,8 @@ class AttributeMapping(Strict):
     birthdate_verified: str | None = Field(default="kosmo_birthdate_verified",
                                            description="state → birthdate_verified_at (生年月日の確認)")
     user_id_chosen: str | None = Field(default="user_id_set", description="state → user_id_chosen_at (ユーザーIDの変更)")
-    second_factor: str | None = Field(default="second_factor",
-                                      description="passkey | totp | email (or webauthn, otp, email-otp) → second_factor")
+    second_factor: str | None = Field(
+        default="second_factor", description="passkey | totp | email (or webauthn, otp, email-otp) → second_factor")
     terms_version: str | None = Field(default="terms_accepted_version",
                                       description="the version of the terms the member accepted → TermsAcceptance")
     keycloak_terms: str | None = Field(default="terms_and_conditions",

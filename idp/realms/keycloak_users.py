@@ -113,15 +113,14 @@ def _member(entry: dict, where: str, settings, mapping: AttributeMapping, roles:
         "email_verified": bool(entry.get("emailVerified")),
         "first_name": entry.get("firstName") or "",
         "last_name": entry.get("lastName") or "",
-        "enabled": entry.get("enabled", True),
+        "enabled": bool(entry.get("enabled", True)),
         "attributes": attributes,
         **progress.fields,
     }
     if entry.get("createdTimestamp"):
         fields["created_at"] = from_millis(entry["createdTimestamp"], where, "createdTimestamp")
     groups = _groups(entry.get("groups") or [], where, roles)
-    realm_roles, client_roles = roles.effective(entry.get("realmRoles") or [], entry.get("clientRoles") or {},
-                                                groups, where)
+    realm_roles, client_roles = roles.effective(*_role_mappings(entry, where), groups, where)
     return ImportedUser(
         id=_user_id(entry, where, credentials), username=username.strip().lower(), fields=fields,
         roles=realm_roles, client_roles=client_roles, groups=groups,
@@ -135,7 +134,8 @@ def _user_id(entry: dict, where: str, credentials: list[Credential]) -> str:
     user_id = entry.get("id")
     if user_id is None:
         if any(c.type == "webauthn" for c in credentials):
-            raise KeycloakImportError(f"{where}: a user with passkeys needs its Keycloak id (the passkeys' user handle)")
+            raise KeycloakImportError(
+                f"{where}: a user with passkeys needs its Keycloak id (the passkeys' user handle)")
         return str(uuid.uuid4())
     if not isinstance(user_id, str) or not 0 < len(user_id) <= USER_ID_LENGTH or not user_id.isascii():
         raise KeycloakImportError(f"{where}: id {user_id!r} is not a Keycloak user id (up to 36 ASCII characters)")
@@ -151,8 +151,21 @@ def _attributes(attributes, where: str) -> dict[str, list[str]]:
     return {name: [str(v) for v in (value if isinstance(value, list) else [value])] for name, value in attributes.items()}
 
 
+def _role_mappings(entry: dict, where: str) -> tuple[list[str], dict[str, list[str]]]:
+    realm_roles, client_roles = entry.get("realmRoles") or [], entry.get("clientRoles") or {}
+    if not _names(realm_roles):
+        raise KeycloakImportError(f"{where}: realmRoles must be a list of role names")
+    if not isinstance(client_roles, dict) or not all(_names(names) for names in client_roles.values()):
+        raise KeycloakImportError(f"{where}: clientRoles must be an object of clientId -> list of role names")
+    return realm_roles, client_roles
+
+
+def _names(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
 def _groups(paths, where: str, roles: "RoleGraph") -> list[str]:
-    if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+    if not _names(paths):
         raise KeycloakImportError(f"{where}: groups must be a list of group paths")
     for path in paths:
         if path not in roles.groups:
@@ -199,7 +212,8 @@ class RoleGraph:
             for ancestor in _ancestors(path):
                 group = self.groups.get(ancestor, {})
                 wanted += [(None, name) for name in group.get("realmRoles") or []]
-                wanted += [(client, name) for client, names in (group.get("clientRoles") or {}).items() for name in names]
+                group_clients = (group.get("clientRoles") or {}).items()
+                wanted += [(client, name) for client, names in group_clients for name in names]
         found: dict[tuple, None] = {}
         for role in wanted:
             self._expand(role, found, where)

@@ -8,7 +8,6 @@ continues from Keycloak's count, and a copy of the key counting from lower down 
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import os
 
@@ -53,7 +52,7 @@ class MigratedPasskey:
 def keycloak_export(passkey: MigratedPasskey, portal_url: str) -> dict:
     """The fixture export: ito05's passkey is the test's, the realm runs the kosmo-member flow (a
     custom flow in Keycloak) and its portal client redirects to the demo portal."""
-    export = copy.deepcopy(json.loads(EXPORT.read_text(encoding="utf-8")))
+    export = json.loads(EXPORT.read_text(encoding="utf-8"))
     export["browserFlow"] = "kosmo-member"
     ito = next(user for user in export["users"] if user["username"] == USER_ID)
     credential = next(c for c in ito["credentials"] if c["type"] == "webauthn-passwordless")

@@ -213,4 +213,5 @@ def test_with_keycloaks_passkeys_option_a_member_signs_in_with_the_passkey_alone
     code = code_from(submit(client, page, credential=ito_passkey.get(passkey_options(page), sign_count=50)))
 
     assert claims(tokens_for(client, code)["id_token"])["sub"] == "00000000-0000-0000-0000-0000000000ce"
-    assert decode(stored_passkey(migrated_database, "ito05").credential_data["credentialId"]) == ito_passkey.credential_id
+    stored = stored_passkey(migrated_database, "ito05")
+    assert decode(stored.credential_data["credentialId"]) == ito_passkey.credential_id

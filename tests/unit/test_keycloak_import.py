@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from conftest import make_settings
 from idp.authenticators.webauthn_server import decode
-from idp.db.models import Client, Credential, Realm, TermsAcceptance, User
+from idp.db.models import Client, Credential, Realm, User
 from idp.db.users import check_password, create_user, find_user, otp_key, password_credential
 from idp.realms import client_secret_matches, save_realm
 from idp.realms.export import export_realm, realm_yaml
@@ -451,8 +451,12 @@ def test_an_unknown_password_algorithm_is_refused_naming_the_user_and_credential
         (lambda u: u.update(attributes={"birthdate": ["1 April 1980"]}), "attribute birthdate '1 April 1980' is not a date"),
         (lambda u: u.update(createdTimestamp="yesterday"), "createdTimestamp 'yesterday' is not a time in milliseconds"),
         (lambda u: u.update(username=""), "a user needs a username"),
+        (lambda u: u.update(realmRoles="insured"), "realmRoles must be a list of role names"),
+        (lambda u: u.update(clientRoles={"kosmo-portal": "member"}), "clientRoles must be an object of clientId"),
+        (lambda u: u.update(groups="/組合員"), "groups must be a list of group paths"),
     ],
-    ids=["bad-base32", "digits", "hash-not-base64", "secret-not-json", "required-action", "birthdate", "created", "no-username"],
+    ids=["bad-base32", "digits", "hash-not-base64", "secret-not-json", "required-action", "birthdate", "created",
+         "no-username", "realm-roles", "client-roles", "groups"],
 )
 def test_a_bad_member_entry_is_refused_naming_it(export, settings, change, expected):
     change(user_entry(export, "tanaka01"))
