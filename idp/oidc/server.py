@@ -35,6 +35,7 @@ from idp.db.models import Client, RefreshTokenFamily, User, UserSession, utcnow
 from idp.ephemeral import ephemeral
 from idp.oidc import sessions, tokens
 from idp.realms import client_secret_matches, find_client, realm_config
+from idp.security.brute_force import BruteForce, lock_events, whose
 
 ACCESS_TOKEN_DENYLIST = "revoked-access-token:"
 
@@ -421,13 +422,25 @@ class PasswordGrant(KeycloakTokensMixin, ResourceOwnerPasswordCredentialsGrant):
 
         session, settings = db_session(), g.settings
         user = find_user(session, g.realm, username)
+        # The sign-in page's brute-force counts; a locked user ID, known or not, is not checked.
+        member = user if user is not None and not user.service_account_client_id else None
+        detection = BruteForce(ephemeral(), g.realm.id, g.realm_config.brute_force, utcnow())
+        who = whose(member.id if member else None, username)
+        if detection.locked(who, request.remote_addr or ""):
+            dummy_verify(password, settings)
+            self._refuse(user, "user_disabled" if detection.permanently_locked(who) else "user_temporarily_disabled",
+                         username)
+            raise InvalidUserCredentials()
         if user is None:
             dummy_verify(password, settings)
             self._refuse(None, "user_not_found", username)
+            self._count_failure(detection, who, None, username)
             raise InvalidUserCredentials()
         if not check_password(session, user, password, settings):
             self._refuse(user, "invalid_user_credentials", username)
+            self._count_failure(detection, who, member, username)
             raise InvalidUserCredentials()
+        detection.succeeded(who)
         if not user.enabled:
             self._refuse(user, "user_disabled", username)
             raise InvalidGrantError("Account disabled")
@@ -435,6 +448,20 @@ class PasswordGrant(KeycloakTokensMixin, ResourceOwnerPasswordCredentialsGrant):
             self._refuse(user, "resolve_required_actions", username)
             raise InvalidGrantError("Account is not fully set up")
         return user
+
+    def _count_failure(self, detection: BruteForce, who: str, member: User | None, username: str) -> None:
+        """Count the failure; a lock it starts is reported (and a permanent one disables the member)."""
+        failure = detection.failed(who, request.remote_addr or "")
+        if not failure.lock_started:
+            return
+        session = db_session()
+        for type, details in lock_events(failure, "password", detection.now, member is not None):
+            events.record(session, g.realm.id, type, user_id=member.id if member else None,
+                          client_id=self.request.client.client_id, ip_address=request.remote_addr or "",
+                          username=username[:255], **details)
+        if failure.permanent and member is not None:
+            member.enabled = False
+        session.commit()
 
     def _refuse(self, user: User | None, error: str, username: str) -> None:
         """Keep a LOGIN_ERROR (Keycloak's error names) while nothing else of the refused request is kept."""

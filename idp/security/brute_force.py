@@ -163,6 +163,23 @@ class BruteForce:
         return f"brute-force:{self.realm_id}:ip:{ip}"
 
 
+def whose(member_id: str | None, login: str) -> str:
+    """Whom failures count against: the member, or for a user ID nobody has, the text typed (so
+    an unknown ID locks exactly like a real one and the answer gives nothing away)."""
+    return member_id or "login:" + login.strip().lower()[:255]
+
+
+def lock_events(failure: Failure, factor: str, now: float, member_known: bool) -> list[tuple[str, dict]]:
+    """The events reporting the lock `failure` started, with Keycloak's details: USER_LOCKED, and
+    for a permanent lockout of a member USER_DISABLED_BY_PERMANENT_LOCKOUT (they are disabled)."""
+    common = dict(reason=REASON, num_failures=failure.failures, factor=factor)
+    if not failure.permanent:
+        not_before = datetime.fromtimestamp(now + failure.wait_seconds, timezone.utc)
+        return [("USER_LOCKED", {**common, "not_before": not_before.isoformat()})]
+    disabled = [("USER_DISABLED_BY_PERMANENT_LOCKOUT", common)] if member_known else []
+    return [("USER_LOCKED", {**common, "permanent": True}), *disabled]
+
+
 class StepGuard:
     """The realm's detection as a sign-in step uses it for one factor ("password", "birthdate",
     "otp", "email-code"), reporting as Keycloak does.
@@ -175,7 +192,7 @@ class StepGuard:
                  error_event: str = "LOGIN_ERROR"):
         self.ctx, self.factor, self.error_event = ctx, factor, error_event
         self.member = member if member is not None or login else ctx.user
-        self.who = self.member.id if self.member is not None else "login:" + login.strip().lower()[:255]
+        self.who = whose(self.member.id if self.member is not None else None, login)
         self.detection = BruteForce(ctx.store, ctx.realm.id, ctx.config.brute_force, ctx.now)
 
     def holds(self) -> bool:
@@ -201,15 +218,10 @@ class StepGuard:
         return failure
 
     def _report(self, failure: Failure, details: dict) -> None:
-        common = dict(reason=REASON, num_failures=failure.failures, factor=self.factor, **self._whom(), **details)
-        if not failure.permanent:
-            not_before = datetime.fromtimestamp(self.detection.now + failure.wait_seconds, timezone.utc)
-            self.ctx.record_event("USER_LOCKED", not_before=not_before.isoformat(), **common)
-            return
-        self.ctx.record_event("USER_LOCKED", permanent=True, **common)
-        if self.member is not None:
+        for type, lock_details in lock_events(failure, self.factor, self.detection.now, self.member is not None):
+            self.ctx.record_event(type, **lock_details, **self._whom(), **details)
+        if failure.permanent and self.member is not None:
             self.ctx.lock_out(self.member)
-            self.ctx.record_event("USER_DISABLED_BY_PERMANENT_LOCKOUT", **common)
 
     def _whom(self) -> dict:
         """Whom the events are about, when the step has not signed the member in yet."""
