@@ -20,22 +20,31 @@ from sqlalchemy import select
 from idp.authenticators.totp import code_at
 from idp.authenticators.webauthn_server import decode
 from idp.db.models import AuditEvent, Credential, PendingRequiredAction, User
+from idp.realms import save_realm
 from idp.realms.keycloak import import_file
+from idp.realms.keycloak_mapping import AttributeMapping
+from idp.realms.schema import TermsOfUse
 from idp.setup import prepare
 from tests.integration.keycloak_exports import EXPORT, PORTAL_SECRET, export_with_passkey, write_export
 from tests.integration.test_login import follow_step, form_action, hidden_value
 from tests.unit.test_passkey_soft_authenticator import SoftAuthenticator
 
 REALM = "/realms/kosmo-kc"
+TERMS = TermsOfUse(version="2024-10", text="第1条（目的）\n本規約は、KOSMO 健康保険組合のサービスの利用条件を定めます。")
 CALLBACK = "https://kenpo.portal.example.jp/callback"
 VERIFIER = "imported-member-verifier-0123456789-abcdefghijklmnop"
 
 
-def make_app(settings, database, export_path: Path):
+def make_app(settings, database, export_path: Path, mapping: AttributeMapping | None = None,
+             terms: TermsOfUse | None = None):
+    """The identity provider after `idp realm import` of the export; `terms`: the 利用規約 the
+    operator then adds to the realm's YAML."""
     from idp.app import create_app
 
     with database.session() as session:
-        import_file(session, export_path, settings)
+        realm, imported = import_file(session, export_path, settings, mapping)
+        if terms is not None:
+            save_realm(session, imported.config.model_copy(update={"terms": terms}))
     prepare(settings, database)
     app = create_app(settings, database)
     app.config.update(TESTING=True)
@@ -55,9 +64,11 @@ def ito_passkey() -> SoftAuthenticator:
 
 @pytest.fixture
 def member_flow_app(settings, migrated_database, tmp_path, ito_passkey):
-    """The same export, its realm running the guide's kosmo-member flow (a custom flow in Keycloak)."""
+    """The same export, its realm running the guide's kosmo-member flow (a custom flow in Keycloak),
+    imported with `--terms-version 2024-10`, the version of the terms the realm then publishes."""
     export = export_with_passkey(ito_passkey, "ito05", browser_flow="kosmo-member")
-    return make_app(settings, migrated_database, write_export(tmp_path, export))
+    return make_app(settings, migrated_database, write_export(tmp_path, export),
+                    AttributeMapping(keycloak_terms_version=TERMS.version), terms=TERMS)
 
 
 def otp_secret(username: str) -> bytes:
@@ -128,6 +139,13 @@ def test_a_member_with_a_keycloak_pbkdf2_password_and_an_app_signs_in_with_both(
         assert password.credential_data["algorithm"] == "argon2"  # rehashed at this first sign-in
 
 
+def test_a_member_whose_app_secret_keycloak_kept_in_base32_signs_in_with_its_codes(client, database):
+    page = sign_in(client, "suzuki02", "Momiji-2023").get_data(as_text=True)
+    code = code_at(base64.b32decode(otp_secret("suzuki02")), int(time.time() // 30))
+
+    assert code_from(submit(client, page, device=hidden_value(page, "device"), otp=code))
+
+
 def test_relying_parties_see_the_same_sub_and_roles_as_keycloak_gave_them(client):
     page = sign_in(client, "tanaka01", "Sakura-2024").get_data(as_text=True)
     code = code_from(submit(client, page, device=hidden_value(page, "device"),
@@ -159,8 +177,8 @@ def test_a_member_who_finished_setup_in_keycloak_goes_from_password_and_app_stra
     client = member_flow_app.test_client()
     page = sign_in(client, "tanaka01", "Sakura-2024").get_data(as_text=True)
 
-    # No 生年月日, 利用規約, メールアドレス or ユーザーID page: the authenticator app is next.
-    assert 'autocomplete="one-time-code"' in page and "生年月日" not in page
+    # No 生年月日, 利用規約 (2024-10 accepted in Keycloak), メールアドレス or ユーザーID page: the app is next.
+    assert 'autocomplete="one-time-code"' in page and "生年月日" not in page and "利用規約" not in page
     code = code_at(otp_secret("tanaka01"), int(time.time() // 30))
     assert code_from(submit(client, page, device=hidden_value(page, "device"), otp=code))
 
