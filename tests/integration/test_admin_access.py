@@ -3,13 +3,21 @@ realm's administrators everywhere, nobody else; realms and clients that do not e
 closed. Answers are Keycloak's (401, 403, 404 with its JSON)."""
 from __future__ import annotations
 
+import pytest
+from click.testing import CliRunner
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from idp.cli import main as idp_command
 from idp.db.models import Realm, User
+from idp.realms import find_realm
+from idp.realms.export import export_realm
+from idp.realms.schema import RealmConfig
+from idp.setup import prepare
+from tests.conftest import make_settings
 from tests.integration.admin_support import (  # noqa: F401 - fixtures
-    ADMIN_CLIENT, CLOSED_REALM, MASTER_ADMIN, MASTER_PASSWORD, NO_API_CLIENT, REALM, VIEWER_CLIENT, AdminApi, api,
-    basic, bearer, service_token, settings,
+    ADMIN_CLIENT, CLOSED_REALM, MASTER_ADMIN, MASTER_PASSWORD, NO_API_CLIENT, REALM, VIEWER_CLIENT, AdminApi,
+    admin_realm_config, api, basic, bearer, service_token, settings,
 )
 
 
@@ -20,9 +28,8 @@ def _master_token(client, username=MASTER_ADMIN, password=MASTER_PASSWORD):
     return response.get_json()["access_token"]
 
 
-def _add_master_admin(settings, runner=None, username=MASTER_ADMIN, password=MASTER_PASSWORD):
-    from click.testing import CliRunner
-
+def _add_master_admin(settings, username=MASTER_ADMIN, password=MASTER_PASSWORD):
+    """`idp admin create` against the test's database, as an operator runs it."""
     env = {"IDP_DATABASE_URL": settings.database_url, "IDP_SECRET_KEY": settings.secret_key,
            "IDP_REALMS_DIR": str(settings.realms_dir), "IDP_ARGON2_TIME_COST": "1", "IDP_ARGON2_MEMORY_KIB": "1024"}
     return CliRunner().invoke(idp_command, ["admin", "create", username, "--password-stdin"],
@@ -108,10 +115,6 @@ def test_a_master_user_without_the_admin_role_cannot_use_the_api(client, setting
 
 
 def test_the_bootstrap_variables_make_the_first_administrator_once(tmp_path, database):
-    from idp.setup import prepare
-    from tests.conftest import make_settings
-    from tests.integration.admin_support import admin_realm_config
-
     lines = []
     settings = make_settings(tmp_path, realms_dir=admin_realm_config(tmp_path / "realms"),
                              bootstrap_admin_username="Boot-Admin", bootstrap_admin_password=MASTER_PASSWORD)
@@ -120,3 +123,19 @@ def test_the_bootstrap_variables_make_the_first_administrator_once(tmp_path, dat
     assert lines.count("master realm: created administrator boot-admin (IDP_BOOTSTRAP_ADMIN_USERNAME)") == 1
     with database.session() as session:
         assert session.scalar(select(User).where(User.username == "boot-admin")).roles == ["admin"]
+
+
+def test_a_realm_file_naming_an_unknown_realm_management_role_is_refused():
+    client = {"client_id": "batch", "secret": {"env": "X"}, "standard_flow": False, "service_account": True,
+              "service_account_client_roles": {"realm-management": ["manage-everything"]}}
+    with pytest.raises(ValidationError, match="unknown realm-management roles \\['manage-everything'\\]"):
+        RealmConfig.model_validate({"realm": "society", "clients": [client]})
+
+
+def test_realm_export_keeps_the_admin_switches_and_roles(database):
+    with database.session() as session:
+        exported = export_realm(session, find_realm(session, REALM))
+    admin_client = next(client for client in exported["clients"] if client["client_id"] == ADMIN_CLIENT)
+    assert exported["admin_api"] is True and admin_client["admin_api"] is True
+    assert admin_client["service_account_client_roles"] == {
+        "realm-management": ["manage-users", "view-events", "view-clients"]}
