@@ -1,9 +1,10 @@
 """Keycloak's brute-force detection: failed sign-ins counted per member and per client IP in the
 ephemeral store, with temporary waits, the quick-login check and permanent lockout.
 
-Every factor uses it through `StepGuard` (password, date of birth, app and mailed codes): ask
-`refuses` before checking what the member typed, report `failed` after a wrong answer; a completed
-sign-in clears the member's failures. Nothing here touches Flask or SQL.
+Every sign-in step uses it through `StepGuard` (password, date of birth, app and mailed codes,
+passkeys): ask `refuses` before checking what the member typed, report `failed` after a wrong
+answer; a completed sign-in clears the member's failures. The token endpoint's password grant
+shares the same counts. `status` answers the Admin API. Nothing here touches Flask or SQL.
 """
 from __future__ import annotations
 
@@ -203,7 +204,7 @@ class StepGuard:
         """True while the member (or the address) is locked: the answer must then not even be
         checked. Records the refusal with Keycloak's error: `user_disabled` after a permanent
         lockout, else `user_temporarily_disabled`."""
-        if not self.detection.locked(self.who, self.ctx.ip_address):
+        if not self.holds():
             return False
         error = "user_disabled" if self.detection.permanently_locked(self.who) else "user_temporarily_disabled"
         self.ctx.record_event(self.error_event, error=error, **self._whom(), **details)

@@ -8,7 +8,7 @@ import pytest
 
 from idp.ephemeral import make_store
 from idp.realms.schema import BruteForceSettings
-from idp.security.brute_force import IP_FACTOR, BruteForce
+from idp.security.brute_force import IP_FACTOR, PERMANENT_SECONDS, BruteForce, Failure, lock_events, whose
 
 START = datetime(2025, 4, 1, 0, 0, tzinfo=timezone.utc)
 MEMBER, OTHER = "member-1", "member-2"
@@ -186,3 +186,24 @@ def test_status_is_cleared_by_unlock_and_empty_when_detection_is_off(store):
     clock.guard().unlock(MEMBER)
     assert clock.guard().status(MEMBER) == {"numFailures": 0, "disabled": False, "lastIPFailure": "n/a",
                                             "lastFailure": 0}
+
+
+def test_an_unknown_user_id_counts_as_typed_whatever_its_case_and_spaces():
+    assert whose("c0ffee-member-id", "Hanako-01") == "c0ffee-member-id"
+    assert whose(None, " Nobody-Here ") == whose(None, "nobody-here") == "login:nobody-here"
+
+
+def test_a_temporary_lock_is_reported_with_keycloaks_reason_and_when_it_ends():
+    failure = Failure(wait_seconds=60, lock_started=True, failures=10)
+    assert lock_events(failure, "otp", START.timestamp(), member_known=True) == [
+        ("USER_LOCKED", {"reason": "brute_force_attack detected", "num_failures": 10, "factor": "otp",
+                         "not_before": "2025-04-01T00:01:00+00:00"})]
+
+
+def test_a_permanent_lockout_disables_a_member_but_an_unknown_id_has_no_one_to_disable():
+    failure = Failure(wait_seconds=PERMANENT_SECONDS, lock_started=True, permanent=True, failures=3)
+    details = {"reason": "brute_force_attack detected", "num_failures": 3, "factor": "password"}
+    assert lock_events(failure, "password", START.timestamp(), member_known=True) == [
+        ("USER_LOCKED", {**details, "permanent": True}), ("USER_DISABLED_BY_PERMANENT_LOCKOUT", details)]
+    assert [type for type, _ in lock_events(failure, "password", START.timestamp(), member_known=False)] == [
+        "USER_LOCKED"]
