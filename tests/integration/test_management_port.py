@@ -8,6 +8,7 @@ import requests
 from click.testing import CliRunner
 
 from idp.cli import main
+from idp.config import Settings, SettingsError
 from live_journeys import PASSWORD, USERNAME, sign_in
 from servers import REALM, IdpServer, free_port
 
@@ -74,3 +75,10 @@ def test_serve_refuses_a_management_port_equal_to_the_main_port(tmp_path):
     assert result.exit_code != 0
     assert "IDP_MANAGEMENT_PORT (8088) must differ from --port" in result.output
     assert not (tmp_path / "idp.db").exists()  # refused before migrating anything
+
+
+@pytest.mark.parametrize("value, problem", [("70000", "must be a TCP port"), ("-1", "must be a TCP port"),
+                                            ("metrics", "must be a whole number")])
+def test_a_management_port_that_is_no_port_stops_the_start_naming_the_variable(value, problem):
+    with pytest.raises(SettingsError, match=f"IDP_MANAGEMENT_PORT {problem}"):
+        Settings.from_env({"IDP_MANAGEMENT_PORT": value, "IDP_SECRET_KEY": "management-port-test-secret-key"})
