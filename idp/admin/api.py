@@ -18,18 +18,20 @@ bp = Blueprint("admin", __name__, url_prefix="/admin/realms/<realm>")
 
 @bp.url_value_preprocessor
 def load_realm(_endpoint, values) -> None:
-    """The target realm; one whose Admin API is off answers as if it did not exist."""
+    """The target realm (enabled), its settings and issuer."""
     g.settings = current_app.config["IDP_SETTINGS"]
     try:
         g.realm = find_realm(db_session(), values.pop("realm"))
     except RealmNotFound:
-        return  # `before_request` answers 404 once the error handlers are in place
+        return  # answered in `authenticate_caller`, where the blueprint's error handlers apply
     g.realm_config = realm_config(g.realm)
     g.issuer = g.settings.issuer(g.realm.name)
 
 
 @bp.before_request
 def authenticate_caller() -> None:
+    """A realm whose Admin API is off answers as one that does not exist (404, before the token is
+    even read: it is not there to anyone); otherwise the caller must authenticate."""
     if "realm" not in g or not g.realm_config.admin_api:
         raise errors.not_found("Realm not found.")
     token = bearer_token(request.headers.get("Authorization", ""))
@@ -83,11 +85,13 @@ def flag(name: str, default: bool | None = None) -> bool | None:
 
 
 def whole_number(name: str, default: int) -> int:
+    """A paging parameter (`first`, `max`): negatives count as 0, huge values as the largest a
+    database takes, anything else is a 400."""
     value = request.args.get(name, "")
     if not value:
         return default
     try:
-        return max(int(value), 0)
+        return min(max(int(value), 0), 2**31 - 1)
     except ValueError:
         raise errors.bad_request(f"Invalid value for query parameter {name}") from None
 

@@ -98,6 +98,8 @@ def test_search_and_field_filters_work_as_keycloaks_with_paging(api):
     assert names(api.get("/users", username="KOSMO8002", exact="true")) == ["kosmo8002"]
     assert names(api.get("/users", first=1, max=1)) == ["kosmo8002"]
     assert names(api.get("/users", search="%")) == []  # LIKE wildcards are text
+    assert names(api.get("/users", first=-3, max="9" * 30)) == ["kosmo8001", "kosmo8002", "kosmo8003"]
+    assert api.get("/users", first="two").status_code == 400
     assert api.get("/users/count", lastName="鈴木").get_json() == 2
     brief = api.get("/users", briefRepresentation="true").get_json()[0]
     assert "attributes" not in brief and brief["username"] == "kosmo8001"
