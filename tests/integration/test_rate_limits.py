@@ -1,6 +1,7 @@
 """Request rate limits as members and relying parties meet them: a fourth sign-in request in the
-minute, a third 再送信, a third recovery page or a flood at the token endpoint is answered 429 with
-Retry-After, changes nothing, and passes again in the next window; every address counts alone.
+minute, a third 再送信, a third recovery page or form, a flood at the token endpoint or a relying
+party's used-up allowance is answered 429 with Retry-After, changes nothing, and passes again in
+the next window; every address counts alone, and only a proved secret counts against a client.
 
 Each story runs on the SQL ephemeral store and, with IDP_TEST_REDIS_URL, on Redis. The limiter's
 clock is moved to the next window; the sign-in steps' clock is moved past the 再送信 wait.
@@ -16,6 +17,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 from sqlalchemy import func, select
 
 import idp.login.views
@@ -31,6 +33,8 @@ from tests.integration.test_login import (
 TOO_MANY = "短い時間にアクセスが集中したため、一時的に受け付けを停止しています。しばらく時間をおいてから、もう一度お試しください。"
 MAIL_PAGE = "ワンタイムパスワード (OTP) メール認証"
 FLOW = "flow: password-then-mail\nsteps:\n  - authenticate: password\n  - authenticate: email-code\n"
+# A society's own パスワードを忘れた方 flow; any steps do, what matters is that the realm names it.
+RECOVERY_FLOW = "flow: office-reset\nsteps:\n  - authenticate: password\n"
 BATCH, BATCH_SECRET = "kosmo-batch", "demo-batch-secret-change-me"
 OFFICE, OTHER_OFFICE, PORTAL_SERVER = "203.0.113.10", "198.51.100.20", "192.0.2.30"
 # A moment that starts a window of every length the tests use (a minute, ten minutes).
@@ -41,12 +45,20 @@ LIMITS = dict(rate_limit_sign_in="3/1m", rate_limit_code_sending="2/10m", rate_l
 
 @pytest.fixture(params=["sql-store", "redis"])
 def settings(request, tmp_path):
-    """Small limits; the member's second factor is a mailed code, read from the outbox."""
+    """Small limits; the member's second factor is a mailed code, read from the outbox; the
+    realm's password recovery runs `office-reset`."""
     redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "password-then-mail.yaml").write_text(FLOW, encoding="utf-8")
-    return make_settings(tmp_path, browser_flow="password-then-mail", flows_dir=flows, redis_url=redis_url, **LIMITS)
+    (flows / "office-reset.yaml").write_text(RECOVERY_FLOW, encoding="utf-8")
+    settings = make_settings(tmp_path, browser_flow="password-then-mail", flows_dir=flows, redis_url=redis_url,
+                             **LIMITS)
+    for path in settings.realms_dir.glob("*.yaml"):
+        realm = YAML().load(path.read_text(encoding="utf-8"))
+        realm["reset_credentials_flow"] = "office-reset"
+        YAML().dump(realm, path)
+    return settings
 
 
 @pytest.fixture
@@ -191,6 +203,20 @@ def test_recovery_pages_share_one_allowance_per_address(app, clock, database):
     assert office.get(f"{REALM_PATH}/login-actions/reset-credentials").status_code != 429
 
 
+def test_a_recovery_flows_forms_count_against_the_recovery_allowance_not_the_sign_in_one(app, clock, member):
+    office = browser_at(app, OFFICE)
+    page = text_of(office.get(f"{REALM_PATH}/login-actions/reset-credentials?client_id={PORTAL}"))
+    page = text_of(submit_sign_in(office, page, password="wrong-password-1"))
+    assert "ユーザIDまたはパスワードが正しくありません。" in page
+
+    assert_refused_page(submit_sign_in(office, page, password="wrong-password-2"), retry_after=600)
+    for _ in range(3):
+        assert authorize(office, pkce_pair()[1]).status_code == 200
+    clock.wait(600)
+    clock.wait_in_steps(2)  # not two failures within a second, which brute-force detection makes wait
+    assert "ユーザIDまたはパスワードが正しくありません。" in text_of(submit_sign_in(office, page, password="wrong-3"))
+
+
 def bad_refresh(portal, client_id: str = PORTAL, secret: str = PORTAL_SECRET):
     return portal.post(f"{OIDC}/token", data={"grant_type": "refresh_token", "refresh_token": "not-a-token"},
                        auth=(client_id, secret))
@@ -214,16 +240,20 @@ def test_a_flood_at_the_token_endpoint_gets_json_429_and_the_code_is_still_good_
     assert tokens.status_code == 200 and tokens.get_json()["access_token"]
 
 
-def test_one_relying_party_is_limited_across_addresses_without_slowing_another(app, clock, database):
+def test_a_relying_party_is_limited_across_addresses_by_the_requests_that_proved_its_secret(app, clock):
+    for address in ("192.0.2.41", "192.0.2.42", "192.0.2.43"):
+        assert bad_refresh(browser_at(app, address), secret="guessed-secret").status_code == 401
     assert bad_refresh(browser_at(app, "192.0.2.31")).status_code == 400
     # client_secret_post names the client in the form instead: the same relying party.
     form = {"grant_type": "refresh_token", "refresh_token": "x", "client_id": PORTAL, "client_secret": PORTAL_SECRET}
-    assert browser_at(app, "192.0.2.32").post(f"{OIDC}/token", data=form).status_code != 429
+    assert browser_at(app, "192.0.2.32").post(f"{OIDC}/token", data=form).status_code == 400
 
     assert_refused_json(bad_refresh(browser_at(app, "192.0.2.33")), retry_after=60)
     batch = browser_at(app, "192.0.2.33").post(f"{OIDC}/token", data={"grant_type": "client_credentials"},
                                                auth=(BATCH, BATCH_SECRET))
     assert batch.status_code == 200
+    clock.wait(60)
+    assert bad_refresh(browser_at(app, "192.0.2.33")).status_code == 400
 
 
 def test_behind_the_societys_proxy_the_forwarded_address_is_counted(settings, database, clock):
