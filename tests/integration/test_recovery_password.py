@@ -153,8 +153,9 @@ def test_known_and_unknown_accounts_answer_in_the_same_time(client, database, se
     unknown = [timed(f"nobody-{n}") for n in range(3)]
 
     floor = 0.5  # the realm's recovery.answer_seconds default
-    assert min(known + unknown) >= floor
-    assert abs(sum(known) / 3 - sum(unknown) / 3) < 0.05, (known, unknown)
+    assert min(known + unknown) >= floor, "a mail sent or not, no answer comes before the floor"
+    # What follows the floor (rendering the same page) is the same work; the margin is for a busy machine.
+    assert abs(sum(known) / 3 - sum(unknown) / 3) < 0.1, (known, unknown)
 
 
 def test_the_link_works_once(client, database, settings, settled_member, no_answer_floor):
