@@ -41,40 +41,40 @@ def execute_actions_email(user_id: str):
     actions = [_registry().action_for_alias(alias) if isinstance(alias, str) else None for alias in aliases]
     if not actions or None in actions:
         raise errors.bad_request("Provided invalid required actions")
-    lifespan = _lifespan()
-    key = secrets.token_urlsafe(32)
-    ephemeral().put(_link_key(key), {"user_id": user.id, "actions": [a.name for a in actions],
-                                     "client_id": client.client_id if client else None,
-                                     "redirect_uri": request.args.get("redirect_uri") or None}, lifespan)
+    names, lifespan, key = [action.name for action in actions], _lifespan(), secrets.token_urlsafe(32)
+    ephemeral().put(_link_key(key), {"user_id": user.id, "actions": names, "redirect_uri": request.args.get(
+        "redirect_uri") or None, "client_id": client.client_id if client else None}, lifespan)
     try:
-        _send_actions_mail(user, f"{g.issuer}/login-actions/action-token?key={key}", [a.name for a in actions], lifespan)
+        _send_actions_mail(user, f"{g.issuer}/login-actions/action-token?key={key}", names, lifespan)
     except MailError:
         ephemeral().delete(_link_key(key))
         raise errors.server_error("Failed to send execute actions email") from None
-    events.record(db_session(), g.realm.id, "EXECUTE_ACTIONS", user_id=user.id, client_id=g.caller.client_id,
-                  ip_address=request.remote_addr or "", actions=",".join(aliases), lifespan=lifespan)
+    _record("EXECUTE_ACTIONS", user, actions=",".join(aliases), lifespan=lifespan)
     return changed("ACTION", user, f"users/{user.id}/execute-actions-email", actions=",".join(aliases))
 
 
 @bp.put("/users/<user_id>/send-verify-email")
 def send_verify_email(user_id: str):
-    """Mail the verify-email link (the same mail and link the sign-in's メール認証 step sends)."""
+    """Mail the verify-email step's own link (opening it confirms the address, in any browser)."""
     from idp.login.views import step_context
 
     g.caller.require("manage-users")
     user, client = _mailable(member(user_id))
     plugin = _registry().action_for_alias(VERIFY_EMAIL)
-    ctx = step_context(plugin, plugin.Options(), {}, user, client)
     lifespan = _lifespan()
-    link = ctx.make_link({"email": user.email}, ttl=lifespan)
-    text, html = _render(user, "verify-email", url=link, minutes=math.ceil(lifespan / 60))
+    link = step_context(plugin, plugin.Options(), {}, user, client).make_link({"email": user.email}, ttl=lifespan)
     try:
-        _send(user, messages_for(g.settings.themes_dir, g.realm_config.theme)["verify_email.mail.subject"], text, html)
+        _send_actions_mail(user, link, [plugin.name], lifespan)
     except MailError:
         raise errors.server_error("Failed to send verify email") from None
-    events.record(db_session(), g.realm.id, "SEND_VERIFY_EMAIL", user_id=user.id, client_id=g.caller.client_id,
-                  ip_address=request.remote_addr or "", email=user.email)
+    _record("SEND_VERIFY_EMAIL", user, email=user.email)
     return changed("ACTION", user, f"users/{user.id}/send-verify-email")
+
+
+def _record(event_type: str, user: User, **details) -> None:
+    """Keycloak's user event for a mail an administrator sent."""
+    events.record(db_session(), g.realm.id, event_type, user_id=user.id, client_id=g.caller.client_id,
+                  ip_address=request.remote_addr or "", **details)
 
 
 def _mailable(user: User) -> tuple[User, Client | None]:
@@ -106,24 +106,23 @@ def _lifespan() -> int:
 
 
 def _send_actions_mail(user: User, url: str, action_names: list[str], lifespan: int) -> None:
+    """The mail naming the actions in the member's words, with the link and how long it works."""
     texts = messages_for(g.settings.themes_dir, g.realm_config.theme)
     labels = [texts.get(f"execute_actions.action.{name}", texts["execute_actions.action.other"]) for name in action_names]
-    hours, minutes = divmod(math.ceil(lifespan / 60), 60)
-    expiry = texts["execute_actions.expiry.hours"].format(hours=hours) if hours and not minutes else \
-        texts["execute_actions.expiry.minutes"].format(minutes=hours * 60 + minutes)
-    text, html = _render(user, MAIL, url=url, actions=list(dict.fromkeys(labels)), expiry=expiry)
-    _send(user, texts["execute_actions.mail.subject"], text, html)
-
-
-def _render(user: User, name: str, **values) -> tuple[str, str]:
     site = g.realm_config.display_name or g.realm.name
-    return render_mail(g.settings, g.realm_config.theme, name, name=user.full_name, site=site, **values)
-
-
-def _send(user: User, subject: str, text: str, html: str) -> None:
+    text, html = render_mail(g.settings, g.realm_config.theme, MAIL, name=user.full_name, site=site, url=url,
+                             actions=list(dict.fromkeys(labels)), expiry=_expiry(texts, lifespan))
     email = g.realm_config.email
-    send_mail(g.settings, to=user.email, subject=email.subject_prefix + subject, text=text, html=html,
-              sender=email.from_address or None, sender_name=email.from_display_name)
+    send_mail(g.settings, to=user.email, subject=email.subject_prefix + texts["execute_actions.mail.subject"],
+              text=text, html=html, sender=email.from_address or None, sender_name=email.from_display_name)
+
+
+def _expiry(texts: dict[str, str], lifespan: int) -> str:
+    """Whole hours in hours (Keycloak's default is 12), anything else in minutes."""
+    minutes = math.ceil(lifespan / 60)
+    if minutes % 60 == 0:
+        return texts["execute_actions.expiry.hours"].format(hours=minutes // 60)
+    return texts["execute_actions.expiry.minutes"].format(minutes=minutes)
 
 
 def _link_key(key: str) -> str:

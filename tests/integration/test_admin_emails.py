@@ -100,12 +100,14 @@ def test_refused_requests_send_nothing(api, settings):
     assert outbox(settings) == []
 
 
-def test_send_verify_email_mails_the_verification_link_which_verifies_the_address(api, client, settings):
+def test_send_verify_email_mails_a_link_that_verifies_the_address(api, client, settings):
     user_id = _member(api)
-    assert api.put(f"/users/{user_id}/send-verify-email", client_id="kosmo-portal").status_code == 204
+    assert api.put(f"/users/{user_id}/send-verify-email", client_id="kosmo-portal", lifespan=5400).status_code == 204
     [mail] = outbox(settings)
-    assert mail["Subject"] == "【KOSMOWeb】メールアドレスの確認"
-    assert client.get(_link(mail)).status_code == 200
+    text = mail.get_body(("plain",)).get_content()
+    assert "・メールアドレスの確認" in text and "リンクの有効期限は90分です。" in text
+    opened = client.get(_link(mail))
+    assert opened.status_code == 200 and "メールアドレスの確認が完了しました。" in opened.get_data(as_text=True)
     assert api.get(f"/users/{user_id}").get_json()["emailVerified"] is True
     assert api.put(f"/users/{_member(api, 'kosmo8002', email='')}/send-verify-email").get_json() == {
         "errorMessage": "User email missing"}
