@@ -7,9 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 
+from idp.admin.errors import PASSWORD_POLICY_ERRORS, password_refused
 from idp.db.models import Credential, utcnow
 from idp.realms import find_realm, realm_config
 from idp.security.brute_force import BruteForce
+from idp.security.password_policy import PasswordPolicy
+from idp.security.passwords import hash_password
 from tests.integration.admin_support import (  # noqa: F401 - fixtures
     APP_CLIENT, MEMBER_PASSWORD, REALM, VIEWER_CLIENT, AdminApi, api, service_token, settings, sign_in,
 )
@@ -172,3 +175,18 @@ def test_a_viewer_reads_sessions_credentials_and_locks_but_cannot_act(api, clien
     assert viewer.post(f"/users/{user_id}/logout").status_code == 403
     assert viewer.put(f"/users/{user_id}/reset-password", {"value": NEW_PASSWORD}).status_code == 403
     assert viewer.delete(f"/attack-detection/brute-force/users/{user_id}").status_code == 403
+
+
+def test_every_password_rule_is_refused_with_keycloaks_message_key(settings):
+    """Each rule a password can break is named with Keycloak's key and English text, never our
+    Japanese message key."""
+    policy = PasswordPolicy.parse("length(20) and maxLength(21) and digits(2) and lowerCase(2) and upperCase(2) "
+                                  "and specialChars(2) and notUsername and notContainsUsername and notEmail "
+                                  "and passwordHistory(2) and regexPattern(z+) and allowedCharacters")
+    broken = policy.violations("kosmo8001°", username="kosmo8001", email="kosmo8001°",
+                               previous_hashes=[hash_password("kosmo8001°", settings)])
+    broken += policy.violations("x" * 30) + policy.violations("ABC") + policy.violations("k8", username="k8")
+    assert {violation.key for violation in broken} == set(PASSWORD_POLICY_ERRORS)
+    for violation in broken:
+        body = password_refused(violation).body
+        assert body["error"].startswith("invalidPassword") and body["error_description"].startswith("Invalid password: ")
