@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sql_errors
 from sqlalchemy import inspect as inspect_instance
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from idp.db import release_request_session
 
@@ -97,6 +97,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if isinstance(error, InternalServerError) and error.original_exception is not None:
+            # Flask comes here, having logged it, for what failed after the view answered (an
+            # after_request hook), which may well be the database or Redis going away.
+            cause = dependency_failure(error.original_exception)
+            return unavailable(cause) if cause is not None else _page("error.server", 500)
         return _page("error.invalid_request", error.code or 400)
 
     @app.errorhandler(Exception)

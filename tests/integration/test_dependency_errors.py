@@ -161,3 +161,39 @@ def test_only_connection_failures_count_as_an_outage():
     assert dependency_failure(IntegrityError("INSERT", {}, Exception("duplicate key"))) is None
     assert dependency_failure(redis_errors.ResponseError("WRONGTYPE")) is None
     assert dependency_failure(ValueError("bad input")) is None
+
+
+def test_redis_failing_after_the_view_answered_still_gives_the_relying_party_503_json(
+        app, client, database, settings):
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: Flask turns it into a 500 first
+    redis_gone = []
+
+    @app.after_request
+    def count_something_in_redis(response):
+        if redis_gone:
+            raise redis_errors.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        return response
+
+    add_member(database, settings)
+    verifier, challenge = pkce_pair()
+    code = sign_in_for_code(client, (verifier, challenge))["code"]
+    redis_gone.append(True)
+
+    refused = client.post(f"{OIDC}/token", data={"grant_type": "authorization_code", "code": code,
+                                                 "redirect_uri": CALLBACK, "code_verifier": verifier},
+                          auth=(PORTAL, PORTAL_SECRET))
+
+    assert_unavailable_json(refused)
+
+
+def test_an_unexpected_error_after_the_view_answered_is_the_plain_server_error_page(app, client):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.after_request
+    def broken_hook(response):
+        raise RuntimeError("a bug in a hook")
+
+    answered = client.get("/realms/kosmo-demo/account")
+
+    assert answered.status_code == 500
+    assert "システムエラーが発生しました" in answered.get_data(as_text=True)
