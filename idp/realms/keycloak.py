@@ -253,23 +253,27 @@ def write_import(session: Session, imported: KeycloakImport) -> Realm:
     """Create or update the realm and its clients and add its users; the caller commits."""
     _refuse_clashes(session, session.scalar(select(Realm).where(Realm.name == imported.config.realm)), imported.users)
     realm = save_realm(session, imported.config)
-    for where, member in imported.users:
-        user = User(id=member.id, realm_id=realm.id, username=member.username, roles=member.roles,
-                    client_roles=member.client_roles, groups=member.groups, **member.fields)
-        # No savepoint: a clash fails the whole import, and the caller rolls everything back.
-        session.add(user)
+    for batch in _batches(imported.users):
+        session.add_all(_user_rows(realm, member) for _, member in batch)
+        # No savepoint: a clash fails the whole import, and the caller rolls everything back. Clashes
+        # were looked for above, so one here is a member added while this import ran.
         try:
             session.flush()
         except IntegrityError as exc:
-            taken = UserExists.from_integrity_error(exc, user)
+            taken = UserExists.from_integrity_error(exc, User())
             raise KeycloakImportError(
-                f"{where}: a user with {taken.field} {taken.value!r} already exists in realm {realm.name!r}"
-            ) from None
-        user.credentials.extend(member.credentials)
-        user.required_actions.extend(PendingRequiredAction(action=a) for a in member.required_actions)
-        session.add_all(TermsAcceptance(user_id=user.id, version=v, accepted_at=t) for v, t in member.terms)
+                f"{batch[0][0]} to {batch[-1][0]}: one of these members' {taken.field} was taken in realm "
+                f"{imported.config.realm!r} while importing; import again") from None
+        session.add_all(TermsAcceptance(user_id=member.id, version=version, accepted_at=accepted_at)
+                        for _, member in batch for version, accepted_at in member.terms)
     session.flush()
     return realm
+
+
+def _user_rows(realm: Realm, member: ImportedUser) -> User:
+    return User(id=member.id, realm_id=realm.id, username=member.username, roles=member.roles,
+                client_roles=member.client_roles, groups=member.groups, credentials=member.credentials,
+                required_actions=[PendingRequiredAction(action=a) for a in member.required_actions], **member.fields)
 
 
 def _refuse_clashes(session: Session, realm: Realm | None, users: list[tuple[str, ImportedUser]]) -> None:

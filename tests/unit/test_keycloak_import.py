@@ -501,6 +501,29 @@ def test_a_member_who_already_exists_stops_the_whole_import(database, settings, 
         assert session.scalar(select(func.count()).select_from(Credential)) == 0
 
 
+def test_a_clash_the_check_could_not_see_stops_the_import_and_nothing_is_written(database, settings, export,
+                                                                                 monkeypatch):
+    """On PostgreSQL another writer may add a member between the check and the insert; the unique
+    index refuses the import then. Here the member appears in the import's own transaction."""
+    import idp.realms.keycloak as keycloak
+
+    existing = save_realm_from_fixture(database, settings, export)
+    checked = keycloak._refuse_clashes
+
+    def a_member_appears_right_after_the_check(session, realm, users):
+        checked(session, realm, users)
+        session.add(User(realm_id=existing.id, username="ito05"))
+
+    monkeypatch.setattr(keycloak, "_refuse_clashes", a_member_appears_right_after_the_check)
+    with pytest.raises(KeycloakImportError, match=r"^users\[0\] \(username 'tanaka01'\) to users\[4\] \(username "
+                                                  r"'ito05'\): one of these members' username was taken"):
+        with database.session() as session:
+            write_import(session, parse(export, settings))
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(User).where(User.service_account_client_id.is_(None))) == 0
+        assert session.scalar(select(func.count()).select_from(Credential)) == 0
+
+
 def save_realm_from_fixture(database, settings, export) -> Realm:
     with database.session() as session:
         return save_realm(session, parse(export, settings).config)
