@@ -3,8 +3,9 @@ minute, a third 再送信, a third recovery page or form, a flood at the token e
 party's used-up allowance is answered 429 with Retry-After, changes nothing, and passes again in
 the next window; every address counts alone, and only a proved secret counts against a client.
 
-Each story runs on the SQL ephemeral store and, with IDP_TEST_REDIS_URL, on Redis. The limiter's
-clock is moved to the next window; the sign-in steps' clock is moved past the 再送信 wait.
+Each story runs with the counters in SQLite and, with IDP_TEST_DATABASE_URL and IDP_TEST_REDIS_URL,
+in PostgreSQL and in Redis. The limiter's clock is moved to the next window; the sign-in steps'
+clock is moved past the 再送信 wait.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from ruamel.yaml import YAML
 from sqlalchemy import func, select
 
 import idp.login.views
-from conftest import make_settings
+from conftest import PG_URL, _need, make_settings, reset_postgres
 from idp.app import create_app
 from idp.db.models import AuditEvent, utcnow
 from idp.security import rate_limit
@@ -43,17 +44,21 @@ LIMITS = dict(rate_limit_sign_in="3/1m", rate_limit_code_sending="2/10m", rate_l
               rate_limit_token="3/1m", rate_limit_token_client="2/1m")
 
 
-@pytest.fixture(params=["sql-store", "redis"])
+@pytest.fixture(params=["sqlite", "postgresql", "redis"])
 def settings(request, tmp_path):
     """Small limits; the member's second factor is a mailed code, read from the outbox; the
     realm's password recovery runs `office-reset`."""
     redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    database_url = f"sqlite:///{tmp_path / 'idp.db'}"
+    if request.param == "postgresql":
+        database_url = _need(PG_URL, "IDP_TEST_DATABASE_URL")
+        reset_postgres(database_url)
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "password-then-mail.yaml").write_text(FLOW, encoding="utf-8")
     (flows / "office-reset.yaml").write_text(RECOVERY_FLOW, encoding="utf-8")
     settings = make_settings(tmp_path, browser_flow="password-then-mail", flows_dir=flows, redis_url=redis_url,
-                             **LIMITS)
+                             database_url=database_url, **LIMITS)
     for path in settings.realms_dir.glob("*.yaml"):
         realm = YAML().load(path.read_text(encoding="utf-8"))
         realm["reset_credentials_flow"] = "office-reset"
