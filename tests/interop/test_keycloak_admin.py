@@ -3,9 +3,13 @@ server unchanged: signed in as the master realm's administrator (admin-cli passw
 by IDP_BOOTSTRAP_ADMIN_*) and as a service account holding realm-management roles."""
 from __future__ import annotations
 
+import base64
 import email
+import hashlib
 import json
+import secrets
 from email import policy
+from urllib.parse import urlencode, urljoin
 
 import pytest
 import requests
@@ -21,6 +25,7 @@ pytestmark = pytest.mark.interop
 ADMIN, ADMIN_PASSWORD = "root-admin", "Kanri-Password-1"
 SERVICE, SERVICE_SECRET = "kosmo-admin", "kosmo-admin-secret"
 MEMBER_PASSWORD, NEW_PASSWORD = "Kenpo-Kumiai-8001", "Atarashii-Pass-26"
+CALLBACK = "http://localhost:1/cb"  # the interop clients' redirect URI; no sign-in here gets that far
 
 
 def _open_the_admin_api(server: IdpServer) -> None:
@@ -40,7 +45,7 @@ def server(tmp_path_factory):
                "standard_flow": False, "service_account": True, "admin_api": True,
                "service_account_client_roles": {"realm-management": ["manage-users", "view-events"]}}
     env = {"IDP_BOOTSTRAP_ADMIN_USERNAME": ADMIN, "IDP_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    server = IdpServer(tmp, env=env, extra_clients=[*interop_clients("http://localhost:1/cb"), service])
+    server = IdpServer(tmp, env=env, extra_clients=[*interop_clients(CALLBACK), service])
     _open_the_admin_api(server)
     with server:
         yield server
@@ -122,11 +127,32 @@ def test_a_password_against_the_policy_is_refused_with_keycloaks_message(admin):
         "error": "invalidPasswordMinLengthMessage", "error_description": "Invalid password: minimum length 8."}
 
 
-def test_brute_force_status_and_clearing(admin, server):
+def _type_wrong_passwords(server, username: str, times: int) -> None:
+    """A browser on the sign-in page (the public client's code flow with PKCE), typing a wrong password."""
+    browser, verifier = requests.Session(), secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    url = f"{server.issuer()}/protocol/openid-connect/auth?" + urlencode({
+        "client_id": INTEROP_PUBLIC, "redirect_uri": CALLBACK, "response_type": "code",
+        "scope": "openid", "code_challenge": challenge, "code_challenge_method": "S256"})
+    page = browser.get(url, timeout=10)
+    assert page.status_code == 200 and 'name="password"' in page.text, page.text
+    for _ in range(times):
+        action, hidden = sign_in_form(page.text)
+        page = browser.post(urljoin(url, action), timeout=10,
+                            data={**hidden, "username": username, "password": "wrong-password"})
+        assert page.status_code == 401  # the sign-in page again, refused
+
+
+def test_brute_force_status_shows_a_lock_that_clearing_lifts(admin, server):
     user_id = _new_member(admin, "kosmo9005")
+    assert admin.get_bruteforce_detection_status(user_id) == {
+        "numFailures": 0, "disabled": False, "lastIPFailure": "n/a", "lastFailure": 0}
+    _type_wrong_passwords(server, "kosmo9005", 3)  # typed faster than a person: the quick-login check locks
     status = admin.get_bruteforce_detection_status(user_id)
-    assert status == {"numFailures": 0, "disabled": False, "lastIPFailure": "n/a", "lastFailure": 0}
+    assert status["numFailures"] >= 2 and status["disabled"] is True and status["lastIPFailure"] == "127.0.0.1"
+
     assert admin.clear_bruteforce_attempts_for_user(user_id) == {}
+    assert admin.get_bruteforce_detection_status(user_id)["disabled"] is False
 
 
 def test_the_execute_actions_mail_link_lets_the_member_set_a_password(admin, server):
@@ -138,7 +164,7 @@ def test_the_execute_actions_mail_link_lets_the_member_set_a_password(admin, ser
     browser = requests.Session()
     page = browser.get(link, timeout=10)
     action, hidden = sign_in_form(page.text)
-    done = browser.post(requests.compat.urljoin(link, action), timeout=10,
+    done = browser.post(urljoin(link, action), timeout=10,
                         data={**hidden, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
     assert "お願いしていた手続きが完了しました。" in done.text
     assert _password_grant(server, "kosmo9006", NEW_PASSWORD).status_code == 200
