@@ -6,17 +6,23 @@ import logging
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from idp import db, ephemeral, i18n, operations
+from idp import db, ephemeral, i18n, operations, themes
 from idp.config import Settings
 from idp.security import headers, rate_limit
 
 csrf = CSRFProtect()
 
 
+class IdentityProvider(Flask):
+    """Flask with templates looked up in the realm's theme first (idp.themes)."""
+
+    jinja_environment = themes.ThemedEnvironment
+
+
 def create_app(settings: Settings | None = None, database: db.Database | None = None) -> Flask:
     """Build the identity provider for `settings` (default: from the environment)."""
     settings = settings or Settings.from_env()
-    app = Flask(
+    app = IdentityProvider(
         __name__,
         template_folder=str(settings.themes_dir / "ja" / "templates"),
         static_folder=str(settings.themes_dir / "ja" / "static"),
@@ -38,6 +44,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     database = database or db.Database(settings.database_url)
     db.init_app(app, database)
     ephemeral.init_app(app, ephemeral.make_store(settings.redis_url, database))
+    themes.init_app(app)
     i18n.init_app(app)
     csrf.init_app(app)
     headers.init_app(app)

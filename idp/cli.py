@@ -61,12 +61,17 @@ def serve(ctx: Context, host: str, port: int, workers: int, skip_setup: bool) ->
     With IDP_MANAGEMENT_PORT set, /health/* and /metrics are also served on that port, and
     /metrics only there."""
     from idp.setup import prepare
+    from idp.themes import ThemeError
+    from idp.yamlfile import ConfigFileError
 
     management_port = ctx.settings.management_port
     if management_port == port:
         raise click.ClickException(f"IDP_MANAGEMENT_PORT ({management_port}) must differ from --port")
     if not skip_setup:
-        prepare(ctx.settings, ctx.database, echo=click.echo)
+        try:
+            prepare(ctx.settings, ctx.database, echo=click.echo)
+        except (ConfigFileError, ThemeError) as exc:
+            raise click.ClickException(str(exc)) from None
     if workers == 1:
         _run_werkzeug(ctx, host, port, management_port)
         return

@@ -1,7 +1,8 @@
 """Every user-visible string, looked up by key from the YAML files in `themes/<theme>/messages/`.
 
 Templates call `_("key")`; Python code calls `message("key", name=...)`. A missing key is a
-loud error in tests rather than an English fallback shown to a member.
+loud error in tests rather than an English fallback shown to a member. A realm's theme
+overrides the base theme's texts key by key (idp.themes).
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 from flask import Flask, current_app
 from ruamel.yaml import YAML
+
+from idp import themes
 
 
 class MissingMessage(KeyError):
@@ -29,13 +32,23 @@ def load_messages(folder: Path) -> dict[str, str]:
     return texts
 
 
-def messages_for(themes_dir: Path, theme: str = "ja") -> dict[str, str]:
-    return load_messages(Path(themes_dir) / theme / "messages")
+@lru_cache(maxsize=16)
+def messages_for(themes_dir: Path, theme: str = themes.BASE) -> dict[str, str]:
+    """The base theme's texts with the realm theme's on top; a theme may only change a text
+    the base theme has, so a misspelt key is an error instead of a silent no-op."""
+    texts = dict(load_messages(Path(themes_dir) / themes.BASE / "messages"))
+    if theme != themes.BASE:
+        changed = load_messages(Path(themes_dir) / theme / "messages")
+        unknown = sorted(set(changed) - set(texts))
+        if unknown:
+            raise ValueError(f"theme {theme!r} changes messages the base theme does not have: {', '.join(unknown)}")
+        texts.update(changed)
+    return texts
 
 
 def message(key: str, **params) -> str:
     """The Japanese text for `key`, with `{name}` placeholders filled in."""
-    texts = messages_for(current_app.config["IDP_SETTINGS"].themes_dir)
+    texts = messages_for(current_app.config["IDP_SETTINGS"].themes_dir, themes.current_theme())
     try:
         text = texts[key]
     except KeyError:

@@ -5,6 +5,7 @@ from typing import Callable
 
 from sqlalchemy import select
 
+from idp import themes
 from idp.config import Settings
 from idp.db import Database
 from idp.db.models import Realm
@@ -19,6 +20,8 @@ def prepare(settings: Settings, database: Database, echo: Callable[[str], None] 
     database.upgrade()
     if settings.load_realms_on_start:
         configs = load_realm_dir(settings.realms_dir)
+        for config in configs:
+            themes.check(settings.themes_dir, config.theme)
         with database.session() as session:
             for config in configs:
                 save_realm(session, config)

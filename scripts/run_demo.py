@@ -58,6 +58,7 @@ def prepare_database() -> None:
     from idp.config import Settings, SettingsError
     from idp.db import Database
     from idp.setup import prepare
+    from idp.themes import ThemeError
     from idp.yamlfile import ConfigFileError
 
     if idp("db", "upgrade") != 0:
@@ -67,7 +68,7 @@ def prepare_database() -> None:
         database = Database(settings.database_url)
         prepare(settings, database, echo=print)
         database.dispose()
-    except (SettingsError, ConfigFileError) as exc:
+    except (SettingsError, ConfigFileError, ThemeError) as exc:
         sys.exit(f"run-demo: cannot prepare the demo:\n{exc}")
 
 

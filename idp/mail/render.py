@@ -7,6 +7,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from idp import themes
 from idp.config import Settings
 from idp.i18n import messages_for
 
@@ -19,17 +20,18 @@ def render_mail(settings: Settings, theme: str, name: str, /, **values) -> tuple
     def text(key: str, **params) -> str:
         return texts[key].format(**params) if params else texts[key]
 
-    templates = _environment(Path(settings.themes_dir) / theme / "templates" / "mail")
+    templates = _environment(tuple(folder / "templates" / "mail" for folder in themes.folders(settings.themes_dir, theme)))
     plain = templates.get_template(f"{name}.txt").render(_=text, **values)
     html = templates.get_template(f"{name}.html").render(_=text, **values)
     return plain, html
 
 
 @lru_cache(maxsize=8)
-def _environment(folder: Path) -> Environment:
+def _environment(folders: tuple[Path, ...]) -> Environment:
     # HTML escaped, text not; an unknown variable is an error rather than an empty hole in a mail.
+    # The realm theme's mail templates first, then the base theme's.
     return Environment(
-        loader=FileSystemLoader(folder),
+        loader=FileSystemLoader([str(folder) for folder in folders]),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         keep_trailing_newline=True,

@@ -199,7 +199,7 @@ class RealmConfig(Strict):
     realm: str
     display_name: str = ""
     enabled: bool = True
-    theme: str = "ja"
+    theme: str = Field(default="ja", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     browser_flow: str = "browser"
     reset_credentials_flow: str = Field(default="reset-credentials", description="Keycloak's resetCredentialsFlow")
     forgot_user_id_flow: str = "forgot-user-id"

@@ -32,7 +32,7 @@ def add_security_headers(response: Response) -> Response:
     headers["Referrer-Policy"] = "no-referrer"
     if current_app.config["IDP_SETTINGS"].base_url_is_https:
         headers["Strict-Transport-Security"] = f"max-age={ONE_YEAR}"
-    if request.endpoint == "static":
+    if request.endpoint in ("static", "theme_static"):
         headers["Cache-Control"] = STATIC_FILES_CACHE
         headers.pop("Pragma", None)
     else:
