@@ -169,6 +169,10 @@ def read_export(path: Path | str) -> ExportFiles:
                                                                     files.federated_files)):
         for user_path in _numbered(path.parent, prefix, kind):
             found.append((user_path.name, _user_file(user_path, realm["realm"], key)))
+    if realm.get("users") and files.user_files:
+        # kc.sh writes one layout or the other; both at once means files of two exports side by side.
+        raise KeycloakImportError(f"{path}: holds users and {files.user_files[0][0]} lies beside it; move the files "
+                                  "of one export to a folder of their own")
     return files
 
 

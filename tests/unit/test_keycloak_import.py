@@ -582,8 +582,10 @@ def test_a_bad_entry_in_a_user_file_is_refused_naming_the_file(tmp_path, setting
         (lambda f: (f / "kosmo-split-realm.json").unlink(), r"found no \*-realm.json"),
         (lambda f: (f / "other-realm.json").write_text('{"realm": "other"}'),
          r"found kosmo-split-realm.json, other-realm.json"),
+        (lambda f: (f / "kosmo-split-realm.json").write_text('{"realm": "kosmo-split", "users": [{"username": "x"}]}'),
+         r"kosmo-split-realm.json: holds users and kosmo-split-users-0.json lies beside it"),
     ],
-    ids=["gap", "other-realm", "no-users-list", "no-realm-file", "two-realm-files"],
+    ids=["gap", "other-realm", "no-users-list", "no-realm-file", "two-realm-files", "both-layouts"],
 )
 def test_a_partial_or_mixed_export_folder_is_refused(tmp_path, damage, expected):
     folder = copy_of_split(tmp_path)
