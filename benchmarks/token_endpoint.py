@@ -162,7 +162,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", help="IDP_DATABASE_URL for the server (default: a temporary SQLite)")
     parser.add_argument("--redis-url", help="IDP_REDIS_URL for the server (default: ephemeral state in SQL)")
     options = parser.parse_args(argv)
-    env = {}
+    # All the load comes from one address and one client, far over the production limits: raise
+    # them out of the way, so the figures still include the cost of counting every request.
+    env = {"IDP_RATE_LIMIT_TOKEN": "100000000/1m", "IDP_RATE_LIMIT_TOKEN_CLIENT": "100000000/1m"}
     if options.database_url:
         env["IDP_DATABASE_URL"] = options.database_url
     if options.redis_url:
