@@ -2,6 +2,8 @@
 and what every resource module shares (the JSON body, a user by id, admin events)."""
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -11,8 +13,10 @@ from idp.admin import errors
 from idp.admin.auth import authenticate, bearer_token
 from idp.db import db_session
 from idp.db.models import User
+from idp.errors import dependency_failure, unavailable
 from idp.realms import RealmNotFound, find_realm, realm_config
 
+log = logging.getLogger("idp.admin")
 bp = Blueprint("admin", __name__, url_prefix="/admin/realms/<realm>")
 
 
@@ -48,6 +52,18 @@ def refused(error: errors.AdminError):
 def http_error(error: HTTPException):
     db_session().rollback()
     return jsonify(error=f"HTTP {error.code} {error.name}"), error.code
+
+
+@bp.errorhandler(Exception)
+def unexpected(error: Exception):
+    """Scripts read JSON, not the members' error page: a dependency outage is the 503 every
+    endpoint gives; anything else is logged once with the request id and answered as Keycloak does."""
+    cause = dependency_failure(error)
+    if cause is not None:
+        return unavailable(cause)
+    log.exception("unexpected error on %s %s (request %s)", request.method, request.path, g.get("request_id"))
+    db_session().rollback()
+    return jsonify(error="unknown_error"), 500
 
 
 @bp.route("/<path:_unknown>", methods=["GET", "POST", "PUT", "DELETE"])

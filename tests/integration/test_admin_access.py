@@ -7,7 +7,9 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
+import idp.admin.users
 from idp.cli import main as idp_command
 from idp.db.models import Realm, User
 from idp.realms import find_realm
@@ -139,3 +141,26 @@ def test_realm_export_keeps_the_admin_switches_and_roles(database):
     assert exported["admin_api"] is True and admin_client["admin_api"] is True
     assert admin_client["service_account_client_roles"] == {
         "realm-management": ["manage-users", "view-events", "view-clients"]}
+
+
+def _break_user_reads(monkeypatch, error: Exception) -> None:
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(idp.admin.users, "user_representation", broken)
+
+
+def test_an_unexpected_failure_is_logged_and_answered_in_json(api, monkeypatch, caplog):
+    user_id = api.create_member("kosmo8001")
+    _break_user_reads(monkeypatch, RuntimeError("a bug"))
+    response = api.get(f"/users/{user_id}")
+    assert (response.status_code, response.get_json()) == (500, {"error": "unknown_error"})
+    assert "unexpected error on GET" in caplog.text and "RuntimeError: a bug" in caplog.text
+
+
+def test_a_database_outage_is_the_503_every_endpoint_gives(api, monkeypatch):
+    user_id = api.create_member("kosmo8001")
+    _break_user_reads(monkeypatch, OperationalError("SELECT 1", {}, ConnectionError("server closed the connection")))
+    response = api.get(f"/users/{user_id}")
+    assert response.status_code == 503 and response.get_json()["error"] == "temporarily_unavailable"
+    assert response.headers["Retry-After"]
