@@ -198,6 +198,10 @@ def _finish(auth: auth_session.AuthSession, progress: Progress) -> Response:
                                               ip_address=request.remote_addr or "")
         events.record(session, g.realm.id, "LOGIN", user_id=user.id, client_id=auth.client_id,
                       session_id=user_session.id, ip_address=request.remote_addr or "", username=user.username)
+        # The tab learns its session before the session is stored: should the store fail after
+        # the commit, a reload finds this session instead of opening a second one.
+        auth.sso_session_id = user_session.id
+        auth_session.save(auth)
     session.commit()
     auth_session.finish(auth)
     extra = {"kc_action_status": auth.kc_action_status or "success"} if auth.kc_action else {}

@@ -197,3 +197,26 @@ def test_an_unexpected_error_after_the_view_answered_is_the_plain_server_error_p
 
     assert answered.status_code == 500
     assert "システムエラーが発生しました" in answered.get_data(as_text=True)
+
+
+def test_redis_failing_right_after_the_sign_in_is_stored_opens_no_second_session_on_reload(
+        app, client, database, settings, monkeypatch):
+    from idp.login import auth_session
+
+    add_member(database, settings)
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+    real_finish = auth_session.finish
+
+    def redis_gone(_auth):
+        raise redis_errors.ConnectionError("Connection reset by peer")
+
+    monkeypatch.setattr(auth_session, "finish", redis_gone)
+    refused = submit_sign_in(client, page)
+    assert_unavailable_page(refused)
+
+    monkeypatch.setattr(auth_session, "finish", real_finish)
+    reloaded = client.get(refused.request.path + "?" + refused.request.query_string.decode())
+
+    assert redirect_params(reloaded)["code"]
+    assert count(database, UserSession) == 1
+    assert count(database, AuditEvent, AuditEvent.type == "LOGIN") == 1
