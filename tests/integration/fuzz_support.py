@@ -171,6 +171,52 @@ class Stage:
             session.expunge(user)
             return user
 
+    def add_app(self, user: User, label: str = "iPhone") -> tuple[str, str]:
+        """An authenticator app (TOTP) on the member, as configure-totp stores one: (id, secret)."""
+        import pyotp
+
+        from idp.db.models import Credential
+        from idp.security.secret_box import encrypt
+
+        secret = pyotp.random_base32()
+        with self.database.session() as session:
+            data = {"subType": "totp", "digits": 6, "period": 30, "counter": 0, "algorithm": "HmacSHA1",
+                    "secretEncoding": "BASE32"}
+            credential = Credential(user_id=user.id, type="otp", user_label=label, credential_data=data,
+                                    secret_data={"value": encrypt(secret, self.settings.secret_key)})
+            session.add(credential)
+            session.commit()
+            return credential.id, secret
+
+    def add_passkey(self, user: User, authenticator, label: str = "パスキー") -> str:
+        """A passkey of `authenticator` (tests/unit's SoftAuthenticator) on the member: its id."""
+        from fido2 import cbor
+
+        from idp.authenticators.webauthn_server import encode
+        from idp.db.models import Credential
+
+        data = {"credentialId": encode(authenticator.credential_id), "counter": 0,
+                "credentialPublicKey": encode(cbor.encode(authenticator._cose())), "transports": ["internal"]}
+        authenticator.user_handle = user.id.encode()
+        with self.database.session() as session:
+            credential = Credential(user_id=user.id, type="webauthn", user_label=label, credential_data=data)
+            session.add(credential)
+            session.commit()
+            return credential.id
+
+    def mailed_code(self, address: str) -> str | None:
+        """The six digits of the newest mail to `address` in the outbox, if any."""
+        import email
+        from email import policy
+
+        folder = Path(self.settings.mail_url.removeprefix("outbox:"))
+        for path in sorted(folder.glob("*.eml"), reverse=True):
+            mail = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            if mail["To"] == address:
+                found = re.search(r"\b(\d{6})\b", mail.get_body(("plain",)).get_content())
+                return found.group(1) if found else None
+        return None
+
     def browser(self):
         """A test client with a remote address nobody else uses."""
         number = next(_numbers)
@@ -229,6 +275,20 @@ def stage_on(tmp_path, database_url):
     yield make
     for stage in stages.values():
         stage.close()
+
+
+def filled(submission: MultiDict, **known: str) -> MultiDict:
+    """The submission with placeholders ("{code}") replaced by what is known only at the step."""
+    return MultiDict([(name, known.get(value[1:-1], value) if value[:1] == "{" and value[-1:] == "}" else value)
+                      for name, value in submission.items(multi=True)])
+
+
+def passkey_options(page: str) -> dict:
+    import json
+
+    block = re.search(r'<script type="application/json" id="passkey-options"[^>]*>(.*?)</script>', page, re.S)
+    assert block, page[:800]
+    return json.loads(unescape(block[1]))
 
 
 def shown(response) -> str:

@@ -7,21 +7,29 @@ Each example is a new member in a new browser, signed in and looking at the step
 """
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
+from html import unescape
 
-import pytest
+import pyotp
 from hypothesis import given, strategies as st
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from fuzz_support import (  # noqa: F401 - stage_on is a fixture
-    PASSWORD, Stage, assert_answered, assert_unchanged, form, fuzz, plausible, stage_on, value_of,
+    PASSWORD, AtStep, Stage, assert_answered, assert_unchanged, filled, form, fuzz, json_values, nasty_text,
+    passkey_options, plausible, stage_on, value_of,
 )
 from idp.actions.email_rules import is_valid_email
 from idp.actions.set_user_id import user_id_mistakes
-from idp.db.models import TermsAcceptance, User
+from idp.db.models import Credential, TermsAcceptance, User
 from idp.db.users import check_password, normalize_email
 from idp.realms import find_realm, realm_config
+from test_login import REALM_PATH, hidden_value
+from tests.unit.test_passkey_soft_authenticator import SoftAuthenticator
 
+ACCOUNT = f"{REALM_PATH}/account"
 BIRTHDATE = date(1980, 4, 1)
 FIRST_SIGN_IN_DONE = dict(birthdate=BIRTHDATE, email_verified=True)
 
@@ -201,3 +209,200 @@ def test_the_new_password_is_stored_only_when_the_policy_and_confirmation_agree(
         with stage.database.session() as session:
             user = session.get(User, member.id)
             assert check_password(session, user, submission.get("password"), stage.settings)
+
+
+# --- ワンタイムパスワードの設定 (an authenticator app) ---------------------------------------------
+
+@fuzz(examples=12)
+@given(data=st.data())
+def test_an_app_is_stored_only_with_its_code_and_a_usable_name(stage_on, data):
+    stage = stage_on("  - action: configure-totp\n")
+    member = stage.member(**FIRST_SIGN_IN_DONE)
+    stage.add_app(member, "iPhone")
+    visit = stage.at_step(member, "ワンタイムパスワードの設定")
+    secret = hidden_data(visit.page, "data-copy")
+    submission = filled(data.draw(form({
+        "totp": value_of(plausible("{code}", "{code} ", "000000", "１２３４５６")),
+        "userLabel": value_of(plausible("Android", "iPhone", " iPhone ", "a" * 255, "a" * 256)),
+        "logout-sessions": value_of(plausible("on")),
+    })), code=pyotp.TOTP(secret).now())
+    moved_on, _ = submit_fuzzed(stage, visit, submission)
+    if moved_on:
+        labels = app_labels(stage, member.id)
+        assert sorted(labels) == sorted(["iPhone", submission.get("userLabel").strip()])
+        assert 0 < len(labels[-1]) <= 255
+
+
+@fuzz(examples=12)
+@given(data=st.data())
+def test_the_apps_code_at_sign_in_is_the_only_way_past_it(stage_on, data):
+    stage = stage_on("  - authenticate: otp\n")
+    member = stage.member(**FIRST_SIGN_IN_DONE)
+    device, secret = stage.add_app(member)
+    code = pyotp.TOTP(secret).now()
+    submission = filled(data.draw(form({"otp": value_of(plausible("{code}", " {code}", "123456")),
+                                        "device": value_of(plausible("{device}"))})), code=code, device=device)
+    visit = stage.at_step(member)
+    moved_on, _ = submit_fuzzed(stage, visit, submission)
+    if moved_on:
+        assert submission.get("otp").strip() == code
+
+
+# --- ワンタイムパスワード (OTP) メール認証 -------------------------------------------------------
+
+@fuzz(examples=12)
+@given(data=st.data())
+def test_the_mailed_code_is_the_only_way_past_the_email_step(stage_on, data):
+    stage = stage_on("  - authenticate: email-code\n")
+    member = stage.member(second_factor="email", **FIRST_SIGN_IN_DONE)
+    visit = stage.at_step(member, "ワンタイムパスワード (OTP) メール認証")
+    code = stage.mailed_code(member.email)
+    submission = filled(data.draw(form({"code": value_of(plausible("{code}", "{code}\u3000", "000000")),
+                                        "action": value_of(plausible("resend", "verify"))})), code=code)
+    moved_on, _ = submit_fuzzed(stage, visit, submission)
+    if moved_on:
+        assert submission.get("action") != "resend" and code in "".join(submission.get("code").split())
+
+
+# --- 別の方法を試す ------------------------------------------------------------------------------
+
+@fuzz(examples=12)
+@given(data=st.data())
+def test_choosing_another_factor_accepts_only_the_members_own(stage_on, data):
+    stage = stage_on("  - authenticate: second-factor\n")
+    member = stage.member(second_factor="totp", attributes={"email_code_enabled": True}, **FIRST_SIGN_IN_DONE)
+    stage.add_app(member)
+    visit = stage.at_step(member)
+    submission = data.draw(form({"try_another": value_of(plausible("1")),
+                                 "factor": value_of(plausible("email-code", "otp", "passkey", "password"))}))
+    moved_on, response = submit_fuzzed(stage, visit, submission)
+    assert not moved_on  # choosing a factor only shows its page
+
+
+# --- 生体認証 (passkeys) -------------------------------------------------------------------------
+
+REGISTRATION = st.fixed_dictionaries({
+    "id": json_values(), "rawId": json_values(), "type": value_of(plausible("public-key")),
+    "response": st.one_of(json_values(), st.fixed_dictionaries({"clientDataJSON": json_values(),
+                                                                "attestationObject": json_values()})),
+}).map(json.dumps)
+CEREMONY = {
+    "credential": st.one_of(REGISTRATION, json_values().map(json.dumps), nasty_text(), plausible("{real}")),
+    "webauthn_error": value_of(plausible("NotAllowedError", "InvalidStateError")),
+    "retry": value_of(plausible("1")), "sign_out_everywhere": value_of(plausible("on")),
+}
+
+
+def at_passkey_registration(stage_on):
+    """A member at セキュリティの設定, and what their phone answers to the page's options."""
+    stage = stage_on("  - action: webauthn-register\n")
+    member = stage.member(**FIRST_SIGN_IN_DONE)
+    visit = stage.at_step(member, "セキュリティの設定")
+    return stage, member, visit, SoftAuthenticator().create(passkey_options(visit.page))
+
+
+@fuzz(examples=15)
+@given(data=st.data())
+def test_a_passkey_registration_answer_of_any_shape_is_refused_unless_real(stage_on, data):
+    stage, member, visit, real = at_passkey_registration(stage_on)
+    submission = filled(data.draw(form(CEREMONY)), real=real)
+    moved_on, _ = submit_fuzzed(stage, visit, submission)
+    assert not moved_on  # even a real answer only leads to the label screen
+    assert app_labels(stage, member.id, "webauthn") == []
+
+
+@fuzz(examples=12)
+@given(data=st.data())
+def test_a_new_passkey_is_stored_only_with_a_usable_name(stage_on, data):
+    stage, member, visit, answer = at_passkey_registration(stage_on)
+    label_page = visit.send(MultiDict({"credential": answer}))
+    visit = AtStep(visit.client, label_page.get_data(as_text=True))
+    submission = data.draw(form({"label": value_of(plausible("パスキー", " 私のiPhone ", "a" * 255, "a" * 256))}))
+    moved_on, _ = submit_fuzzed(stage, visit, submission)
+    if moved_on:
+        assert app_labels(stage, member.id, "webauthn") == [submission.get("label").strip()]
+        assert 0 < len(submission.get("label").strip()) <= 255
+
+
+@fuzz(examples=12)
+@given(data=st.data())
+def test_a_passkey_sign_in_answer_of_any_shape_is_refused_unless_real(stage_on, data):
+    stage = stage_on("  - authenticate: passkey\n")
+    member = stage.member(**FIRST_SIGN_IN_DONE)
+    authenticator = SoftAuthenticator()
+    stage.add_passkey(member, authenticator)
+    visit = stage.at_step(member)
+    real = authenticator.get(passkey_options(visit.page))
+    assertion = st.fixed_dictionaries({"id": json_values(), "rawId": json_values(), "type": json_values(),
+                                       "response": json_values()}).map(json.dumps)
+    submission = filled(data.draw(form({**CEREMONY, "credential": st.one_of(
+        assertion, json_values().map(json.dumps), nasty_text(), plausible("{real}"))})), real=real)
+    moved_on, _ = submit_fuzzed(stage, visit, submission)
+    if moved_on:
+        assert submission.get("credential") == real and not submission.get("webauthn_error")
+
+
+@fuzz(examples=12)
+@given(data=st.data())
+def test_the_sign_in_page_with_passkeys_refuses_anything_but_a_member(stage_on, data):
+    stage = stage_on(first_step="  - authenticate: passkey-login\n", steps="  - action: accept-terms\n",
+                     realm={"webauthn": {"passkey_first_factor": True}})
+    member = stage.member(birthdate=BIRTHDATE)
+    visit = stage.sign_in_page()
+    submission = data.draw(form({**CEREMONY, "username": value_of(plausible(member.username)),
+                                 "password": value_of(plausible(PASSWORD))}))
+    moved_on, _ = submit_fuzzed(stage, visit, filled(submission, real="{}"))
+    if moved_on:
+        assert submission.get("password") == PASSWORD
+
+
+# --- the account pages' forms ----------------------------------------------------------------
+
+@fuzz(examples=15)
+@given(data=st.data())
+def test_renaming_a_factor_keeps_only_usable_distinct_names(stage_on, data):
+    stage = stage_on()
+    member = stage.member(second_factor="totp", **FIRST_SIGN_IN_DONE)
+    app, _ = stage.add_app(member, "iPhone")
+    stage.add_app(member, "Android")
+    browser = stage.signed_in(member)
+    page = browser.get(f"{ACCOUNT}/security/{app}/rename").get_data(as_text=True)
+    submission = data.draw(form({"label": value_of(plausible("Android", " Pixel ", "iPhone", "a" * 256)),
+                                 "csrf_token": st.one_of(st.just(hidden_value(page, "csrf_token")), nasty_text())}))
+    response = stage.refused(lambda: browser.post(f"{ACCOUNT}/security/{app}/rename", data=submission),
+                             dict(submission.lists())) if not _may_rename(submission, page) else \
+        browser.post(f"{ACCOUNT}/security/{app}/rename", data=submission)
+    assert_answered(response, dict(submission.lists()))
+    if response.status_code == 303:
+        assert sorted(app_labels(stage, member.id)) == sorted(["Android", submission.get("label").strip()])
+
+
+def _may_rename(submission: MultiDict, page: str) -> bool:
+    label = (submission.get("label") or "").strip()
+    return (submission.get("csrf_token") == hidden_value(page, "csrf_token")
+            and 0 < len(label) <= 255 and label != "Android")
+
+
+@fuzz(examples=10)
+@given(data=st.data())
+def test_the_preferred_factor_is_only_one_the_member_has(stage_on, data):
+    stage = stage_on()
+    member = stage.member(second_factor="totp", **FIRST_SIGN_IN_DONE)
+    stage.add_app(member)
+    browser = stage.signed_in(member)
+    page = browser.get(f"{ACCOUNT}/security").get_data(as_text=True)
+    submission = data.draw(form({"second_factor": value_of(plausible("totp", "passkey", "email", "otp")),
+                                 "csrf_token": st.just(hidden_value(page, "csrf_token"))}))
+    stage.refused(lambda: browser.post(f"{ACCOUNT}/security/preferred", data=submission), dict(submission.lists()))
+    assert stored_member(stage, member.id).second_factor == "totp"
+
+
+def hidden_data(page: str, attribute: str) -> str:
+    return unescape(re.search(rf'{attribute}="([^"]*)"', page).group(1))
+
+
+def app_labels(stage: Stage, user_id: str, kind: str = "otp") -> list[str]:
+    with stage.database.session() as session:
+        return list(session.scalars(select(Credential.user_label).where(Credential.user_id == user_id,
+                                                                         Credential.type == kind)
+                                    .order_by(Credential.created_at)))
