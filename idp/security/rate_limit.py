@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 
 from idp.config import RateLimit
 from idp.ephemeral import EphemeralStore, ephemeral
+from idp.errors import DEPENDENCY_ERRORS, one_line
 from idp.login import auth_session
 from idp.operations import metrics
 
@@ -185,9 +186,13 @@ def _first_refusal(limiter: RateLimiter, store: EphemeralStore) -> tuple[str, in
 
 def count_served_client(response: Response) -> Response:
     """After a token request a relying party proved its secret for, count it against its allowance."""
-    client = token_client() if not g.get("rate_limited") else None
+    client = token_client() if not g.get("rate_limited") and response.status_code < 500 else None
     if client and proved_secret(response):
-        current_app.extensions["idp.rate_limit"].record(ephemeral(), BY_CLIENT, client)
+        try:
+            current_app.extensions["idp.rate_limit"].record(ephemeral(), BY_CLIENT, client)
+        except DEPENDENCY_ERRORS as error:
+            # The answer is made and may carry new tokens: one count lost is better than the answer.
+            log.warning("could not count a token request of %r: %s", client, one_line(error))
     return response
 
 

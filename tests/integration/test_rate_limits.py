@@ -18,6 +18,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+import redis
 from ruamel.yaml import YAML
 from sqlalchemy import func, select
 
@@ -259,6 +260,21 @@ def test_a_relying_party_is_limited_across_addresses_by_the_requests_that_proved
     assert batch.status_code == 200
     clock.wait(60)
     assert bad_refresh(browser_at(app, "192.0.2.33")).status_code == 400
+
+
+def test_a_store_failing_after_the_answer_still_hands_the_relying_party_its_tokens(app, clock, monkeypatch):
+    store = app.extensions["idp.ephemeral"]
+    count = store.incr
+
+    def incr(key: str, ttl: int) -> int:
+        if key.startswith("rate-limit:token-client:"):
+            raise redis.exceptions.ConnectionError("the store went away")
+        return count(key, ttl)
+
+    monkeypatch.setattr(store, "incr", incr)
+    batch = browser_at(app, PORTAL_SERVER).post(f"{OIDC}/token", data={"grant_type": "client_credentials"},
+                                                auth=(BATCH, BATCH_SECRET))
+    assert batch.status_code == 200 and batch.get_json()["access_token"]
 
 
 def test_behind_the_societys_proxy_the_forwarded_address_is_counted(settings, database, clock):
