@@ -81,8 +81,10 @@ def _name_and_store(ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
     if ctx.user.second_factor is None:
         ctx.user.second_factor = "passkey"
     ctx.session.flush()
-    ctx.record_event("UPDATE_CREDENTIAL", credential_type=webauthn.TYPE, credential_id=passkey.id,
-                     credential_user_label=label)
+    details = dict(credential_type=webauthn.TYPE, credential_id=passkey.id, credential_user_label=label)
+    ctx.record_event("UPDATE_CREDENTIAL", **details)
+    # Audits search for a new passkey by this name; Keycloak 26 itself reports UPDATE_CREDENTIAL.
+    ctx.record_event("REGISTER_WEBAUTHN", **details)
     if ctx.data.pop("sign_out_everywhere", False):
         ctx.end_other_sessions()
     return Done()
