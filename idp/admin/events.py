@@ -39,7 +39,7 @@ def list_admin_events():
 
 def _events(*, admin: bool, types: list[str]):
     """The realm's member events or its admin events (kept as ADMIN_<operation>), of `types` if given."""
-    is_admin = AuditEvent.type.like(ADMIN_PREFIX + "%")
+    is_admin = AuditEvent.type.startswith(ADMIN_PREFIX, autoescape=True)  # "_" is no wildcard here
     query = _page(select(AuditEvent).where(AuditEvent.realm_id == g.realm.id, is_admin if admin else ~is_admin))
     return query.where(AuditEvent.type.in_(types)) if types else query
 
