@@ -37,7 +37,10 @@ def test_a_created_member_gets_201_with_its_location_and_reads_back_as_keycloak_
 
 def test_a_member_created_without_enabled_is_disabled_as_in_keycloak(api, database):
     user_id = api.create_member("kosmo8002", enabled=None)
+    api.create_member("kosmo8003")
     assert api.get(f"/users/{user_id}").get_json()["enabled"] is False
+    assert [user["username"] for user in api.get("/users", enabled="false").get_json()] == ["kosmo8002"]
+    assert api.get("/users/count", enabled="true").get_json() == 1
 
 
 def test_a_taken_user_id_or_email_is_409_with_keycloaks_message_and_nothing_is_written(api, database):
