@@ -256,3 +256,16 @@ def test_the_lock_of_the_date_of_birth_holds_for_a_new_sign_in_too(client, clock
     with database.session() as session:
         member = session.scalar(select(User).where(User.id == first_timer))
         assert member.enabled and member.birthdate_verified_at is None
+
+
+@pytest.mark.parametrize("flow", ["password-then-birthdate"])
+def test_permanent_lockout_at_the_date_of_birth_disables_the_member(client, clock, first_timer, database, settings):
+    brute_force(database, permanent_lockout=True, failure_factor=3)
+    tab = signed_in_with_password(client, clock)
+    for _ in range(3):
+        dates(tab)
+
+    assert not enabled(database) and tab.says(LOCKED)
+    assert [e.user_id for e in events(database, "USER_DISABLED_BY_PERMANENT_LOCKOUT")] == [first_timer]
+    assert cli(settings)("user", "unlock", "--realm", "kosmo-demo", "hanako-01").exit_code == 0
+    assert redirect_params(dates(tab, day="1"))["code"]
