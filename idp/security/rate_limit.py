@@ -44,7 +44,7 @@ def now() -> float:
 
 
 class RateLimiter:
-    """Counts requests per group and key in the current window of that group's limit."""
+    """Counts requests per group and per address (or relying party) in the current window of the group's limit."""
 
     def __init__(self, limits: dict[str, RateLimit | None]):
         self.limits = limits
