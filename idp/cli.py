@@ -374,9 +374,7 @@ def user_unlock(ctx: Context, realm_name, username) -> None:
         realm = _realm(session, realm_name)
         member = _member(session, realm, username)
         store = make_store(ctx.settings.redis_url, ctx.database)
-        was_permanent = BruteForce(store, realm.id, BruteForceSettings(), utcnow()).unlock(member.id)
-        if was_permanent:
-            member.enabled = True
+        was_permanent = BruteForce(store, realm.id, BruteForceSettings(), utcnow()).unlock_member(member)
         click.echo(f"realm {realm_name}: unlocked {member.username}"
                    + (" and enabled it again after a permanent lockout" if was_permanent else ""))
 

@@ -22,6 +22,7 @@ from idp.config import Settings
 from idp.db.models import Client, Realm, User
 from idp.ephemeral import EphemeralStore
 from idp.realms.schema import RealmConfig
+from idp.security.brute_force import disable_for_lockout
 
 
 class NoOptions(BaseModel):
@@ -68,7 +69,7 @@ class StepContext:
     find_step: Callable[[str, str], "Step | None"] = lambda kind, name: None
     # Disables the member for good (Keycloak's permanent lockout): unlike the step's other
     # writes it lasts when the step answers with a refused page, until `idp user unlock`.
-    lock_out: Callable[[User], None] = lambda member: setattr(member, "enabled", False)
+    lock_out: Callable[[User], None] = disable_for_lockout
     # Filled in by the engine for steps that pass values to the page (e.g. the platform
     # authenticator check done by the browser); read-only for steps.
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -28,7 +28,7 @@ from idp.oidc import sessions
 from idp.oidc.authorize import resume_authorization
 from idp.oidc.views import bp as realm_bp
 from idp.realms import find_client
-from idp.security.brute_force import BruteForce
+from idp.security.brute_force import BruteForce, disable_for_lockout
 
 log = logging.getLogger("idp.login")
 
@@ -125,7 +125,7 @@ def step_context(plugin: Step, options, data: dict, user: User | None, client: C
         events.record(session, g.realm.id, **event)
 
     def lock_out(member: User) -> None:
-        member.enabled = False
+        disable_for_lockout(member)
         g.setdefault("step_lockouts", []).append(member.id)
 
     def end_other_sessions() -> int:
@@ -287,7 +287,7 @@ def _roll_back_keeping_events() -> None:
     for user_id in g.pop("step_lockouts", []):
         member = session.get(User, user_id)
         if member is not None:
-            member.enabled = False
+            disable_for_lockout(member)
     session.commit()
 
 

@@ -35,7 +35,7 @@ from idp.db.models import Client, RefreshTokenFamily, User, UserSession, utcnow
 from idp.ephemeral import ephemeral
 from idp.oidc import sessions, tokens
 from idp.realms import client_secret_matches, find_client, realm_config
-from idp.security.brute_force import BruteForce, lock_events, whose
+from idp.security.brute_force import BruteForce, disable_for_lockout, lock_events, whose
 
 ACCESS_TOKEN_DENYLIST = "revoked-access-token:"
 
@@ -426,10 +426,10 @@ class PasswordGrant(KeycloakTokensMixin, ResourceOwnerPasswordCredentialsGrant):
         member = user if user is not None and not user.service_account_client_id else None
         detection = BruteForce(ephemeral(), g.realm.id, g.realm_config.brute_force, utcnow())
         who = whose(member.id if member else None, username)
-        if detection.locked(who, request.remote_addr or ""):
+        locked = detection.lockout_error(who, request.remote_addr or "", member)
+        if locked:
             dummy_verify(password, settings)
-            self._refuse(user, "user_disabled" if detection.permanently_locked(who) else "user_temporarily_disabled",
-                         username)
+            self._refuse(user, locked, username)
             raise InvalidUserCredentials()
         if user is None:
             dummy_verify(password, settings)
@@ -460,7 +460,7 @@ class PasswordGrant(KeycloakTokensMixin, ResourceOwnerPasswordCredentialsGrant):
                           client_id=self.request.client.client_id, ip_address=request.remote_addr or "",
                           username=username[:255], **details)
         if failure.permanent and member is not None:
-            member.enabled = False
+            disable_for_lockout(member)
         session.commit()
 
     def _refuse(self, user: User | None, error: str, username: str) -> None:

@@ -31,6 +31,8 @@ IP_FACTOR = 5
 
 # How long a permanent lockout is kept: until an operator runs `idp user unlock`.
 PERMANENT_SECONDS = 10 * 365 * 24 * 3600
+# Keycloak's mark on a member disabled by a permanent lockout: it outlives the ephemeral store.
+DISABLED_REASON, PERMANENT_LOCKOUT = "disabledReason", "permanentLockout"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,16 @@ class BruteForce:
         left = max(self._seconds_left(self._user_key(user_id)), self._seconds_left(self._ip_key(ip)))
         return left or None
 
+    def lockout_error(self, who: str, ip: str, member: User | None = None) -> str | None:
+        """Keycloak's error for an attempt refused by a lock: `user_disabled` after a permanent
+        lockout (in the store, or marked on the member if the store has lost it), otherwise
+        `user_temporarily_disabled`; None when the attempt may be checked."""
+        if member is not None and permanently_locked_out(member):
+            return "user_disabled"
+        if not self.locked(who, ip):
+            return None
+        return "user_disabled" if self.permanently_locked(who) else "user_temporarily_disabled"
+
     def permanently_locked(self, user_id: str) -> bool:
         record = self.store.get(self._user_key(user_id))
         return bool(record and record.get("permanent"))
@@ -90,6 +102,14 @@ class BruteForce:
         """Forget the member's failures and lock; True when they were permanently locked."""
         was_permanent = self.permanently_locked(user_id)
         self.store.delete(self._user_key(user_id))
+        return was_permanent
+
+    def unlock_member(self, member: User) -> bool:
+        """`unlock`, and enable the member again after a permanent lockout; True when it was one."""
+        was_permanent = self.unlock(member.id) or permanently_locked_out(member)
+        if was_permanent:
+            member.enabled = True
+            member.attributes = {k: v for k, v in (member.attributes or {}).items() if k != DISABLED_REASON}
         return was_permanent
 
     def status(self, user_id: str) -> dict:
@@ -164,6 +184,16 @@ class BruteForce:
         return f"brute-force:{self.realm_id}:ip:{ip}"
 
 
+def disable_for_lockout(member: User) -> None:
+    """A permanent lockout disables the member, marked as Keycloak marks it."""
+    member.enabled = False
+    member.attributes = {**(member.attributes or {}), DISABLED_REASON: [PERMANENT_LOCKOUT]}
+
+
+def permanently_locked_out(member: User) -> bool:
+    return not member.enabled and (member.attributes or {}).get(DISABLED_REASON) == [PERMANENT_LOCKOUT]
+
+
 def whose(member_id: str | None, login: str) -> str:
     """Whom failures count against: the member, or for a user ID nobody has, the text typed (so
     an unknown ID locks exactly like a real one and the answer gives nothing away)."""
@@ -198,17 +228,19 @@ class StepGuard:
 
     def holds(self) -> bool:
         """Whether the member (or the address) is locked now; records nothing (for showing a page)."""
-        return self.detection.locked(self.who, self.ctx.ip_address) is not None
+        return self._lockout_error() is not None
 
     def refuses(self, **details) -> bool:
         """True while the member (or the address) is locked: the answer must then not even be
-        checked. Records the refusal with Keycloak's error: `user_disabled` after a permanent
-        lockout, else `user_temporarily_disabled`."""
-        if not self.holds():
+        checked. Records the refusal with Keycloak's error (see BruteForce.lockout_error)."""
+        error = self._lockout_error()
+        if error is None:
             return False
-        error = "user_disabled" if self.detection.permanently_locked(self.who) else "user_temporarily_disabled"
         self.ctx.record_event(self.error_event, error=error, **self._whom(), **details)
         return True
+
+    def _lockout_error(self) -> str | None:
+        return self.detection.lockout_error(self.who, self.ctx.ip_address, self.member)
 
     def failed(self, **details) -> Failure:
         """Count a wrong answer. When it starts a lock: USER_LOCKED with Keycloak's details; when

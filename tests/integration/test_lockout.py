@@ -8,6 +8,8 @@ from html import unescape
 
 import pytest
 
+from idp.ephemeral import make_store
+from idp.realms import find_realm
 from tests.integration.lockout_support import LOCKED, brute_force, clock, enabled, events  # noqa: F401 - fixture
 from tests.integration.test_cli import cli
 from tests.integration.test_login import add_member, authorize, pkce_pair, submit_sign_in
@@ -131,3 +133,23 @@ def test_one_address_guessing_across_many_user_ids_is_stopped_but_another_addres
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.20"
     assert attempt(elsewhere, clock, password="sakura-2024-spring").status_code == 302
+
+
+def test_a_permanent_lockout_outlives_the_loss_of_the_ephemeral_store(client, clock, member, database, settings):
+    brute_force(database, permanent_lockout=True, failure_factor=3)
+    for _ in range(3):
+        attempt(client, clock)
+    forget_failures(database, member)  # Redis flushed, say: only the member's record remembers
+
+    refused = attempt(client, clock, password="sakura-2024-spring")
+    assert (refused.status_code, error_text(refused)) == (401, LOCKED)
+    assert events(database, "LOGIN_ERROR")[-1].error == "user_disabled"
+    result = cli(settings)("user", "unlock", "--realm", "kosmo-demo", "hanako-01")
+    assert result.output.strip() == "realm kosmo-demo: unlocked hanako-01 and enabled it again after a permanent lockout"
+    assert attempt(client, clock, password="sakura-2024-spring").status_code == 302
+
+
+def forget_failures(database, user_id: str) -> None:
+    with database.session() as session:
+        realm_id = find_realm(session, "kosmo-demo").id
+    make_store(None, database).delete(f"brute-force:{realm_id}:user:{user_id}")

@@ -3,12 +3,15 @@ IDP_TEST_REDIS_URL is set), with the clock moved by hand."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 
 from idp.ephemeral import make_store
 from idp.realms.schema import BruteForceSettings
-from idp.security.brute_force import IP_FACTOR, PERMANENT_SECONDS, BruteForce, Failure, lock_events, whose
+from idp.security.brute_force import (
+    IP_FACTOR, PERMANENT_SECONDS, BruteForce, Failure, disable_for_lockout, lock_events, whose,
+)
 
 START = datetime(2025, 4, 1, 0, 0, tzinfo=timezone.utc)
 MEMBER, OTHER = "member-1", "member-2"
@@ -207,3 +210,30 @@ def test_a_permanent_lockout_disables_a_member_but_an_unknown_id_has_no_one_to_d
         ("USER_LOCKED", {**details, "permanent": True}), ("USER_DISABLED_BY_PERMANENT_LOCKOUT", details)]
     assert [type for type, _ in lock_events(failure, "password", START.timestamp(), member_known=False)] == [
         "USER_LOCKED"]
+
+
+def test_a_member_disabled_by_a_permanent_lockout_is_unlocked_even_when_the_store_forgot(store):
+    member = SimpleNamespace(id=MEMBER, enabled=True, attributes={"email_code_enabled": True})
+    disable_for_lockout(member)
+    guard = Clock(store).guard()
+
+    assert member.attributes["disabledReason"] == ["permanentLockout"]  # as Keycloak marks it
+    assert guard.lockout_error(MEMBER, HOME, member) == "user_disabled"
+    assert guard.unlock_member(member) is True
+    assert (member.enabled, member.attributes) == (True, {"email_code_enabled": True})
+    assert guard.lockout_error(MEMBER, HOME, member) is None
+
+
+def test_a_member_an_operator_disabled_is_neither_locked_nor_enabled_by_unlock(store):
+    member = SimpleNamespace(id=MEMBER, enabled=False, attributes={})
+    guard = Clock(store).guard()
+
+    assert guard.lockout_error(MEMBER, HOME, member) is None
+    assert guard.unlock_member(member) is False and member.enabled is False
+
+
+def test_the_lockout_error_names_a_temporary_lock_as_keycloak_does(store):
+    clock = Clock(store, failure_factor=2)
+    clock.fail(times=2)
+    assert clock.guard().lockout_error(MEMBER, HOME) == "user_temporarily_disabled"
+    assert clock.guard().lockout_error(OTHER, OFFICE) is None
