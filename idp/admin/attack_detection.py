@@ -26,6 +26,5 @@ def clear_brute_force(user_id: str):
     `idp user unlock` does."""
     g.caller.require("manage-users")
     user = member(user_id)
-    if _detection().unlock(user.id):
-        user.enabled = True
+    _detection().unlock_member(user)
     return changed("DELETE", user, f"attack-detection/brute-force/users/{user.id}")
