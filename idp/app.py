@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from idp import db, ephemeral, i18n, operations, themes
 from idp.config import Settings
-from idp.security import headers, rate_limit
+from idp.security import headers, malformed, rate_limit
 
 csrf = CSRFProtect()
 
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     i18n.init_app(app)
     csrf.init_app(app)
     headers.init_app(app)
+    malformed.init_app(app)
     _register_blueprints(app)
     operations.init_app(app)
     rate_limit.init_app(app)
