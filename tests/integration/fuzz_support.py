@@ -144,6 +144,8 @@ class Stage:
 
         flows = tmp_path / "fuzz-flows"
         flows.mkdir(parents=True, exist_ok=True)
+        for shipped in (CHECKOUT / "flows").glob("*.yaml"):  # the realm's other flows (recovery, ...)
+            (flows / shipped.name).write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
         (flows / "fuzz.yaml").write_text(f"flow: fuzz\nsteps:\n{first_step}{steps}", encoding="utf-8")
         self.settings = make_settings(tmp_path, browser_flow="fuzz", flows_dir=flows, database_url=database_url,
                                       realms_dir=_write_realm_config(tmp_path / "fuzz-realms", "fuzz", realm or {}))
