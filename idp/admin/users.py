@@ -11,9 +11,11 @@ from idp.admin.api import bp, changed, flag, json_body, member, no_content, reco
 from idp.admin.representations import user_representation
 from idp.admin.user_input import UserChanges, read_user
 from idp.db import db_session
-from idp.db.models import PendingRequiredAction, User
+from idp.db.models import PendingRequiredAction, User, utcnow
 from idp.db.users import UserExists, insert_user, password_credential, previous_hashes, set_password
+from idp.ephemeral import ephemeral
 from idp.realms import realm_config
+from idp.security.brute_force import BruteForce
 from idp.security.password_policy import PasswordPolicy
 
 DEFAULT_MAX = 100  # Keycloak's page size when `max` is not given
@@ -109,6 +111,9 @@ def update_user(user_id: str):
         raise errors.conflict(EXISTS[UserExists.from_integrity_error(exc, user).field]) from None
     if changes.password is not None:
         _set_password(user, changes.password)
+    if changes.values.get("enabled") is True:
+        # As Keycloak: enabling a member also forgets their failed sign-ins and lifts a lockout.
+        BruteForce(ephemeral(), g.realm.id, g.realm_config.brute_force, utcnow()).unlock_member(user)
     return changed("UPDATE", user, f"users/{user.id}")
 
 

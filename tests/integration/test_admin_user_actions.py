@@ -190,3 +190,16 @@ def test_every_password_rule_is_refused_with_keycloaks_message_key(settings):
     for violation in broken:
         body = password_refused(violation).body
         assert body["error"].startswith("invalidPassword") and body["error_description"].startswith("Invalid password: ")
+
+
+def test_enabling_a_member_through_put_clears_their_failures_as_keycloak_does(api, app):
+    user_id = _member(api)
+    _fail_sign_ins(app, user_id, 10)
+    assert api.put(f"/users/{user_id}", {"enabled": False}).status_code == 204
+    assert api.get(f"/attack-detection/brute-force/users/{user_id}").get_json()["numFailures"] == 10
+
+    assert api.put(f"/users/{user_id}", {"enabled": True}).status_code == 204
+
+    assert api.get(f"/attack-detection/brute-force/users/{user_id}").get_json() == {
+        "numFailures": 0, "disabled": False, "lastIPFailure": "n/a", "lastFailure": 0}
+    assert api.get(f"/users/{user_id}").get_json()["enabled"] is True
