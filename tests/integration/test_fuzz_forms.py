@@ -406,3 +406,36 @@ def app_labels(stage: Stage, user_id: str, kind: str = "otp") -> list[str]:
         return list(session.scalars(select(Credential.user_label).where(Credential.user_id == user_id,
                                                                          Credential.type == kind)
                                     .order_by(Credential.created_at)))
+
+
+# --- パスワードを忘れた方 / ユーザIDを忘れた方 ---------------------------------------------------
+
+@fuzz(examples=12)
+@given(data=st.data())
+def test_asking_for_a_password_reset_link_changes_no_row_whatever_is_typed(stage_on, data):
+    stage = stage_on()
+    member = stage.member(**FIRST_SIGN_IN_DONE)
+    visit = recovery_page(stage, "reset-credentials")
+    submission = data.draw(form({"username": value_of(plausible(member.username, member.email, "nobody-01"))}))
+    stage.refused(lambda: visit.send(submission), dict(submission.lists()))  # a mailed link is TTL state only
+
+
+@fuzz(examples=12)
+@given(data=st.data())
+def test_asking_for_the_user_id_by_mail_changes_no_row_whatever_is_typed(stage_on, data):
+    stage = stage_on()
+    member = stage.member(**FIRST_SIGN_IN_DONE)
+    visit = recovery_page(stage, "forgot-user-id")
+    submission = data.draw(form({
+        "email": value_of(plausible(member.email, member.email.upper(), "nobody@example.jp")),
+        "year": value_of(plausible("1980", "１９８０")), "month": value_of(plausible("4", "04")),
+        "day": value_of(plausible("1", "１"))}))
+    stage.refused(lambda: visit.send(submission), dict(submission.lists()))
+
+
+def recovery_page(stage: Stage, page: str) -> AtStep:
+    """The first page of a recovery flow, reached from the sign-in page's link."""
+    browser = stage.browser()
+    response = browser.get(f"{REALM_PATH}/login-actions/{page}?client_id=kosmo-portal")
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return AtStep(browser, response.get_data(as_text=True))
