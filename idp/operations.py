@@ -84,13 +84,15 @@ class Metrics:
         """Write this process's counts to its file in the shared folder (nothing without one)."""
         if self.folder is None:
             return
+        path = self.folder / f"process-{self.process_id}.json"
+        written = path.with_suffix(".writing")
+        # Under the lock to the end: a worker's threads share the one .writing file, and one
+        # thread's replace would otherwise take it away from another's (FileNotFoundError).
         with self._lock:
             snapshot = {name: [[list(key), value] for key, value in table.items()]
                         for name, table in self._tables().items()}
-        path = self.folder / f"process-{self.process_id}.json"
-        written = path.with_suffix(".writing")
-        written.write_text(json.dumps(snapshot))
-        os.replace(written, path)  # readers see the old file or the new one, never half of one
+            written.write_text(json.dumps(snapshot))
+            os.replace(written, path)  # readers see the old file or the new one, never half of one
 
     def _add(self, snapshot: dict) -> None:
         tables = self._tables()
