@@ -7,26 +7,35 @@ default profile is small and derandomized, so CI sees the same examples on every
 """
 from __future__ import annotations
 
+import email
 import itertools
+import json
 import os
 import re
+from email import policy
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
 from urllib.parse import urlencode
 
+import pyotp
 import pytest
+from fido2 import cbor
 from hypothesis import HealthCheck, settings, strategies as st
 from ruamel.yaml import YAML
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from conftest import make_settings
+from idp.app import create_app
+from idp.authenticators.webauthn_server import encode
 from idp.config import CHECKOUT
 from idp.db import Database
-from idp.db.models import Base, User
+from idp.db.models import Base, Credential, User
 from idp.db.users import create_user
 from idp.realms import find_realm
+from idp.security.secret_box import encrypt
+from idp.setup import prepare
 from test_login import REALM, REALM_PATH, authorize, follow_step, form_action, hidden_value, pkce_pair
 
 PASSWORD = "Fuzz-pass-2026"
@@ -139,9 +148,6 @@ class Stage:
 
     def __init__(self, tmp_path: Path, database_url: str, steps: str = "", realm: dict | None = None,
                  first_step: str = "  - authenticate: password\n"):
-        from idp.app import create_app
-        from idp.setup import prepare
-
         flows = tmp_path / "fuzz-flows"
         flows.mkdir(parents=True, exist_ok=True)
         for shipped in (CHECKOUT / "flows").glob("*.yaml"):  # the realm's other flows (recovery, ...)
@@ -175,11 +181,6 @@ class Stage:
 
     def add_app(self, user: User, label: str = "iPhone") -> tuple[str, str]:
         """An authenticator app (TOTP) on the member, as configure-totp stores one: (id, secret)."""
-        import pyotp
-
-        from idp.db.models import Credential
-        from idp.security.secret_box import encrypt
-
         secret = pyotp.random_base32()
         with self.database.session() as session:
             data = {"subType": "totp", "digits": 6, "period": 30, "counter": 0, "algorithm": "HmacSHA1",
@@ -192,11 +193,6 @@ class Stage:
 
     def add_passkey(self, user: User, authenticator, label: str = "パスキー") -> str:
         """A passkey of `authenticator` (tests/unit's SoftAuthenticator) on the member: its id."""
-        from fido2 import cbor
-
-        from idp.authenticators.webauthn_server import encode
-        from idp.db.models import Credential
-
         data = {"credentialId": encode(authenticator.credential_id), "counter": 0,
                 "credentialPublicKey": encode(cbor.encode(authenticator._cose())), "transports": ["internal"]}
         authenticator.user_handle = user.id.encode()
@@ -208,9 +204,6 @@ class Stage:
 
     def mailed_code(self, address: str) -> str | None:
         """The six digits of the newest mail to `address` in the outbox, if any."""
-        import email
-        from email import policy
-
         folder = Path(self.settings.mail_url.removeprefix("outbox:"))
         for path in sorted(folder.glob("*.eml"), reverse=True):
             mail = email.message_from_bytes(path.read_bytes(), policy=policy.default)
@@ -286,8 +279,6 @@ def filled(submission: MultiDict, **known: str) -> MultiDict:
 
 
 def passkey_options(page: str) -> dict:
-    import json
-
     block = re.search(r'<script type="application/json" id="passkey-options"[^>]*>(.*?)</script>', page, re.S)
     assert block, page[:800]
     return json.loads(unescape(block[1]))

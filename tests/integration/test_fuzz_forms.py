@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import date
 from html import unescape
 
@@ -89,7 +90,6 @@ def test_the_birthdate_step_accepts_only_the_members_date(stage_on, data):
     moved_on, _ = submit_fuzzed(stage, visit, submission)
     if moved_on:
         assert stored_member(stage, member.id).birthdate_verified_at is not None
-        import unicodedata
         typed = [int(unicodedata.normalize("NFKC", submission.get(part)).strip()) for part in ("year", "month", "day")]
         assert date(*typed) == BIRTHDATE
 
