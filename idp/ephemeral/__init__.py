@@ -6,6 +6,7 @@ JSON objects, never pickles.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -92,13 +93,27 @@ class RedisStore:
         self.redis.ping()
 
 
+KEY_LENGTH = EphemeralEntry.__table__.c.key.type.length
+
+
+def row_key(key: str) -> str:
+    """The key as the table holds it: a key longer than the column (it may carry what a visitor
+    typed) keeps its start and ends in its SHA-256, so it still names one row."""
+    if len(key) <= KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return f"{key[:KEY_LENGTH - len(digest) - 1]}#{digest}"
+
+
 class SqlStore:
-    """Ephemeral state in the `ephemeral_entries` table; expired rows read as absent."""
+    """Ephemeral state in the `ephemeral_entries` table; expired rows read as absent. Keys go
+    through `row_key` first."""
 
     def __init__(self, database: Database):
         self.database = database
 
     def put(self, key: str, value: dict, ttl: int) -> None:
+        key = row_key(key)
         values = {"value": json.dumps(value), "expires_at": time.time() + ttl}
         for _ in range(3):
             with self.database.engine.begin() as conn:
@@ -113,6 +128,7 @@ class SqlStore:
         raise RuntimeError(f"could not store {key!r}")
 
     def add(self, key: str, value: dict, ttl: int) -> bool:
+        key = row_key(key)
         now = time.time()
         with self.database.engine.begin() as conn:
             conn.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key, EphemeralEntry.expires_at <= now))
@@ -126,6 +142,7 @@ class SqlStore:
             return False
 
     def get(self, key: str) -> dict | None:
+        key = row_key(key)
         with self.database.engine.connect() as conn:
             row = conn.execute(
                 select(EphemeralEntry.value).where(EphemeralEntry.key == key, EphemeralEntry.expires_at > time.time())
@@ -133,6 +150,7 @@ class SqlStore:
         return json.loads(row[0]) if row else None
 
     def take(self, key: str) -> dict | None:
+        key = row_key(key)
         with self.database.engine.begin() as conn:
             row = conn.execute(
                 delete(EphemeralEntry).where(EphemeralEntry.key == key).returning(
@@ -144,10 +162,12 @@ class SqlStore:
         return json.loads(row[0])
 
     def delete(self, key: str) -> None:
+        key = row_key(key)
         with self.database.engine.begin() as conn:
             conn.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key))
 
     def incr(self, key: str, ttl: int) -> int:
+        key = row_key(key)
         for _ in range(5):
             with self.database.engine.begin() as conn:
                 row = conn.execute(
@@ -173,6 +193,7 @@ class SqlStore:
             return False
 
     def ttl(self, key: str) -> int | None:
+        key = row_key(key)
         with self.database.engine.connect() as conn:
             row = conn.execute(select(EphemeralEntry.expires_at).where(EphemeralEntry.key == key)).first()
         left = row[0] - time.time() if row else -1
