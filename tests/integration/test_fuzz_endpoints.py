@@ -286,3 +286,12 @@ def test_a_nul_anywhere_is_a_malformed_request_and_changes_nothing(stage, where)
     assert response.status_code == 400
     # Members read the error page; the Admin API answers in Keycloak's JSON.
     assert ("Bad Request" if where == "JSON body" else "エラー") in response.get_data(as_text=True)
+
+
+def test_a_255_character_user_id_is_a_wrong_sign_in_like_any_other(stage):
+    """Its brute-force counter's key outgrew the SQL ephemeral store's 255-character column
+    (a 500 on PostgreSQL, where the length is enforced)."""
+    visit = stage.sign_in_page()
+    response = stage.refused(lambda: visit.send(MultiDict({"username": "a" * 255, "password": "wrong"})))
+    assert response.status_code == 401
+    assert "ユーザIDまたはパスワードが正しくありません" in response.get_data(as_text=True)
