@@ -127,10 +127,9 @@ def read_birthdate(entered: Mapping[str, str], today: date) -> date:
         raise InvalidBirthdate("verify_birthdate.missing")
     if not all(entered[part].isascii() and entered[part].isdigit() for part in PARTS):
         raise InvalidBirthdate("verify_birthdate.not_a_number")
-    year, month, day = (int(entered[part]) for part in PARTS)
     try:
-        birthdate = date(year, month, day)
-    except ValueError:
+        birthdate = date(*(int(entered[part]) for part in PARTS))
+    except (ValueError, OverflowError):  # no such day, or more digits than int() or a date takes
         raise InvalidBirthdate("verify_birthdate.no_such_date") from None
     if not date(EARLIEST_YEAR, 1, 1) <= birthdate <= today:
         raise InvalidBirthdate("verify_birthdate.out_of_range")
