@@ -14,6 +14,7 @@ from datetime import date
 from html import unescape
 
 import pyotp
+import pytest
 from hypothesis import given, strategies as st
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -439,3 +440,16 @@ def recovery_page(stage: Stage, page: str) -> AtStep:
     response = browser.get(f"{REALM_PATH}/login-actions/{page}?client_id=kosmo-portal")
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     return AtStep(browser, response.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("year", ["9" * 40, "1" * 10_000])
+def test_a_year_of_many_digits_is_no_such_date_at_the_birthdate_step_and_the_user_id_page(stage_on, year):
+    """date() overflowed past a C int and int() refuses over 4300 digits: both were 500s."""
+    stage = stage_on("  - action: verify-birthdate\n")
+    member = stage.member(birthdate=BIRTHDATE)
+    for visit, fields in ((stage.at_step(member, "生年月日の入力"), {}),
+                          (recovery_page(stage, "forgot-user-id"), {"email": member.email})):
+        submission = MultiDict({"year": year, "month": "4", "day": "1", **fields})
+        response = stage.refused(lambda: visit.send(submission), year[:10])
+        assert response.status_code in (200, 400)
+        assert "存在しない日付です" in response.get_data(as_text=True)
