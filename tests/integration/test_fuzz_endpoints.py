@@ -134,6 +134,11 @@ TOKEN_REQUEST = {
     "client_id": value_of(plausible(PORTAL, "kosmo-batch")), "client_secret": value_of(plausible(PORTAL_SECRET)),
     "client_assertion": token_like(), "client_assertion_type": value_of(),
 }
+def header(value: str) -> str:
+    """As a header can carry it: HTTP servers end a header at a line break, and the test client refuses one."""
+    return value.replace("\r", "").replace("\n", "")
+
+
 CLIENT_AUTHENTICATION = st.one_of(st.none(), st.just(basic(PORTAL, PORTAL_SECRET)), st.just(basic(PORTAL, "x")),
                                   nasty_text().map(lambda text: basic(text, text)),
                                   st.sampled_from(("Basic", "Basic !!!", "Basic " + base64.b64encode(b"\xff\xfe:")
@@ -174,7 +179,7 @@ def _may_be_granted(data, authorization) -> bool:
 
 
 @fuzz(examples=15)
-@given(authorization=st.one_of(st.none(), token_like().map(lambda token: "Bearer " + token),
+@given(authorization=st.one_of(st.none(), token_like().map(lambda token: header("Bearer " + token)),
                                st.sampled_from(("Bearer", "bearer  ", "Basic abc"))),
        params=form({"access_token": token_like()}), method=st.sampled_from(("GET", "POST")))
 def test_userinfo_refuses_any_token_but_a_real_one(stage, authorization, params, method):
