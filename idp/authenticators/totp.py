@@ -13,6 +13,7 @@ import hmac
 import secrets
 import struct
 import time
+import unicodedata
 from urllib.parse import quote, urlencode
 
 ALGORITHMS = {"HmacSHA1": hashlib.sha1, "HmacSHA256": hashlib.sha256, "HmacSHA512": hashlib.sha512}
@@ -29,7 +30,7 @@ def code_at(key: bytes, step: int, *, digits: int = 6, algorithm: str = "HmacSHA
 def matching_step(key: bytes, code: str, *, digits: int = 6, period: int = 30, algorithm: str = "HmacSHA1",
                   window: int = 1, now: float | None = None) -> int | None:
     """The time step `code` belongs to, within ±`window` steps of now; None when it matches none."""
-    code = code.strip()
+    code = typed_digits(code)
     if len(code) != digits or not code.isdigit() or algorithm not in ALGORITHMS:
         return None
     current = int((time.time() if now is None else now) // period)
@@ -37,6 +38,13 @@ def matching_step(key: bytes, code: str, *, digits: int = 6, period: int = 30, a
         if hmac.compare_digest(code_at(key, step, digits=digits, algorithm=algorithm), code):
             return step
     return None
+
+
+def typed_digits(code: str) -> str:
+    """The code as typed, with full-width digits (a Japanese keyboard) read as 0-9; anything else
+    but ASCII digits is left for the caller to refuse (compare_digest raises on non-ASCII text)."""
+    code = unicodedata.normalize("NFKC", code).strip()
+    return code if code.isascii() else ""
 
 
 def device_parameters(credential_data: dict) -> dict:
@@ -51,7 +59,7 @@ def device_parameters(credential_data: dict) -> dict:
 def matching_counter(key: bytes, code: str, *, counter: int, digits: int = 6, algorithm: str = "HmacSHA1",
                      look_ahead: int = 1) -> int | None:
     """For counter-based devices (HOTP, RFC 4226): the counter `code` was made with, or None."""
-    code = code.strip()
+    code = typed_digits(code)
     if len(code) != digits or not code.isdigit() or algorithm not in ALGORITHMS:
         return None
     for candidate in range(counter, counter + look_ahead + 1):
