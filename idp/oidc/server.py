@@ -211,6 +211,14 @@ class CodeGrant(KeycloakTokensMixin, AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     EVENT = "CODE_TO_TOKEN"
 
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        # Authlib repeats an unregistered URI in its error description, which RFC 6749 §4.1.2.1
+        # limits to printable ASCII, and raises ValueError for anything else: say it as Keycloak does.
+        if request.payload.redirect_uri and not client.check_redirect_uri(request.payload.redirect_uri):
+            raise InvalidRequestError("Invalid parameter: redirect_uri", state=request.payload.state)
+        return AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
+
     def event_details(self) -> dict:
         # A digest, never the code: it still ties the event to a replayed code's reports.
         code = self.request.payload.data.get("code") or ""
