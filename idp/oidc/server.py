@@ -22,6 +22,7 @@ from authlib.oauth2.rfc6749.grants import (
     ResourceOwnerPasswordCredentialsGrant,
 )
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -615,12 +616,16 @@ class KeycloakAuthorizationServer(AuthorizationServer):
 
 
 def _client_secret_basic(query_client, req):
-    """RFC 6749 §2.3.1 as Authlib checks it, except that credentials which are not UTF-8 name no
-    client (Authlib lets their UnicodeDecodeError escape)."""
+    """RFC 6749 §2.3.1 as Authlib checks it, except that credentials which are not UTF-8 (Authlib
+    lets their UnicodeDecodeError escape) or hold a NUL (no client has one, and PostgreSQL cannot
+    compare text with it) name no client."""
     try:
-        return authenticate_client_secret_basic(query_client, req)
+        client_id, _secret = extract_basic_authorization(req.headers)
     except UnicodeDecodeError:
         return None
+    if client_id and "\x00" in client_id:
+        return None
+    return authenticate_client_secret_basic(query_client, req)
 
 
 def create_server(app) -> KeycloakAuthorizationServer:
