@@ -107,6 +107,9 @@ AUTHORIZATION = {
 @example(params=MultiDict([("response_type", "\x1f")]), signed_in=False, method="GET")
 @example(params=MultiDict([("client_id", PORTAL), ("redirect_uri", CALLBACK), ("response_type", "コード")]),
          signed_in=False, method="POST")
+# Authlib repeated an unregistered redirect_uri in its error description too (found by deep).
+@example(params=MultiDict([("client_id", PORTAL), ("redirect_uri", "\x1f"), ("response_type", "code")]),
+         signed_in=False, method="GET")
 # A signed-in browser's max_age went through int(), which refuses "²" although str.isdigit() passes it.
 @example(params=MultiDict([("client_id", PORTAL), ("redirect_uri", CALLBACK), ("response_type", "code"),
                            ("max_age", "²")]), signed_in=True, method="GET")
@@ -162,6 +165,8 @@ def body(draw, fields: dict):
        authorization=CLIENT_AUTHENTICATION)
 # Basic credentials that are not UTF-8 made Authlib raise UnicodeDecodeError.
 @example(endpoint="token/introspect", request={"data": MultiDict()}, authorization="Basic //46")
+# A NUL in Basic credentials reached the client lookup: a 500 on PostgreSQL (found by deep).
+@example(endpoint="token/introspect", request={"json": None}, authorization="Basic ADoA")
 @example(endpoint="token", request={"data": MultiDict([("grant_type", "client_credentials")])},
          authorization="Basic " + base64.b64encode(b"kosmo-batch:\xff").decode())
 def test_token_introspection_and_revocation_refuse_anything_malformed(stage, endpoint, request, authorization):
