@@ -56,6 +56,15 @@ def decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _json_object(answer: str) -> dict:
+    """The browser's answer as a JSON object; fido2's from_dict turns `null` into None, which
+    would only fail later, outside the checks."""
+    answered = json.loads(answer)
+    if not isinstance(answered, dict):
+        raise TypeError("the answer is not a JSON object")
+    return answered
+
+
 def passkeys(user: User) -> list[Credential]:
     return [credential for credential in user.credentials if credential.type == TYPE]
 
@@ -112,7 +121,7 @@ def begin_registration(ctx: StepContext, existing: Iterable[Credential]) -> tupl
 def finish_registration(ctx: StepContext, state: dict, answer: str) -> dict:
     """The new passkey's credential_data, once the browser's answer checks out."""
     try:
-        answered = json.loads(answer)
+        answered = _json_object(answer)
         response = RegistrationResponse.from_dict(answered)
         auth_data = server(ctx).register_complete(state, response)
     except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as problem:
@@ -150,7 +159,7 @@ class Assertion:
 
 def parse_assertion(answer: str) -> AuthenticationResponse:
     try:
-        return AuthenticationResponse.from_dict(json.loads(answer))
+        return AuthenticationResponse.from_dict(_json_object(answer))
     except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as problem:
         raise CeremonyRefused(str(problem)) from problem
 
