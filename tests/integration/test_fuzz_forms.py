@@ -476,3 +476,19 @@ def test_an_apps_code_in_full_width_digits_signs_in(stage_on):
     visit = stage.at_step(member)
     moved_on, _ = submit_fuzzed(stage, visit, MultiDict({"otp": pyotp.TOTP(secret).now().translate(FULL_WIDTH)}))
     assert moved_on
+
+
+@pytest.mark.parametrize("answer", ["null", "[]", "5", '"public-key"'])
+def test_a_passkey_answer_that_is_no_json_object_is_refused_at_both_passkey_sign_ins(stage_on, answer):
+    """fido2 read `null` as no answer at all, which failed outside the checks (a 500)."""
+    stage = stage_on("  - authenticate: passkey\n")
+    member = stage.member(**FIRST_SIGN_IN_DONE)
+    stage.add_passkey(member, SoftAuthenticator())
+    visit = stage.at_step(member)
+    moved_on, response = submit_fuzzed(stage, visit, MultiDict({"credential": answer}))
+    assert not moved_on and "再試行してください" in response.get_data(as_text=True)
+
+    stage = stage_on(first_step="  - authenticate: passkey-login\n", realm={"webauthn": {"passkey_first_factor": True}})
+    visit = stage.sign_in_page()
+    moved_on, response = submit_fuzzed(stage, visit, MultiDict({"credential": answer}))
+    assert not moved_on and response.status_code == 400
