@@ -155,10 +155,13 @@ def assert_one_winner(answers: list[requests.Response], taken_message: str) -> N
                                                                    if taken_message not in loser.text]
 
 
-def owners(server, column, value: str) -> list[str]:
+def the_one_owner(server, column, value: str) -> str:
+    """The user ID of the only member whose `column` is `value` (fails unless there is exactly one)."""
     with server.database.session() as session:
-        return list(session.scalars(select(User.username).where(User.realm_id == find_realm(session, REALM).id,
-                                                                func.lower(column) == value)))
+        found = session.scalars(select(User.username).where(User.realm_id == find_realm(session, REALM).id,
+                                                            func.lower(column) == value)).all()
+    assert len(found) == 1, found
+    return found[0]
 
 
 def test_twenty_members_claiming_one_email_at_the_first_sign_in_leave_one_owner(server):
@@ -168,8 +171,7 @@ def test_twenty_members_claiming_one_email_at_the_first_sign_in_leave_one_owner(
     answers = at_the_same_moment(pages, email="Hanako.Race@example.jp")
 
     assert_one_winner(answers, EMAIL_TAKEN)
-    [owner] = owners(server, User.email, "hanako.race@example.jp")
-    assert owner in members
+    assert the_one_owner(server, User.email, "hanako.race@example.jp") in members
 
 
 def test_twenty_members_claiming_one_email_on_the_account_pages_leave_one_owner(server):
@@ -185,8 +187,7 @@ def test_twenty_members_claiming_one_email_on_the_account_pages_leave_one_owner(
     answers = at_the_same_moment(pages, email="taro.race@example.jp")
 
     assert_one_winner(answers, EMAIL_TAKEN)
-    [owner] = owners(server, User.email, "taro.race@example.jp")
-    assert owner in members
+    assert the_one_owner(server, User.email, "taro.race@example.jp") in members
 
 
 def test_twenty_members_claiming_one_user_id_leave_one_owner(server):
@@ -196,7 +197,7 @@ def test_twenty_members_claiming_one_user_id_leave_one_owner(server):
     answers = at_the_same_moment(pages, user_id="Hanako-2026")
 
     assert_one_winner(answers, USER_ID_TAKEN)
-    assert len(owners(server, User.username, "hanako-2026")) == 1
+    assert the_one_owner(server, User.username, "hanako-2026") == "hanako-2026"
     with server.database.session() as session:
         left = session.scalar(select(func.count()).select_from(User).where(User.username.in_(members)))
     assert left == MEMBERS - 1  # the nineteen others keep the IDs their society gave them
