@@ -42,6 +42,11 @@ CROSS_DEVICE = "hybrid"
 KNOWN_TRANSPORTS = {"usb", "nfc", "ble", "smart-card", "hybrid", "internal"}
 
 
+# What fido2 raises on answers of the wrong shape (e.g. an empty attestationObject: IndexError
+# from its CBOR decoder); each is a refused ceremony, never a server error.
+MALFORMED = (ValueError, TypeError, KeyError, AttributeError, IndexError, binascii.Error)
+
+
 class CeremonyRefused(Exception):
     """The browser's answer does not prove what it should (wrong challenge, origin, signature...)."""
 
@@ -124,7 +129,7 @@ def finish_registration(ctx: StepContext, state: dict, answer: str) -> dict:
         answered = _json_object(answer)
         response = RegistrationResponse.from_dict(answered)
         auth_data = server(ctx).register_complete(state, response)
-    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as problem:
+    except MALFORMED as problem:
         raise CeremonyRefused(str(problem)) from problem
     attested_data = auth_data.credential_data
     return {
@@ -160,7 +165,7 @@ class Assertion:
 def parse_assertion(answer: str) -> AuthenticationResponse:
     try:
         return AuthenticationResponse.from_dict(_json_object(answer))
-    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as problem:
+    except MALFORMED as problem:
         raise CeremonyRefused(str(problem)) from problem
 
 
@@ -173,7 +178,7 @@ def finish_authentication(ctx: StepContext, state: dict, response: Authenticatio
         raise CeremonyRefused("unknown credential")
     try:
         server(ctx).authenticate_complete(state, [attested(credential)], response)
-    except (ValueError, TypeError, KeyError) as problem:
+    except MALFORMED as problem:
         raise CeremonyRefused(str(problem)) from problem
     return Assertion(credential, response.response.authenticator_data.counter, response.response.user_handle)
 
