@@ -492,3 +492,13 @@ def test_a_passkey_answer_that_is_no_json_object_is_refused_at_both_passkey_sign
     visit = stage.sign_in_page()
     moved_on, response = submit_fuzzed(stage, visit, MultiDict({"credential": answer}))
     assert not moved_on and response.status_code == 400
+
+
+def test_a_registration_answer_with_an_empty_attestation_is_refused(stage_on):
+    """fido2's CBOR decoder raised IndexError on it, which the ceremony's checks did not expect (a 500)."""
+    stage, member, visit, _ = at_passkey_registration(stage_on)
+    answer = json.dumps({"id": "a" * 64, "rawId": "a" * 64, "type": "public-key",
+                         "response": {"clientDataJSON": None, "attestationObject": []}})
+    moved_on, response = submit_fuzzed(stage, visit, MultiDict({"credential": answer}))
+    assert not moved_on and "再試行してください" in response.get_data(as_text=True)
+    assert app_labels(stage, member.id, "webauthn") == []
