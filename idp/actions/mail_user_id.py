@@ -14,7 +14,7 @@ from typing import Mapping
 from sqlalchemy import func, select
 
 from idp.actions.recovery_rules import same_answer_time, within_limits
-from idp.actions.verify_birthdate import JAPAN_TIME, PARTS, InvalidBirthdate, half_width, read_birthdate
+from idp.actions.birthdate_input import JAPAN_TIME, PARTS, InvalidBirthdate, half_width, read_birthdate
 from idp.db.models import User
 from idp.db.users import normalize_email
 from idp.flows.api import Action, Done, Page, StepContext

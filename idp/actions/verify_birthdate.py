@@ -14,22 +14,18 @@ has no date-of-birth check, so the first two are our own names in its <ACTION>/_
 from __future__ import annotations
 
 import logging
-import unicodedata
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from idp.actions.birthdate_input import JAPAN_TIME, PARTS, InvalidBirthdate, half_width, read_birthdate
 from idp.flows.api import Action, Done, Page, StepContext
 from idp.security.brute_force import LOCKED_MESSAGE, StepGuard
 
 log = logging.getLogger(__name__)
 
 TEMPLATE = "actions/verify-birthdate.html"
-PARTS = ("year", "month", "day")
-EARLIEST_YEAR = 1900
-# Japan keeps +09:00 all year, so a fixed offset shows the retry time correctly without tzdata.
-JAPAN_TIME = timezone(timedelta(hours=9), "JST")
 
 
 class BirthdateOptions(BaseModel):
@@ -41,14 +37,6 @@ class BirthdateOptions(BaseModel):
     max_attempts: int = Field(5, ge=1, le=100)
     lock_minutes: int = Field(30, ge=1, le=24 * 60)
     every_time: bool = False
-
-
-class InvalidBirthdate(ValueError):
-    """What the member typed is not a date of birth at all; `key` names the message."""
-
-    def __init__(self, key: str):
-        super().__init__(key)
-        self.key = key
 
 
 class VerifyBirthdate(Action):
@@ -114,26 +102,6 @@ def _page(ctx: StepContext, values: dict, errors: dict | None = None) -> Page:
 def _japanese_time(moment: datetime) -> str:
     local = moment.astimezone(JAPAN_TIME)
     return f"{local.month}月{local.day}日 {local:%H:%M}"
-
-
-def half_width(text: str) -> str:
-    """Full-width digits (０-９), as Japanese input methods type them, become 0-9."""
-    return unicodedata.normalize("NFKC", text or "").strip()
-
-
-def read_birthdate(entered: Mapping[str, str], today: date) -> date:
-    """The date the three boxes spell, or InvalidBirthdate saying what is wrong with it."""
-    if not all(entered.get(part) for part in PARTS):
-        raise InvalidBirthdate("verify_birthdate.missing")
-    if not all(entered[part].isascii() and entered[part].isdigit() for part in PARTS):
-        raise InvalidBirthdate("verify_birthdate.not_a_number")
-    try:
-        birthdate = date(*(int(entered[part]) for part in PARTS))
-    except (ValueError, OverflowError):  # no such day, or more digits than int() or a date takes
-        raise InvalidBirthdate("verify_birthdate.no_such_date") from None
-    if not date(EARLIEST_YEAR, 1, 1) <= birthdate <= today:
-        raise InvalidBirthdate("verify_birthdate.out_of_range")
-    return birthdate
 
 
 class Lock:
