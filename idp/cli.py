@@ -391,6 +391,8 @@ def _describe(member) -> list[str]:
         f"realm roles: {', '.join(member.roles) or '-'}",
         f"required actions: {', '.join(sorted(a.action for a in member.required_actions)) or '-'}",
     ]
+    if member.groups:  # group paths carried over from Keycloak
+        lines.append(f"groups: {', '.join(member.groups)}")
     for name, values in sorted(member.attributes.items()):
         lines.append(f"attribute {name}: {', '.join(map(str, values)) if isinstance(values, list) else values}")
     for credential in member.credentials:

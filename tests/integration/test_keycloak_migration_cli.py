@@ -150,3 +150,10 @@ def test_a_mapping_file_with_an_unknown_key_is_one_error_line_and_changes_nothin
 
     assert line.startswith(f"{mapping}:2:1: birthday: ")
     assert snapshot(migrated_database) == before
+
+
+def test_user_show_lists_the_keycloak_group_paths_a_migrated_member_kept(idp, migrated_database):
+    assert idp("realm", "import", str(EXPORT)).exit_code == 0
+    shown = idp("user", "show", "--realm", "kosmo-kc", "tanaka01").output
+    assert "groups: /組合員\n" in shown
+    assert "groups:" not in idp("user", "show", "--realm", "kosmo-kc", "kato04").output
