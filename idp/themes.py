@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flask import Flask, abort, current_app, g, has_app_context, send_from_directory
+from flask import Flask, abort, current_app, g, has_app_context, send_from_directory, url_for
 from flask.templating import Environment
 from jinja2 import BaseLoader, FileSystemLoader, TemplateNotFound
 
@@ -83,8 +83,6 @@ def stylesheet_url() -> str | None:
     theme = current_theme()
     if theme == BASE or not (current_app.config["IDP_SETTINGS"].themes_dir / theme / "static" / STYLESHEET).is_file():
         return None
-    from flask import url_for
-
     return url_for("theme_static", theme=theme, filename=STYLESHEET)
 
 
