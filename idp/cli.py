@@ -99,7 +99,6 @@ def _run_gunicorn(settings, host: str, ports: list[int], workers: int) -> None:
     import os
     import shutil
     import tempfile
-    from pathlib import Path
 
     from gunicorn.app.base import BaseApplication
 
