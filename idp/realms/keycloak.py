@@ -404,9 +404,6 @@ def _flow(export: dict, key: str, keycloak_default: str, our_default: str, setti
     return name
 
 
-# Clients
-
-
 def _webauthn(export: dict, has_passkeys: bool) -> dict:
     """Keycloak's two WebAuthn policies (second factor, passwordless) as our one `webauthn` section."""
     first_factor = bool(export.get("webAuthnPolicyPasswordlessPasskeysEnabled"))
@@ -429,6 +426,7 @@ def _webauthn(export: dict, has_passkeys: bool) -> dict:
     return values
 
 
+# Clients
 
 
 def _clients(export: dict, service_roles: dict[str, tuple[list, dict]], notes: list[str]) -> list[ClientConfig]:
