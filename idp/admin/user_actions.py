@@ -7,10 +7,9 @@ from sqlalchemy import select
 from idp.admin.api import bp, changed, json_body, member
 from idp.admin.representations import session_representation
 from idp.admin.user_input import read_password
-from idp.admin.users import check_password_policy
+from idp.admin.users import set_checked_password
 from idp.db import db_session
 from idp.db.models import Client, UserSession
-from idp.db.users import set_password
 from idp.oidc import sessions
 
 
@@ -20,8 +19,7 @@ def reset_password(user_id: str):
     g.caller.require("manage-users")
     user = member(user_id)
     password = read_password(json_body())
-    check_password_policy(user, password["value"])
-    set_password(db_session(), user, password["value"], g.settings, temporary=password["temporary"])
+    set_checked_password(user, password)
     return changed("ACTION", user, f"users/{user.id}/reset-password", temporary=password["temporary"])
 
 

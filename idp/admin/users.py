@@ -14,7 +14,6 @@ from idp.db import db_session
 from idp.db.models import PendingRequiredAction, User, utcnow
 from idp.db.users import UserExists, insert_user, password_credential, previous_hashes, set_password
 from idp.ephemeral import ephemeral
-from idp.realms import realm_config
 from idp.security.brute_force import BruteForce
 from idp.security.password_policy import PasswordPolicy
 
@@ -79,7 +78,7 @@ def create_user():
     _insert(user)
     _apply(user, changes)
     if changes.password is not None:
-        _set_password(user, changes.password)
+        set_checked_password(user, changes.password)
     response = changed("CREATE", user, f"users/{user.id}")
     response.status_code = 201
     response.headers["Location"] = f"{g.settings.base_url.rstrip('/')}/admin/realms/{g.realm.name}/users/{user.id}"
@@ -110,7 +109,7 @@ def update_user(user_id: str):
     except IntegrityError as exc:  # only the unique indexes of user ID and email can refuse
         raise errors.conflict(EXISTS[UserExists.from_integrity_error(exc, user).field]) from None
     if changes.password is not None:
-        _set_password(user, changes.password)
+        set_checked_password(user, changes.password)
     if changes.values.get("enabled") is True:
         # As Keycloak: enabling a member also forgets their failed sign-ins and lifts a lockout.
         BruteForce(ephemeral(), g.realm.id, g.realm_config.brute_force, utcnow()).unlock_member(user)
@@ -149,18 +148,15 @@ def _apply(user: User, changes: UserChanges) -> None:
             user.required_actions.append(PendingRequiredAction(action=UPDATE_PASSWORD))
 
 
-def _set_password(user: User, password: dict) -> None:
-    check_password_policy(user, password["value"])
-    set_password(db_session(), user, password["value"], g.settings, temporary=password["temporary"])
-
-
-def check_password_policy(user: User, password: str) -> None:
-    """Keycloak applies the realm's password policy to passwords administrators set, too."""
-    policy = PasswordPolicy.parse(realm_config(g.realm).password_policy)
-    violations = policy.violations(password, username=user.username, email=user.email or "",
+def set_checked_password(user: User, password: dict) -> None:
+    """Set a password read by `read_password`; Keycloak applies the realm's password policy to
+    passwords administrators set, too."""
+    policy = PasswordPolicy.parse(g.realm_config.password_policy)
+    violations = policy.violations(password["value"], username=user.username, email=user.email or "",
                                    previous_hashes=previous_hashes(user))
     if violations:
         raise errors.password_refused(violations[0])
+    set_password(db_session(), user, password["value"], g.settings, temporary=password["temporary"])
 
 
 def _known_action(alias: str) -> bool:
