@@ -68,7 +68,11 @@ class BruteForce:
         """Seconds the member (or the address) must still wait, or None when they may try."""
         if not self.enabled:
             return None
-        left = max(self._seconds_left(self._user_key(user_id)), self._seconds_left(self._ip_key(ip)))
+        return self._wait(self.store.get(self._user_key(user_id)), ip)
+
+    def _wait(self, member_record: dict | None, ip: str) -> int | None:
+        """`locked`, given the member's record already read."""
+        left = max(self._seconds_left(member_record), self._seconds_left(self.store.get(self._ip_key(ip))))
         return left or None
 
     def lockout_error(self, who: str, ip: str, member: User | None = None) -> str | None:
@@ -77,9 +81,12 @@ class BruteForce:
         `user_temporarily_disabled`; None when the attempt may be checked."""
         if member is not None and permanently_locked_out(member):
             return "user_disabled"
-        if not self.locked(who, ip):
+        if not self.enabled:
             return None
-        return "user_disabled" if self.permanently_locked(who) else "user_temporarily_disabled"
+        record = self.store.get(self._user_key(who))  # read once: it tells the lock and its kind
+        if not self._wait(record, ip):
+            return None
+        return "user_disabled" if record and record.get("permanent") else "user_temporarily_disabled"
 
     def permanently_locked(self, user_id: str) -> bool:
         record = self.store.get(self._user_key(user_id))
@@ -170,8 +177,7 @@ class BruteForce:
         self.store.put(key, record, keep)
         return Failure(wait, lock_started=wait > 0 and not already_locked, failures=record["failures"])
 
-    def _seconds_left(self, key: str) -> int:
-        record = self.store.get(key)
+    def _seconds_left(self, record: dict | None) -> int:
         if not record:
             return 0
         left = record["not_before"] - self.now
