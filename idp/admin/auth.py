@@ -68,9 +68,7 @@ def authenticate(session: Session, target: Realm, token: str | None, issuer_of) 
 
 def _verified(session: Session, target: Realm, token: str, issuer_of) -> tuple[Realm, dict]:
     """The token's realm (the target, else master) and its claims, if it is a live access token."""
-    for realm in (target, _master(session)):
-        if realm is None:
-            continue
+    for realm in _issuers(session, target):
         try:
             claims = tokens.decode(session, realm, token, issuer=issuer_of(realm.name), typ="Bearer")
         except tokens.InvalidToken:
@@ -81,8 +79,13 @@ def _verified(session: Session, target: Realm, token: str, issuer_of) -> tuple[R
     raise errors.unauthorized()
 
 
-def _master(session: Session) -> Realm | None:
-    return session.scalar(select(Realm).where(Realm.name == MASTER, Realm.enabled.is_(True)))
+def _issuers(session: Session, target: Realm):
+    """The target realm, then (looked up only when needed) the enabled master realm."""
+    yield target
+    if target.name != MASTER:
+        master = session.scalar(select(Realm).where(Realm.name == MASTER, Realm.enabled.is_(True)))
+        if master is not None:
+            yield master
 
 
 def _permissions(realm: Realm, user: User) -> frozenset[str]:
