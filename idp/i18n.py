@@ -6,6 +6,7 @@ overrides the base theme's texts key by key (idp.themes).
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -54,6 +55,21 @@ def message(key: str, **params) -> str:
     except KeyError:
         raise MissingMessage(key) from None
     return text.format(**params) if params else text
+
+
+# Japan keeps +09:00 all year, so a fixed offset is right without tzdata.
+JAPAN_TIME = timezone(timedelta(hours=9), "JST")
+
+
+def japan_time_parts(moment: datetime) -> dict[str, int]:
+    """The fields the `time.*` messages spell a moment with, in Japan time."""
+    local = moment.astimezone(JAPAN_TIME)
+    return {"year": local.year, "month": local.month, "day": local.day, "hour": local.hour, "minute": local.minute}
+
+
+def japan_time(moment: datetime | None, key: str = "time.date_time") -> str:
+    """A time as members read it (2026年4月1日 9:00), or "" for none; in a request."""
+    return message(key, **japan_time_parts(moment)) if moment is not None else ""
 
 
 def init_app(app: Flask) -> None:

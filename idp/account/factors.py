@@ -9,7 +9,7 @@ that attribute and, if email was the preferred factor, moves the preference to a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from idp.db.models import Credential, User
 from idp.db.users import EMAIL_CODES, email_codes_on
@@ -19,7 +19,6 @@ EMAIL_FACTOR_ID = "email"
 KIND_OF_TYPE = {"webauthn": "passkey", "otp": "totp"}
 KINDS = ("passkey", "totp", "email")
 LABEL_MAX = 255
-JAPAN = timezone(timedelta(hours=9), "JST")  # Japan keeps no daylight saving time.
 
 
 class RenameRefused(ValueError):
@@ -130,11 +129,3 @@ def prefer(user: User, kind: str) -> bool:
         return False
     user.second_factor = kind
     return True
-
-
-def japan_time(moment: datetime | None) -> str:
-    """A time as members read it: 2026年4月1日 9:00 (Japan time)."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(JAPAN)
-    return f"{local.year}年{local.month}月{local.day}日 {local.hour}:{local.minute:02d}"

@@ -19,6 +19,7 @@ from idp import events
 from idp.account import factors
 from idp.db import db_session
 from idp.db.models import Client, ClientSession, User, UserSession
+from idp.i18n import japan_time
 from idp.oidc import sessions
 from idp.oidc.views import bp as realm_bp
 from idp.realms import ACCOUNT_CONSOLE
@@ -103,7 +104,7 @@ def kc_action_notice() -> str | None:
 def show(template: str, member: Member, status: int = 200, **values) -> Response:
     db_session().commit()  # keeps the session's last-seen time
     html = render_template(f"account/{template}", user=member.user, kc_notice=kc_action_notice(),
-                           japan_time=factors.japan_time, second_factor_required=g.realm_config.second_factor_required,
+                           japan_time=japan_time, second_factor_required=g.realm_config.second_factor_required,
                            **values)
     response = make_response(html, status)
     response.headers["Cache-Control"] = "no-store"

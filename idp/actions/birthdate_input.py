@@ -3,13 +3,11 @@ the date-of-birth step and ユーザIDを忘れた方はこちら."""
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, timedelta, timezone
+from datetime import date
 from typing import Mapping
 
 PARTS = ("year", "month", "day")
 EARLIEST_YEAR = 1900
-# Japan keeps +09:00 all year, so a fixed offset shows times correctly without tzdata.
-JAPAN_TIME = timezone(timedelta(hours=9), "JST")
 
 
 class InvalidBirthdate(ValueError):

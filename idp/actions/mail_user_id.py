@@ -13,12 +13,12 @@ from typing import Mapping
 
 from sqlalchemy import func, select
 
+from idp.actions.birthdate_input import PARTS, InvalidBirthdate, half_width, read_birthdate
 from idp.actions.recovery_rules import same_answer_time, within_limits
-from idp.actions.birthdate_input import JAPAN_TIME, PARTS, InvalidBirthdate, half_width, read_birthdate
 from idp.db.models import User
 from idp.db.users import normalize_email
 from idp.flows.api import Action, Done, Page, StepContext
-from idp.i18n import messages_for
+from idp.i18n import JAPAN_TIME, messages_for
 from idp.mail import MailError
 from idp.mail.render import render_mail
 

@@ -19,8 +19,9 @@ from typing import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from idp.actions.birthdate_input import JAPAN_TIME, PARTS, InvalidBirthdate, half_width, read_birthdate
+from idp.actions.birthdate_input import PARTS, InvalidBirthdate, half_width, read_birthdate
 from idp.flows.api import Action, Done, Page, StepContext
+from idp.i18n import JAPAN_TIME, japan_time_parts, messages_for
 from idp.security.brute_force import LOCKED_MESSAGE, StepGuard
 
 log = logging.getLogger(__name__)
@@ -92,16 +93,12 @@ def _page(ctx: StepContext, values: dict, errors: dict | None = None) -> Page:
     until = Lock(ctx).until()
     values = {**values, "locked": until is not None, "lock_minutes": ctx.options.lock_minutes}
     if until is not None:
-        values["retry_at"] = _japanese_time(until)
+        texts = messages_for(ctx.settings.themes_dir, ctx.config.theme)
+        values["retry_at"] = texts["time.month_day_time"].format(**japan_time_parts(until))
         errors = {"": ["verify_birthdate.locked"]}
     elif _realm_guard(ctx).holds():
         errors = {"": [LOCKED_MESSAGE]}
     return Page(TEMPLATE, values=values, errors=errors or {})
-
-
-def _japanese_time(moment: datetime) -> str:
-    local = moment.astimezone(JAPAN_TIME)
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
 class Lock:
