@@ -12,9 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from idp.db.users import normalize_email
 from idp.flows.api import Action, Done, Page, StepContext
-from idp.i18n import messages_for
 from idp.mail import MailError
-from idp.mail.render import render_mail
+from idp.mail.render import realm_mail
 
 TEMPLATE = "actions/verify-email.html"
 # The engine shows this page after a link says Done; it also shows a refused link's reason.
@@ -80,13 +79,8 @@ def _send(ctx: StepContext, notice: str | None) -> Page:
     """Mail a fresh link to the member's address; the page says so, or that delivery failed."""
     lifespan = ctx.config.tokens.action_token_lifespan
     link = ctx.make_link({"email": ctx.user.email}, ttl=lifespan)
-    texts = messages_for(ctx.settings.themes_dir, ctx.config.theme)
-    text, html = render_mail(
-        ctx.settings, ctx.config.theme, MAIL,
-        url=link, name=ctx.user.full_name, site=ctx.config.display_name or ctx.realm.name,
-        minutes=math.ceil(lifespan / 60),
-    )
-    subject = ctx.config.email.subject_prefix + texts["verify_email.mail.subject"]
+    subject, text, html = realm_mail(ctx.settings, ctx.config, MAIL, "verify_email.mail.subject",
+                                     url=link, name=ctx.user.full_name, minutes=math.ceil(lifespan / 60))
     try:
         ctx.send_mail(to=ctx.user.email, subject=subject, text=text, html=html)
     except MailError:

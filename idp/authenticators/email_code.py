@@ -28,9 +28,8 @@ from typing import Mapping
 from idp.db.models import User
 from idp.db.users import email_codes_on
 from idp.flows.api import Authenticator, Done, Page, StepContext
-from idp.i18n import messages_for
 from idp.mail import MailError
-from idp.mail.render import render_mail
+from idp.mail.render import realm_mail
 from idp.security.brute_force import LOCKED_MESSAGE, StepGuard
 
 TEMPLATE = "email-code.html"
@@ -124,9 +123,11 @@ def _send(ctx: StepContext, notice: str) -> Page:
         minutes = math.ceil((HOUR - ctx.now.timestamp() % HOUR) / 60)
         return _page(ctx, errors=[{"key": "email_code.error.hourly_cap", "params": {"minutes": minutes}}], status=429)
     code = new_code()
-    text, html = _bodies(ctx, code)
+    minutes = math.ceil(ctx.config.email_code.lifespan_seconds / 60)
+    subject, text, html = realm_mail(ctx.settings, ctx.config, MAIL, "email_code.mail.subject",
+                                     code=code, minutes=minutes)
     try:
-        ctx.send_mail(to=ctx.user.email, subject=_subject(ctx), text=text, html=html)
+        ctx.send_mail(to=ctx.user.email, subject=subject, text=text, html=html)
     except MailError:
         ctx.store.delete(slot)
         return _page(ctx, errors=["mail.delivery_failed"], status=503)
@@ -152,16 +153,6 @@ def _take_send_slot(ctx: StepContext) -> str | None:
 def new_code() -> str:
     """Six digits, each of the million codes equally likely."""
     return f"{secrets.randbelow(10 ** DIGITS):0{DIGITS}d}"
-
-
-def _subject(ctx: StepContext) -> str:
-    texts = messages_for(ctx.settings.themes_dir, ctx.config.theme)
-    return ctx.config.email.subject_prefix + texts["email_code.mail.subject"]
-
-
-def _bodies(ctx: StepContext, code: str) -> tuple[str, str]:
-    minutes = math.ceil(ctx.config.email_code.lifespan_seconds / 60)
-    return render_mail(ctx.settings, ctx.config.theme, MAIL, code=code, minutes=minutes)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,8 @@ from typing import Mapping
 from idp.actions.recovery_rules import same_answer_time, within_limits
 from idp.db.users import find_user, normalize_email
 from idp.flows.api import Authenticator, Done, Page, StepContext
-from idp.i18n import messages_for
 from idp.mail import MailError
-from idp.mail.render import render_mail
+from idp.mail.render import realm_mail
 
 TEMPLATE = "reset-credential-email.html"
 LINK_REFUSED_TEMPLATE = "reset-credential-link.html"
@@ -78,8 +77,5 @@ def _minutes(ctx: StepContext) -> int:
 
 
 def _render(ctx: StepContext, link: str, name: str) -> tuple[str, str, str]:
-    text, html = render_mail(ctx.settings, ctx.config.theme, MAIL, url=link, name=name,
-                             site=ctx.config.display_name or ctx.realm.name, minutes=_minutes(ctx))
-    subject = ctx.config.email.subject_prefix + messages_for(ctx.settings.themes_dir, ctx.config.theme)[
-        "reset_credentials.mail.subject"]
-    return subject, text, html
+    return realm_mail(ctx.settings, ctx.config, MAIL, "reset_credentials.mail.subject", url=link, name=name,
+                      minutes=_minutes(ctx))

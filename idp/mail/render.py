@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from idp import themes
 from idp.config import Settings
 from idp.i18n import messages_for
+from idp.realms.schema import RealmConfig
 
 
 def render_mail(settings: Settings, theme: str, name: str, /, **values) -> tuple[str, str]:
@@ -24,6 +25,15 @@ def render_mail(settings: Settings, theme: str, name: str, /, **values) -> tuple
     plain = templates.get_template(f"{name}.txt").render(_=text, **values)
     html = templates.get_template(f"{name}.html").render(_=text, **values)
     return plain, html
+
+
+def realm_mail(settings: Settings, config: RealmConfig, name: str, subject_key: str, /,
+               **values) -> tuple[str, str, str]:
+    """The subject, text and HTML body of a realm's mail `name`: the subject is the realm's
+    prefix and the theme's `subject_key`; templates also get `site`, the realm's shown name."""
+    subject = config.email.subject_prefix + messages_for(settings.themes_dir, config.theme)[subject_key]
+    plain, html = render_mail(settings, config.theme, name, site=config.display_name or config.realm, **values)
+    return subject, plain, html
 
 
 @lru_cache(maxsize=8)
