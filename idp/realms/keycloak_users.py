@@ -89,9 +89,10 @@ def members(export: dict, users: list[tuple[str, dict]], settings, mapping: Attr
 
 
 def _unique(seen: dict, member: ImportedUser, where: str) -> None:
-    values = {"id": member.id, "username": member.username, "email": member.fields["email"]}
-    values.update(("credential", c.credential_data["credentialId"]) for c in member.credentials if c.type == "webauthn")
-    for what, value in values.items():
+    # Pairs, not a dict: every passkey of the member is checked, not only the last one.
+    values = [("id", member.id), ("username", member.username), ("email", member.fields["email"])]
+    values += [("credential", c.credential_data["credentialId"]) for c in member.credentials if c.type == "webauthn"]
+    for what, value in values:
         if value is None:
             continue
         if value in seen[what]:

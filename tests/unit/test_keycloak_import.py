@@ -352,6 +352,14 @@ def test_one_passkey_on_two_members_is_refused(export, settings):
     assert message.endswith("is also used by users[2] (username 'sato03')")
 
 
+def test_a_shared_passkey_is_refused_when_it_is_not_the_members_last(export, settings):
+    sato_passkey = copy.deepcopy(user_entry(export, "sato03")["credentials"][1])
+    user_entry(export, "ito05")["credentials"].insert(1, sato_passkey)
+    message = refusal(export, settings)
+    assert message.startswith("users[4] (username 'ito05'): passkey credentialId ")
+    assert message.endswith("is also used by users[2] (username 'sato03')")
+
+
 def test_a_member_with_passkeys_but_no_keycloak_id_is_refused(export, settings):
     del user_entry(export, "sato03")["id"]
     assert refusal(export, settings) == ("users[2] (username 'sato03'): a user with passkeys needs its Keycloak id "
