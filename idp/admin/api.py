@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from idp import events
 from idp.admin import errors
 from idp.admin.auth import authenticate, bearer_token
+from idp.admin.representations import ADMIN_PREFIX
 from idp.db import db_session
 from idp.db.models import User
 from idp.errors import dependency_failure, unavailable
@@ -123,7 +124,7 @@ def record_admin_event(operation: str, user: User | None, resource_path: str, **
     """Keycloak's admin event (operationType CREATE/UPDATE/DELETE/ACTION on a resource path),
     kept with our events as type ADMIN_<operation> in the caller's transaction."""
     caller = g.caller
-    events.record(db_session(), g.realm.id, f"ADMIN_{operation}", user_id=user.id if user else None,
+    events.record(db_session(), g.realm.id, ADMIN_PREFIX + operation, user_id=user.id if user else None,
                   client_id=caller.client_id, ip_address=request.remote_addr or "", resource_type="USER",
                   resource_path=resource_path, auth_realm=caller.realm.name, auth_user_id=caller.user.id,
                   auth_username=caller.user.username, **details)

@@ -8,11 +8,10 @@ from sqlalchemy import select
 
 from idp.admin import errors
 from idp.admin.api import bp, whole_number
-from idp.admin.representations import admin_event_representation, event_representation
+from idp.admin.representations import ADMIN_PREFIX, admin_event_representation, event_representation
 from idp.db import db_session
 from idp.db.models import AuditEvent
 
-ADMIN_PREFIX = "ADMIN_"
 DEFAULT_MAX = 100
 
 

@@ -9,6 +9,8 @@ from idp.db.models import AuditEvent, Client, Credential, User, UserSession
 from idp.db.users import OTP, PASSWORD
 
 BIRTHDATE = "birthdate"  # the member's date of birth travels as a user-profile attribute
+# Admin events are kept with the member events, typed ADMIN_<operationType>.
+ADMIN_PREFIX = "ADMIN_"
 
 
 def millis(moment: datetime | None) -> int | None:
@@ -107,7 +109,7 @@ def admin_event_representation(event: AuditEvent) -> dict:
         "realmId": event.realm_id,
         "authDetails": {"realmId": details.get("auth_realm"), "clientId": event.client_id,
                         "userId": details.get("auth_user_id"), "ipAddress": event.ip_address},
-        "operationType": event.type.removeprefix("ADMIN_"),
+        "operationType": event.type.removeprefix(ADMIN_PREFIX),
         "resourceType": details.get("resource_type", "USER"),
         "resourcePath": details.get("resource_path", ""),
     }
