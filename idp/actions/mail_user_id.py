@@ -18,9 +18,9 @@ from idp.actions.recovery_rules import same_answer_time, within_limits
 from idp.db.models import User
 from idp.db.users import normalize_email
 from idp.flows.api import Action, Done, Page, StepContext
-from idp.i18n import JAPAN_TIME, messages_for
+from idp.i18n import JAPAN_TIME
 from idp.mail import MailError
-from idp.mail.render import render_mail
+from idp.mail.render import realm_mail
 
 TEMPLATE = "actions/mail-user-id.html"
 MAIL = "user-id"
@@ -84,8 +84,4 @@ def _member_with(ctx: StepContext, email: str, birthdate: date) -> User | None:
 
 
 def _render(ctx: StepContext, user_id: str, name: str) -> tuple[str, str, str]:
-    text, html = render_mail(ctx.settings, ctx.config.theme, MAIL, user_id=user_id, name=name,
-                             site=ctx.config.display_name or ctx.realm.name)
-    subject = ctx.config.email.subject_prefix + messages_for(ctx.settings.themes_dir, ctx.config.theme)[
-        "forgot_user_id.mail.subject"]
-    return subject, text, html
+    return realm_mail(ctx.settings, ctx.config, MAIL, "forgot_user_id.mail.subject", user_id=user_id, name=name)
