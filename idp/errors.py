@@ -81,7 +81,7 @@ def unavailable(cause: BaseException):
         response = make_response({"error": "temporarily_unavailable", "error_description": UNAVAILABLE_DESCRIPTION},
                                  503)
     else:
-        response = make_response(render_template("error.html", message_key="error.unavailable"), 503)
+        response = _page("error.unavailable", 503)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
