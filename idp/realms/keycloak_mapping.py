@@ -114,12 +114,12 @@ def _state(value: str | None, where: str, name: str | None, now: datetime) -> da
         return None
     if value.lower() in ("true", "yes"):
         return now
-    if re.fullmatch(r"\d{1,15}", value):
-        number = int(value)
-        return datetime.fromtimestamp(number / 1000 if number >= MILLISECONDS_FROM else number, tz=timezone.utc)
     try:
+        if re.fullmatch(r"\d{1,15}", value):
+            number = int(value)
+            return datetime.fromtimestamp(number / 1000 if number >= MILLISECONDS_FROM else number, tz=timezone.utc)
         moment = datetime.fromisoformat(value)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # not a time, or one past the year 9999
         raise KeycloakImportError(
             f"{where}: attribute {name} {value!r} is neither true/false, a time in seconds or milliseconds, "
             "nor an ISO 8601 date or time") from None

@@ -419,10 +419,11 @@ def test_a_society_with_its_own_attribute_names_gives_a_mapping(export, settings
     "attributes, expected",
     [
         ({"user_id_set": ["sometimes"]}, "attribute user_id_set 'sometimes' is neither true/false"),
+        ({"user_id_set": ["999999999999999"]}, "attribute user_id_set '999999999999999' is neither true/false"),
         ({"second_factor": ["sms"]}, "attribute second_factor 'sms' is not a second factor"),
         ({"terms_accepted_version": ["v" * 101]}, "attribute terms_accepted_version is longer than 100 characters"),
     ],
-    ids=["state", "factor", "terms-version"],
+    ids=["state", "state-past-year-9999", "factor", "terms-version"],
 )
 def test_a_progress_attribute_that_means_nothing_is_refused_naming_it(export, settings, attributes, expected):
     user_entry(export, "kato04")["attributes"] = attributes
