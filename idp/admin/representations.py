@@ -11,6 +11,7 @@ from idp.db.users import OTP, PASSWORD
 BIRTHDATE = "birthdate"  # the member's date of birth travels as a user-profile attribute
 # Admin events are kept with the member events, typed ADMIN_<operationType>.
 ADMIN_PREFIX = "ADMIN_"
+UPDATE_PASSWORD = "UPDATE_PASSWORD"  # the required action a temporary password stands for
 
 
 def millis(moment: datetime | None) -> int | None:
@@ -58,7 +59,7 @@ def required_actions(user: User) -> list[str]:
     """Queued actions; a temporary password reads as UPDATE_PASSWORD, as Keycloak queues it."""
     actions = {action.action for action in user.required_actions}
     if any(c.type == PASSWORD and c.temporary for c in user.credentials):
-        actions.add("UPDATE_PASSWORD")
+        actions.add(UPDATE_PASSWORD)
     return sorted(actions)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from idp.admin import errors
 from idp.admin.api import bp, changed, flag, json_body, member, no_content, record_admin_event, whole_number
-from idp.admin.representations import user_representation
+from idp.admin.representations import UPDATE_PASSWORD, user_representation
 from idp.admin.user_input import UserChanges, read_user
 from idp.db import db_session
 from idp.db.models import PendingRequiredAction, User, utcnow
@@ -20,7 +20,6 @@ from idp.security.password_policy import PasswordPolicy
 DEFAULT_MAX = 100  # Keycloak's page size when `max` is not given
 EXISTS = {"username": "User exists with same username", "email": "User exists with same email"}
 SEARCHED = (User.username, User.email, User.first_name, User.last_name)
-UPDATE_PASSWORD = "UPDATE_PASSWORD"
 FILTERS = {"username": User.username, "email": User.email, "firstName": User.first_name, "lastName": User.last_name}
 
 
