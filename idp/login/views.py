@@ -148,7 +148,7 @@ def _show(auth: auth_session.AuthSession, client: Client | None, answer: Page | 
     try:
         step = engine.current(progress)
         if step is None:
-            return _finish(auth, progress)
+            return _finish(auth, progress, client)
         page = answer or engine.challenge(progress, step)
     except FlowBroken:
         log.exception("the flow of realm %s cannot run", g.realm.name)
@@ -178,7 +178,7 @@ def _portal_url(client: Client | None) -> str | None:
     return client.base_url or (client.redirect_uris[0] if client.redirect_uris else None)
 
 
-def _finish(auth: auth_session.AuthSession, progress: Progress) -> Response:
+def _finish(auth: auth_session.AuthSession, progress: Progress, client: Client | None) -> Response:
     """The flow is complete: open (or keep) the SSO session and return with a code, or, for a
     flow with no authorization request to answer, show its done page."""
     session = db_session()
@@ -186,7 +186,7 @@ def _finish(auth: auth_session.AuthSession, progress: Progress) -> Response:
     if user is None:
         raise FlowBroken("the flow finished without recognising a member: it needs an authenticator")
     if not auth.request or _first_sign_in_pending(user, progress):
-        return _done_page(auth)
+        return _done_page(auth, client)
     if user.first_login_completed_at is None:
         user.first_login_completed_at = utcnow()
     # As Keycloak, only a completed sign-in clears the member's failures: a known password must
@@ -214,12 +214,10 @@ def _first_sign_in_pending(user: User, progress: Progress) -> bool:
     return user.first_login_completed_at is None and progress.flow.get("flow") != g.realm_config.browser_flow
 
 
-def _done_page(auth: auth_session.AuthSession) -> Response:
-    session = db_session()
-    session.commit()
+def _done_page(auth: auth_session.AuthSession, client: Client | None) -> Response:
+    db_session().commit()
     auth_session.finish(auth)
     done = auth.done_page or {}
-    client = find_client(session, g.realm, auth.client_id)
     return render_template("member-flow-done.html", message_key=done.get("message") or "member_flow.done",
                            back_url=done.get("redirect_uri") or _portal_url(client))
 
@@ -270,7 +268,7 @@ def _go_on(auth: auth_session.AuthSession, client: Client | None) -> Response:
     progress = Progress(**auth.progress)
     try:
         if _engine(auth, client).current(progress) is None:
-            return _finish(auth, progress)
+            return _finish(auth, progress, client)
     except FlowBroken:
         return _show(auth, client)
     url = url_for("oidc.show_step", realm=g.realm.name, tab_id=auth.tab_id, client_id=auth.client_id)
