@@ -46,7 +46,7 @@ from idp.db.models import PendingRequiredAction, Realm, TermsAcceptance, User
 from idp.db.users import UserExists
 from idp.realms import hash_client_secret, save_realm
 from idp.realms.keycloak_mapping import AttributeMapping
-from idp.realms.keycloak_users import ImportedUser, members
+from idp.realms.keycloak_users import ImportedUser, members, role_mappings
 from idp.realms.keycloak_values import KeycloakImportError
 from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES, ClientConfig, RealmConfig
 
@@ -336,17 +336,18 @@ def _service_account_roles(users: list[tuple[str, dict]], notes: list[str]) -> d
         client_id = entry.get("serviceAccountClientId")
         if not client_id:
             continue
-        client_roles = {name: list(names) for name, names in (entry.get("clientRoles") or {}).items()}
+        here = f"{where} (service account of {client_id!r})"
+        realm_roles, client_roles = role_mappings(entry, here)
+        client_roles = {name: list(names) for name, names in client_roles.items()}
         management = client_roles.pop(REALM_MANAGEMENT, [])
         kept = [role for role in management if role in REALM_MANAGEMENT_ROLES]
         if kept:
             client_roles[REALM_MANAGEMENT] = kept
         if len(kept) < len(management):
             dropped = ", ".join(sorted(set(management) - set(kept)))
-            notes.append(f"{where} (service account of {client_id!r}): {REALM_MANAGEMENT} roles {dropped} skipped, "
+            notes.append(f"{here}: {REALM_MANAGEMENT} roles {dropped} skipped, "
                          "the Admin REST API here does not offer them")
-        realm_roles = [r for r in entry.get("realmRoles") or [] if not r.startswith("default-roles-")]
-        roles[client_id] = (realm_roles, client_roles)
+        roles[client_id] = ([r for r in realm_roles if not r.startswith("default-roles-")], client_roles)
     return roles
 
 

@@ -121,7 +121,7 @@ def _member(entry: dict, where: str, settings, mapping: AttributeMapping, roles:
     if entry.get("createdTimestamp"):
         fields["created_at"] = from_millis(entry["createdTimestamp"], where, "createdTimestamp")
     groups = _groups(entry.get("groups") or [], where, roles)
-    realm_roles, client_roles = roles.effective(*_role_mappings(entry, where), groups, where)
+    realm_roles, client_roles = roles.effective(*role_mappings(entry, where), groups, where)
     return ImportedUser(
         id=_user_id(entry, where, credentials), username=username.strip().lower(), fields=fields,
         roles=realm_roles, client_roles=client_roles, groups=groups,
@@ -152,7 +152,8 @@ def _attributes(attributes, where: str) -> dict[str, list[str]]:
     return {name: [str(v) for v in (value if isinstance(value, list) else [value])] for name, value in attributes.items()}
 
 
-def _role_mappings(entry: dict, where: str) -> tuple[list[str], dict[str, list[str]]]:
+def role_mappings(entry: dict, where: str) -> tuple[list[str], dict[str, list[str]]]:
+    """A user entry's own realmRoles and clientRoles, checked to be role names."""
     realm_roles, client_roles = entry.get("realmRoles") or [], entry.get("clientRoles") or {}
     if not _names(realm_roles):
         raise KeycloakImportError(f"{where}: realmRoles must be a list of role names")

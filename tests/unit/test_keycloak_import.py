@@ -113,6 +113,15 @@ def test_a_service_account_keeps_the_admin_roles_offered_here_and_the_rest_is_no
             "the Admin REST API here does not offer them") in parsed.notes
 
 
+def test_a_service_account_whose_roles_are_not_names_is_refused_naming_it(export, settings):
+    user_entry(export, "service-account-kosmo-batch")["clientRoles"]["realm-management"].append(None)
+    assert refusal(export, settings) == ("users[5] (service account of 'kosmo-batch'): clientRoles must be an object "
+                                         "of clientId -> list of role names")
+    user_entry(export, "service-account-kosmo-batch")["clientRoles"]["realm-management"].pop()
+    user_entry(export, "service-account-kosmo-batch")["realmRoles"] = "member-sync"
+    assert refusal(export, settings) == "users[5] (service account of 'kosmo-batch'): realmRoles must be a list of role names"
+
+
 def test_a_confidential_client_keeps_its_secret_only_as_a_hash(imported, database):
     with database.session() as session:
         portal = session.scalar(select(Client).where(Client.client_id == "kosmo-portal"))
