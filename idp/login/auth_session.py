@@ -5,6 +5,7 @@ form, as Keycloak does), so two tabs signing in at once never overwrite each oth
 """
 from __future__ import annotations
 
+import copy
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -54,6 +55,7 @@ def start(client_id: str, authorization_request: dict, progress: dict, **fields)
 
 
 def save(auth: AuthSession) -> None:
+    _read_this_request().pop(auth.key, None)
     ephemeral().put(auth.key, asdict(auth), g.realm_config.tokens.login_timeout)
 
 
@@ -61,11 +63,21 @@ def load(tab_id: str | None) -> AuthSession | None:
     root_id = request.cookies.get(COOKIE)
     if not root_id or not tab_id:
         return None
-    data = ephemeral().get(f"auth:{g.realm.id}:{root_id}:{tab_id}")
-    return AuthSession(**data) if data else None
+    key = f"auth:{g.realm.id}:{root_id}:{tab_id}"
+    read = _read_this_request()
+    if key not in read:
+        read[key] = ephemeral().get(key)
+    return AuthSession(**copy.deepcopy(read[key])) if read[key] else None
+
+
+def _read_this_request() -> dict[str, dict | None]:
+    """What `load` read from the store during this request, until `save` or `finish` changes it:
+    the rate limiter reads a step form's session before the view does, and once is enough."""
+    return g.setdefault("auth_sessions_read", {})
 
 
 def finish(auth: AuthSession) -> None:
+    _read_this_request().pop(auth.key, None)
     ephemeral().delete(auth.key)
 
 
