@@ -33,4 +33,4 @@ def prepare(settings: Settings, database: Database, echo: Callable[[str], None] 
     with database.session() as session:
         for realm in session.scalars(select(Realm)):
             ensure_signing_key(session, realm)
-            ensure_account_console(session, realm, settings.issuer(realm.name))
+            ensure_account_console(session, realm, settings)

@@ -118,14 +118,19 @@ def _apply_client(client: Client, config: ClientConfig, secret_hash: str | None)
 ACCOUNT_CONSOLE = "account-console"
 
 
-def ensure_account_console(session: Session, realm: Realm, issuer: str) -> Client:
+def ensure_account_console(session: Session, realm: Realm, settings) -> Client:
     """The realm's own `account-console` client, through which the account pages sign members in
     and run Keycloak's application-initiated actions (kc_action), as Keycloak's account console does."""
+    from idp.i18n import messages_for
+
     client = session.scalar(select(Client).where(Client.realm_id == realm.id, Client.client_id == ACCOUNT_CONSOLE))
     if client is None:
-        client = Client(realm_id=realm.id, client_id=ACCOUNT_CONSOLE, name="アカウント管理", public=True,
+        # Members see the name among a session's services: the account pages' title in the realm's theme.
+        name = messages_for(settings.themes_dir, realm_config(realm).theme)["account.title"]
+        client = Client(realm_id=realm.id, client_id=ACCOUNT_CONSOLE, name=name, public=True,
                         pkce_required=True, standard_flow=True, attributes={"builtin": True})
         session.add(client)
+    issuer = settings.issuer(realm.name)
     client.redirect_uris = [f"{issuer}/account/callback"]
     client.base_url = f"{issuer}/account"
     session.flush()

@@ -223,3 +223,6 @@ def test_the_built_in_account_console_survives_a_reimport_and_is_not_exported(id
 
     assert count(database, Client, Client.client_id == "account-console") == 1
     assert "account-console" not in idp("realm", "export", "kosmo-demo").output
+    with database.session() as session:
+        console = session.scalar(select(Client).where(Client.client_id == "account-console"))
+        assert console.name == "アカウント管理"  # the theme's account.title, shown among a session's services
