@@ -54,6 +54,6 @@ def positive(value, where: str, name: str, minimum: int = 1) -> int:
         if isinstance(value, bool) or int(value) < minimum:
             raise ValueError
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
         kind = "a positive" if minimum == 1 else "a non-negative"
         raise KeycloakImportError(f"{where}: {name} must be {kind} whole number, not {value!r}") from None

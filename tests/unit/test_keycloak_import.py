@@ -461,6 +461,8 @@ def test_an_unknown_password_algorithm_is_refused_naming_the_user_and_credential
          "credentials[1]: OTP secret is marked BASE32 but is not base32"),
         (lambda u: u["credentials"][1].update(credentialData='{"subType":"totp","digits":7,"period":30,"algorithm":"HmacSHA1"}'),
          "credentials[1]: OTP digits must be 6 or 8, not 7"),
+        (lambda u: u["credentials"][1].update(credentialData='{"subType":"totp","digits":6,"period":Infinity,"algorithm":"HmacSHA1"}'),
+         "credentials[1]: credentialData.period must be a positive whole number, not inf"),
         (lambda u: u["credentials"][0].update(secretData='{"value":"%%%","salt":"AAAA"}'),
          "credentials[0]: secretData.value is not base64"),
         (lambda u: u["credentials"][0].update(secretData="{not json"),
@@ -473,7 +475,7 @@ def test_an_unknown_password_algorithm_is_refused_naming_the_user_and_credential
         (lambda u: u.update(clientRoles={"kosmo-portal": "member"}), "clientRoles must be an object of clientId"),
         (lambda u: u.update(groups="/組合員"), "groups must be a list of group paths"),
     ],
-    ids=["bad-base32", "digits", "hash-not-base64", "secret-not-json", "required-action", "birthdate", "created",
+    ids=["bad-base32", "digits", "period-infinite", "hash-not-base64", "secret-not-json", "required-action", "birthdate", "created",
          "no-username", "realm-roles", "client-roles", "groups"],
 )
 def test_a_bad_member_entry_is_refused_naming_it(export, settings, change, expected):
