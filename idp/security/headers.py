@@ -26,7 +26,9 @@ def init_app(app: Flask) -> None:
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers["Content-Security-Policy"] = POLICY.format(form_action=" ".join(["'self'", *_relying_party_origins()]))
+    # Only a page has forms: JSON, token and key answers skip reading the realm's clients.
+    origins = _relying_party_origins() if response.mimetype == "text/html" else []
+    headers["Content-Security-Policy"] = POLICY.format(form_action=" ".join(["'self'", *origins]))
     headers["X-Frame-Options"] = "DENY"
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"
