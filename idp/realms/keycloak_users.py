@@ -107,6 +107,8 @@ def _member(entry: dict, where: str, settings, mapping: AttributeMapping, roles:
     if not isinstance(username, str) or not username.strip():
         raise KeycloakImportError(f"{where}: a user needs a username")
     attributes = _attributes(entry.get("attributes"), where)
+    if not isinstance(entry.get("email") or "", str):
+        raise KeycloakImportError(f"{where}: email must be a string")
     credentials = _credentials(entry.get("credentials") or [], where, settings, skipped)
     progress = first_sign_in(attributes, {c.type for c in credentials}, mapping, where, now)
     fields = {
@@ -176,6 +178,8 @@ def _groups(paths, where: str, roles: "RoleGraph") -> list[str]:
 
 
 def _required_actions(actions: list, where: str) -> list[str]:
+    if not _names(actions):
+        raise KeycloakImportError(f"{where}: requiredActions must be a list of required action names")
     for action in actions:
         if action not in REQUIRED_ACTIONS:
             raise KeycloakImportError(f"{where}: unknown required action {action!r}")
@@ -366,7 +370,7 @@ def _passkey(entry: dict, where: str) -> Credential:
         "credentialPublicKey": webauthn.encode(public_key),
         "counter": positive(data.get("counter", 0), where, "credentialData.counter", minimum=0),
         "aaguid": aaguid,
-        "transports": [t for t in transports if t in webauthn.KNOWN_TRANSPORTS],
+        "transports": [t for t in transports if isinstance(t, str) and t in webauthn.KNOWN_TRANSPORTS],
         "attestationStatementFormat": data.get("attestationStatementFormat") or "none",
     })
 

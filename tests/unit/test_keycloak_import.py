@@ -323,6 +323,14 @@ def test_passkeys_keep_their_credential_id_public_key_and_sign_count(imported, d
     assert sato_passkey.user_label == "Pixel"
 
 
+def test_passkey_transports_that_are_not_names_are_left_out(export, settings):
+    credential = user_entry(export, "ito05")["credentials"][1]
+    data = json.loads(credential["credentialData"])
+    credential["credentialData"] = json.dumps({**data, "transports": [{"usb": True}, ["nfc"], "internal"]})
+    [passkey] = [c for c in parsed_member(export, settings, "ito05").credentials if c.type == "webauthn"]
+    assert passkey.credential_data["transports"] == ["internal"]
+
+
 def test_credential_types_that_cannot_be_carried_over_are_skipped_with_a_note(export, settings):
     user_entry(export, "kato04")["credentials"].append(
         {"id": "00000000-0000-0000-0000-000000000199", "type": "recovery-authn-codes", "createdDate": 1730000000000,
@@ -468,6 +476,8 @@ def test_an_unknown_password_algorithm_is_refused_naming_the_user_and_credential
         (lambda u: u["credentials"][0].update(secretData="{not json"),
          "credentials[0]: secretData is not valid JSON"),
         (lambda u: u.update(requiredActions=["MAKE_COFFEE"]), "unknown required action 'MAKE_COFFEE'"),
+        (lambda u: u.update(requiredActions=[["VERIFY_EMAIL"]]), "requiredActions must be a list of required action names"),
+        (lambda u: u.update(email=["tanaka@example.jp"]), "email must be a string"),
         (lambda u: u.update(attributes={"birthdate": ["1 April 1980"]}), "attribute birthdate '1 April 1980' is not a date"),
         (lambda u: u.update(createdTimestamp="yesterday"), "createdTimestamp 'yesterday' is not a time in milliseconds"),
         (lambda u: u.update(username=""), "a user needs a username"),
@@ -475,8 +485,9 @@ def test_an_unknown_password_algorithm_is_refused_naming_the_user_and_credential
         (lambda u: u.update(clientRoles={"kosmo-portal": "member"}), "clientRoles must be an object of clientId"),
         (lambda u: u.update(groups="/組合員"), "groups must be a list of group paths"),
     ],
-    ids=["bad-base32", "digits", "period-infinite", "hash-not-base64", "secret-not-json", "required-action", "birthdate", "created",
-         "no-username", "realm-roles", "client-roles", "groups"],
+    ids=["bad-base32", "digits", "period-infinite", "hash-not-base64", "secret-not-json", "required-action",
+         "required-action-not-a-name", "email-not-a-string", "birthdate", "created", "no-username", "realm-roles",
+         "client-roles", "groups"],
 )
 def test_a_bad_member_entry_is_refused_naming_it(export, settings, change, expected):
     change(user_entry(export, "tanaka01"))
