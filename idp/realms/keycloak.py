@@ -46,7 +46,7 @@ from idp.db.models import PendingRequiredAction, Realm, TermsAcceptance, User
 from idp.db.users import UserExists
 from idp.realms import hash_client_secret, save_realm
 from idp.realms.keycloak_mapping import AttributeMapping
-from idp.realms.keycloak_users import ImportedUser, members, role_mappings
+from idp.realms.keycloak_users import ImportedUser, members, role_mappings, string_list
 from idp.realms.keycloak_values import KeycloakImportError
 from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES, ClientConfig, RealmConfig
 
@@ -431,14 +431,17 @@ def _webauthn(export: dict, has_passkeys: bool) -> dict:
 
 
 def _clients(export: dict, service_roles: dict[str, tuple[list, dict]], notes: list[str]) -> list[ClientConfig]:
+    if not isinstance(export.get("clients") or [], list):
+        raise KeycloakImportError("clients must be a list of client entries")
     clients = []
     for index, entry in enumerate(export.get("clients") or []):
         if not isinstance(entry, dict):
             raise KeycloakImportError(f"clients[{index}]: a client entry must be a JSON object")
         client_id = entry.get("clientId")
-        if client_id in BUILT_IN_CLIENTS or entry.get("attributes", {}).get("realm_client") == "true":
-            continue
         where = f"clients[{index}] (clientId {client_id!r})"
+        _check_client_shape(entry, where)
+        if client_id in BUILT_IN_CLIENTS or (entry.get("attributes") or {}).get("realm_client") == "true":
+            continue
         if entry.get("protocol", "openid-connect") != "openid-connect":
             notes.append(f"{where}: skipped, {entry['protocol']} clients are not supported")
             continue
@@ -451,6 +454,22 @@ def _clients(export: dict, service_roles: dict[str, tuple[list, dict]], notes: l
         except ValidationError as exc:
             raise KeycloakImportError(f"{where}: {_client_problem(exc)}") from None
     return clients
+
+
+def _check_client_shape(entry: dict, where: str) -> None:
+    """The keys read below hold the JSON types Keycloak writes, so a hand-edited entry is refused by name."""
+    for key in ("clientId", "name", "rootUrl", "baseUrl", "secret"):
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            raise KeycloakImportError(f"{where}: {key} must be a string")
+    for key in ("redirectUris", "webOrigins"):
+        if not string_list(entry.get(key) or []):
+            raise KeycloakImportError(f"{where}: {key} must be a list of strings")
+    attributes = entry.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise KeycloakImportError(f"{where}: attributes must be an object of name -> string")
+    for name in ("realm_client", "post.logout.redirect.uris", "pkce.code.challenge.method"):
+        if not isinstance(attributes.get(name) or "", str):
+            raise KeycloakImportError(f'{where}: attributes."{name}" must be a string')
 
 
 def _client_values(entry: dict, where: str, service_roles: tuple[list, dict]) -> dict | None:

@@ -157,19 +157,19 @@ def _attributes(attributes, where: str) -> dict[str, list[str]]:
 def role_mappings(entry: dict, where: str) -> tuple[list[str], dict[str, list[str]]]:
     """A user entry's own realmRoles and clientRoles, checked to be role names."""
     realm_roles, client_roles = entry.get("realmRoles") or [], entry.get("clientRoles") or {}
-    if not _names(realm_roles):
+    if not string_list(realm_roles):
         raise KeycloakImportError(f"{where}: realmRoles must be a list of role names")
-    if not isinstance(client_roles, dict) or not all(_names(names) for names in client_roles.values()):
+    if not isinstance(client_roles, dict) or not all(string_list(names) for names in client_roles.values()):
         raise KeycloakImportError(f"{where}: clientRoles must be an object of clientId -> list of role names")
     return realm_roles, client_roles
 
 
-def _names(value) -> bool:
+def string_list(value) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def _groups(paths, where: str, roles: "RoleGraph") -> list[str]:
-    if not _names(paths):
+    if not string_list(paths):
         raise KeycloakImportError(f"{where}: groups must be a list of group paths")
     for path in paths:
         if path not in roles.groups:
@@ -178,7 +178,7 @@ def _groups(paths, where: str, roles: "RoleGraph") -> list[str]:
 
 
 def _required_actions(actions: list, where: str) -> list[str]:
-    if not _names(actions):
+    if not string_list(actions):
         raise KeycloakImportError(f"{where}: requiredActions must be a list of required action names")
     for action in actions:
         if action not in REQUIRED_ACTIONS:

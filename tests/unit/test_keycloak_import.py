@@ -175,6 +175,21 @@ def test_a_client_with_plain_pkce_is_refused(export, settings):
     assert refusal(export, settings).startswith("clients[3] (clientId 'kosmo-app'): ")
 
 
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        ("redirectUris", [["https://portal.example.jp/cb"]], "redirectUris must be a list of strings"),
+        ("secret", 12345, "secret must be a string"),
+        ("rootUrl", {"url": "https://portal.example.jp"}, "rootUrl must be a string"),
+        ("attributes", ["pkce.code.challenge.method"], "attributes must be an object of name -> string"),
+    ],
+    ids=["redirect-uris", "secret", "root-url", "attributes"],
+)
+def test_a_client_value_of_the_wrong_json_type_is_refused_naming_it(export, settings, key, value, expected):
+    export["clients"][2][key] = value
+    assert refusal(export, settings) == f"clients[2] (clientId 'kosmo-portal'): {expected}"
+
+
 def test_a_custom_browser_flow_needs_its_yaml_file(export, settings):
     export["browserFlow"] = "kosmo-member"
     assert refusal(export, settings).startswith("realm setting browserFlow: flow 'kosmo-member' has no file kosmo-member.yaml")
