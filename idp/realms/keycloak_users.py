@@ -193,22 +193,37 @@ class RoleGraph:
     """The realm's roles (with their composites) and groups (with their roles), from the export."""
 
     def __init__(self, export: dict):
-        roles = export.get("roles") or {}
+        roles = _shaped(export.get("roles"), dict, "roles")
         self.known = roles != {}
         self.composites: dict[tuple, dict] = {}
-        for role in roles.get("realm") or []:
-            self.composites[(None, role.get("name"))] = role.get("composites") or {}
-        for client_id, client_roles in (roles.get("client") or {}).items():
-            for role in client_roles or []:
-                self.composites[(client_id, role.get("name"))] = role.get("composites") or {}
+        for index, role in enumerate(_shaped(roles.get("realm"), list, "roles.realm")):
+            self._add_role(None, role, f"roles.realm[{index}]")
+        for client_id, client_roles in _shaped(roles.get("client"), dict, "roles.client").items():
+            for index, role in enumerate(_shaped(client_roles, list, f"roles.client.{client_id}")):
+                self._add_role(client_id, role, f"roles.client.{client_id}[{index}]")
         self.groups: dict[str, dict] = {}
-        self._add_groups(export.get("groups") or [], "")
+        self._add_groups(_shaped(export.get("groups"), list, "groups"), "", "groups")
 
-    def _add_groups(self, groups: list, parent: str) -> None:
-        for group in groups:
-            path = group.get("path") or f"{parent}/{group.get('name')}"
+    def _add_role(self, client_id: str | None, role, where: str) -> None:
+        if not isinstance(role, dict) or not isinstance(role.get("name"), str):
+            raise KeycloakImportError(f"{where}: a role must be an object with a name")
+        composites = _shaped(role.get("composites"), dict, f"{where}.composites")
+        client_composites = _shaped(composites.get("client"), dict, f"{where}.composites.client")
+        if not string_list(composites.get("realm") or []) or not all(map(string_list, client_composites.values())):
+            raise KeycloakImportError(f"{where}.composites: realm must list role names, client map clientId -> names")
+        self.composites[(client_id, role["name"])] = composites
+
+    def _add_groups(self, groups: list, parent: str, where: str) -> None:
+        for index, group in enumerate(groups):
+            here = f"{where}[{index}]"
+            if not isinstance(group, dict) or not isinstance(group.get("name"), str):
+                raise KeycloakImportError(f"{here}: a group must be an object with a name")
+            if not isinstance(group.get("path") or "", str):
+                raise KeycloakImportError(f"{here}: path must be a string")
+            role_mappings(group, here)
+            path = group.get("path") or f"{parent}/{group['name']}"
             self.groups[path] = group
-            self._add_groups(group.get("subGroups") or [], path)
+            self._add_groups(_shaped(group.get("subGroups"), list, f"{here}.subGroups"), path, f"{here}.subGroups")
 
     def effective(self, realm_roles: list, client_roles: dict, groups: list[str], where: str) -> tuple[list, dict]:
         """The member's realm and client roles as Keycloak's tokens list them."""
@@ -243,6 +258,15 @@ class RoleGraph:
         for client, names in (composites.get("client") or {}).items():
             for name in names:
                 self._expand((client, name), found, where)
+
+
+def _shaped(value, kind: type, where: str):
+    """`value`, or an empty one when absent; refused by name when it is not of the JSON type Keycloak writes."""
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise KeycloakImportError(f"{where} must be a JSON {'object' if kind is dict else 'list'}")
+    return value
 
 
 def _ancestors(path: str) -> list[str]:

@@ -190,6 +190,24 @@ def test_a_client_value_of_the_wrong_json_type_is_refused_naming_it(export, sett
     assert refusal(export, settings) == f"clients[2] (clientId 'kosmo-portal'): {expected}"
 
 
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda e: e["groups"][0]["subGroups"][0].update(realmRoles="dependant"),
+         "groups[0].subGroups[0]: realmRoles must be a list of role names"),
+        (lambda e: e["groups"][0].update(subGroups={"name": "被扶養者"}), "groups[0].subGroups must be a JSON list"),
+        (lambda e: e["roles"]["realm"][3].pop("name"), "roles.realm[3]: a role must be an object with a name"),
+        (lambda e: e["roles"]["realm"][0].update(composites={"realm": "insured"}),
+         "roles.realm[0].composites: realm must list role names, client map clientId -> names"),
+        (lambda e: e.update(groups={"組合員": {}}), "groups must be a JSON list"),
+    ],
+    ids=["group-roles", "sub-groups", "role-name", "composites", "groups"],
+)
+def test_roles_and_groups_of_the_wrong_json_type_are_refused_naming_them(export, settings, change, expected):
+    change(export)
+    assert refusal(export, settings) == expected
+
+
 def test_a_custom_browser_flow_needs_its_yaml_file(export, settings):
     export["browserFlow"] = "kosmo-member"
     assert refusal(export, settings).startswith("realm setting browserFlow: flow 'kosmo-member' has no file kosmo-member.yaml")
