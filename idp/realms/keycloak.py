@@ -46,8 +46,8 @@ from idp.db.models import PendingRequiredAction, Realm, TermsAcceptance, User
 from idp.db.users import UserExists
 from idp.realms import hash_client_secret, save_realm
 from idp.realms.keycloak_mapping import AttributeMapping
-from idp.realms.keycloak_users import ImportedUser, members, role_mappings, string_list
-from idp.realms.keycloak_values import KeycloakImportError
+from idp.realms.keycloak_users import ImportedUser, members, role_mappings
+from idp.realms.keycloak_values import KeycloakImportError, shaped, string_list
 from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES, ClientConfig, RealmConfig
 
 __all__ = ["KeycloakImportError", "ExportFiles", "KeycloakImport", "read_export", "parse_export", "plan_import",
@@ -321,7 +321,7 @@ def _user_entries(files: ExportFiles):
     """Every user entry with where it is, for messages (`users[3]`, `R-users-1.json: users[0]`)."""
     lists = [("", files.realm.get("users"))] + [(f"{name}: ", content["users"]) for name, content in files.user_files]
     for prefix, entries in lists:
-        for index, entry in enumerate(entries or []):
+        for index, entry in enumerate(shaped(entries, list, f"{prefix}users")):
             if not isinstance(entry, dict):
                 raise KeycloakImportError(f"{prefix}users[{index}]: a user entry must be a JSON object")
             yield f"{prefix}users[{index}]", entry
@@ -336,6 +336,8 @@ def _service_account_roles(users: list[tuple[str, dict]], notes: list[str]) -> d
         client_id = entry.get("serviceAccountClientId")
         if not client_id:
             continue
+        if not isinstance(client_id, str):
+            raise KeycloakImportError(f"{where}: serviceAccountClientId must be a string")
         here = f"{where} (service account of {client_id!r})"
         realm_roles, client_roles = role_mappings(entry, here)
         client_roles = {name: list(names) for name, names in client_roles.items()}
@@ -407,6 +409,10 @@ def _flow(export: dict, key: str, keycloak_default: str, our_default: str, setti
 
 def _webauthn(export: dict, has_passkeys: bool) -> dict:
     """Keycloak's two WebAuthn policies (second factor, passwordless) as our one `webauthn` section."""
+    for policy in ("webAuthnPolicy", "webAuthnPolicyPasswordless"):
+        for key in (f"{policy}RpId", f"{policy}UserVerificationRequirement", f"{policy}RpEntityName"):
+            if export.get(key) is not None and not isinstance(export[key], str):
+                raise KeycloakImportError(f"realm setting {key}: must be a string")
     first_factor = bool(export.get("webAuthnPolicyPasswordlessPasskeysEnabled"))
     rp_ids = {export.get(key) for key in ("webAuthnPolicyRpId", "webAuthnPolicyPasswordlessRpId")} - UNSET_POLICY
     if len(rp_ids) > 1 and has_passkeys:

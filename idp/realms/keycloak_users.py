@@ -19,7 +19,7 @@ from idp.db.models import Credential
 from idp.db.users import OTP, PASSWORD, normalize_email
 from idp.realms.keycloak_mapping import AttributeMapping, first_sign_in
 from idp.realms.keycloak_values import (KeycloakImportError, check_base32, check_base64, from_millis, json_field,
-                                        positive)
+                                        positive, shaped, string_list)
 from idp.security.secret_box import encrypt
 
 PASSWORD_ALGORITHMS = {"pbkdf2", "pbkdf2-sha256", "pbkdf2-sha512", "argon2"}
@@ -109,7 +109,7 @@ def _member(entry: dict, where: str, settings, mapping: AttributeMapping, roles:
     attributes = _attributes(entry.get("attributes"), where)
     if not isinstance(entry.get("email") or "", str):
         raise KeycloakImportError(f"{where}: email must be a string")
-    credentials = _credentials(entry.get("credentials") or [], where, settings, skipped)
+    credentials = _credentials(shaped(entry.get("credentials"), list, f"{where}: credentials"), where, settings, skipped)
     progress = first_sign_in(attributes, {c.type for c in credentials}, mapping, where, now)
     fields = {
         "email": normalize_email(entry.get("email")),
@@ -164,10 +164,6 @@ def role_mappings(entry: dict, where: str) -> tuple[list[str], dict[str, list[st
     return realm_roles, client_roles
 
 
-def string_list(value) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
 def _groups(paths, where: str, roles: "RoleGraph") -> list[str]:
     if not string_list(paths):
         raise KeycloakImportError(f"{where}: groups must be a list of group paths")
@@ -193,22 +189,22 @@ class RoleGraph:
     """The realm's roles (with their composites) and groups (with their roles), from the export."""
 
     def __init__(self, export: dict):
-        roles = _shaped(export.get("roles"), dict, "roles")
+        roles = shaped(export.get("roles"), dict, "roles")
         self.known = roles != {}
         self.composites: dict[tuple, dict] = {}
-        for index, role in enumerate(_shaped(roles.get("realm"), list, "roles.realm")):
+        for index, role in enumerate(shaped(roles.get("realm"), list, "roles.realm")):
             self._add_role(None, role, f"roles.realm[{index}]")
-        for client_id, client_roles in _shaped(roles.get("client"), dict, "roles.client").items():
-            for index, role in enumerate(_shaped(client_roles, list, f"roles.client.{client_id}")):
+        for client_id, client_roles in shaped(roles.get("client"), dict, "roles.client").items():
+            for index, role in enumerate(shaped(client_roles, list, f"roles.client.{client_id}")):
                 self._add_role(client_id, role, f"roles.client.{client_id}[{index}]")
         self.groups: dict[str, dict] = {}
-        self._add_groups(_shaped(export.get("groups"), list, "groups"), "", "groups")
+        self._add_groups(shaped(export.get("groups"), list, "groups"), "", "groups")
 
     def _add_role(self, client_id: str | None, role, where: str) -> None:
         if not isinstance(role, dict) or not isinstance(role.get("name"), str):
             raise KeycloakImportError(f"{where}: a role must be an object with a name")
-        composites = _shaped(role.get("composites"), dict, f"{where}.composites")
-        client_composites = _shaped(composites.get("client"), dict, f"{where}.composites.client")
+        composites = shaped(role.get("composites"), dict, f"{where}.composites")
+        client_composites = shaped(composites.get("client"), dict, f"{where}.composites.client")
         if not string_list(composites.get("realm") or []) or not all(map(string_list, client_composites.values())):
             raise KeycloakImportError(f"{where}.composites: realm must list role names, client map clientId -> names")
         self.composites[(client_id, role["name"])] = composites
@@ -223,7 +219,7 @@ class RoleGraph:
             role_mappings(group, here)
             path = group.get("path") or f"{parent}/{group['name']}"
             self.groups[path] = group
-            self._add_groups(_shaped(group.get("subGroups"), list, f"{here}.subGroups"), path, f"{here}.subGroups")
+            self._add_groups(shaped(group.get("subGroups"), list, f"{here}.subGroups"), path, f"{here}.subGroups")
 
     def effective(self, realm_roles: list, client_roles: dict, groups: list[str], where: str) -> tuple[list, dict]:
         """The member's realm and client roles as Keycloak's tokens list them."""
@@ -260,15 +256,6 @@ class RoleGraph:
                 self._expand((client, name), found, where)
 
 
-def _shaped(value, kind: type, where: str):
-    """`value`, or an empty one when absent; refused by name when it is not of the JSON type Keycloak writes."""
-    if value is None:
-        return kind()
-    if not isinstance(value, kind):
-        raise KeycloakImportError(f"{where} must be a JSON {'object' if kind is dict else 'list'}")
-    return value
-
-
 def _ancestors(path: str) -> list[str]:
     parts = path.strip("/").split("/")
     return ["/" + "/".join(parts[: n + 1]) for n in range(len(parts))]
@@ -284,6 +271,8 @@ def _credentials(entries: list, where: str, settings, skipped: dict[str, int]) -
         if not isinstance(entry, dict):
             raise KeycloakImportError(f"{here}: a credential must be a JSON object")
         kind = entry.get("type")
+        if not isinstance(kind, str):
+            raise KeycloakImportError(f"{here}: type must be a string")
         if kind == PASSWORD:
             credential = _password(entry, here, settings)
         elif kind == OTP:

@@ -1,4 +1,4 @@
-"""Reading single values of a Keycloak export (JSON inside JSON, base64, times), and the one error
+"""Reading single values of a Keycloak export (JSON types, JSON inside JSON, base64, times), and the one error
 an import raises: `KeycloakImportError`, whose message names the file and the entry at fault."""
 from __future__ import annotations
 
@@ -57,3 +57,16 @@ def positive(value, where: str, name: str, minimum: int = 1) -> int:
     except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
         kind = "a positive" if minimum == 1 else "a non-negative"
         raise KeycloakImportError(f"{where}: {name} must be {kind} whole number, not {value!r}") from None
+
+
+def shaped(value, kind: type, where: str):
+    """`value`, or an empty one when absent; refused by name when it is not of the JSON type Keycloak writes."""
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise KeycloakImportError(f"{where} must be a JSON {'object' if kind is dict else 'list'}")
+    return value
+
+
+def string_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)

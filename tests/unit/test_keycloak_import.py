@@ -208,6 +208,25 @@ def test_roles_and_groups_of_the_wrong_json_type_are_refused_naming_them(export,
     assert refusal(export, settings) == expected
 
 
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda e: e.update(users={"tanaka01": {}}), "users must be a JSON list"),
+        (lambda e: user_entry(e, "kato04").update(credentials={"type": "password"}),
+         "users[3] (username 'kato04'): credentials must be a JSON list"),
+        (lambda e: user_entry(e, "kato04")["credentials"][0].update(type=["password"]),
+         "users[3] (username 'kato04'): credentials[0]: type must be a string"),
+        (lambda e: user_entry(e, "service-account-kosmo-batch").update(serviceAccountClientId=["kosmo-batch"]),
+         "users[5]: serviceAccountClientId must be a string"),
+        (lambda e: e.update(webAuthnPolicyRpId=["kosmo.example.jp"]), "realm setting webAuthnPolicyRpId: must be a string"),
+    ],
+    ids=["users", "credentials", "credential-type", "service-account-client-id", "webauthn-rp-id"],
+)
+def test_members_and_policies_of_the_wrong_json_type_are_refused_naming_them(export, settings, change, expected):
+    change(export)
+    assert refusal(export, settings) == expected
+
+
 def test_a_custom_browser_flow_needs_its_yaml_file(export, settings):
     export["browserFlow"] = "kosmo-member"
     assert refusal(export, settings).startswith("realm setting browserFlow: flow 'kosmo-member' has no file kosmo-member.yaml")
