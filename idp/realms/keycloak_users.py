@@ -302,13 +302,14 @@ def _password(entry: dict, where: str, settings) -> Credential:
     secret_data = json_field(entry, "secretData", where)
     credential_data = json_field(entry, "credentialData", where)
     algorithm = credential_data.get("algorithm")
-    if algorithm not in PASSWORD_ALGORITHMS:
+    if not isinstance(algorithm, str) or algorithm not in PASSWORD_ALGORITHMS:
         raise KeycloakImportError(f"{where}: unknown password algorithm {algorithm!r}")
     for name in ("value", "salt"):
         check_base64(secret_data.get(name), where, f"secretData.{name}")
     positive(credential_data.get("hashIterations"), where, "credentialData.hashIterations")
     if algorithm == "argon2":
-        _argon2_parameters(credential_data.get("additionalParameters") or {}, where)
+        _argon2_parameters(shaped(credential_data.get("additionalParameters"), dict,
+                                  f"{where}: credentialData.additionalParameters"), where)
     return Credential(type=PASSWORD, secret_data=secret_data, credential_data=credential_data,
                       temporary=bool(entry.get("temporary")))
 
@@ -342,7 +343,7 @@ def _otp(entry: dict, where: str, settings) -> Credential:
         check_base32(value, where)
     if data.get("subType") not in ("totp", "hotp"):
         raise KeycloakImportError(f"{where}: OTP subType {data.get('subType')!r} is neither totp nor hotp")
-    if data.get("algorithm") not in OTP_ALGORITHMS:
+    if not isinstance(data.get("algorithm"), str) or data["algorithm"] not in OTP_ALGORITHMS:
         raise KeycloakImportError(f"{where}: unknown OTP algorithm {data.get('algorithm')!r}")
     if data.get("digits") not in (6, 8):
         raise KeycloakImportError(f"{where}: OTP digits must be 6 or 8, not {data.get('digits')!r}")

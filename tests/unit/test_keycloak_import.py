@@ -227,6 +227,22 @@ def test_members_and_policies_of_the_wrong_json_type_are_refused_naming_them(exp
     assert refusal(export, settings) == expected
 
 
+@pytest.mark.parametrize(
+    "username, index, data, expected",
+    [
+        ("tanaka01", 0, {"hashIterations": 1, "algorithm": ["pbkdf2-sha256"]}, "unknown password algorithm ['pbkdf2-sha256']"),
+        ("tanaka01", 1, {"subType": "totp", "digits": 6, "period": 30, "algorithm": {"name": "HmacSHA1"}},
+         "unknown OTP algorithm {'name': 'HmacSHA1'}"),
+        ("sato03", 0, {"hashIterations": 5, "algorithm": "argon2", "additionalParameters": [["memory", "7168"]]},
+         "credentialData.additionalParameters must be a JSON object"),
+    ],
+    ids=["password-algorithm", "otp-algorithm", "argon2-parameters"],
+)
+def test_credential_data_of_the_wrong_json_type_is_refused_naming_it(export, settings, username, index, data, expected):
+    user_entry(export, username)["credentials"][index]["credentialData"] = json.dumps(data)
+    assert refusal(export, settings).endswith(f"credentials[{index}]: {expected}")
+
+
 def test_a_custom_browser_flow_needs_its_yaml_file(export, settings):
     export["browserFlow"] = "kosmo-member"
     assert refusal(export, settings).startswith("realm setting browserFlow: flow 'kosmo-member' has no file kosmo-member.yaml")
