@@ -7,7 +7,9 @@ either (the file, the folder, or the folder's realm file).
 
 The import is all or nothing: `parse_export` validates everything without touching the database
 and raises one `KeycloakImportError` naming the file and entry at fault
-(`R-users-1.json: users[3] (username 'x'): credentials[1]: unknown password algorithm 'md5'`);
+and the JSON path inside it
+(`R-users-1.json: users[3] (username 'x'): credentials[1].credentialData.algorithm: must be 'argon2', ...,
+not 'md5'`); the entries' JSON types are Keycloak's representations (`keycloak_models`);
 `plan_import` says what writing it would change (for `--dry-run`); only then does `write_import`
 write everything in the caller's transaction.
 
@@ -46,8 +48,9 @@ from idp.db.models import PendingRequiredAction, Realm, TermsAcceptance, User
 from idp.db.users import UserExists
 from idp.realms import hash_client_secret, save_realm
 from idp.realms.keycloak_mapping import AttributeMapping
-from idp.realms.keycloak_users import ImportedUser, members, role_mappings
-from idp.realms.keycloak_values import KeycloakImportError, shaped, string_list
+from idp.realms.keycloak_models import (ClientRepresentation, KeycloakImportError, RealmRepresentation, UserFile,
+                                        UserRepresentation, validated)
+from idp.realms.keycloak_users import ImportedUser, members
 from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES, ClientConfig, RealmConfig
 
 __all__ = ["KeycloakImportError", "ExportFiles", "KeycloakImport", "read_export", "parse_export", "plan_import",
@@ -221,11 +224,11 @@ def _read_json(path: Path):
 def parse_export(files: ExportFiles, settings, mapping: AttributeMapping | None = None,
                  now: datetime | None = None) -> KeycloakImport:
     """Validate a whole realm export (and its user files) into what will be written."""
-    export, notes = files.realm, []
-    users = list(_user_entries(files))
-    clients = _clients(export, _service_account_roles(users, notes), notes)
-    found = members(export, users, settings, mapping or AttributeMapping(), now or datetime.now(timezone.utc))
-    config = _realm_config(export, clients, settings, found.users)
+    realm, notes = validated(RealmRepresentation, files.realm), []
+    users = list(_user_entries(realm, files))
+    clients = _clients(realm, _service_account_roles(users, notes), notes)
+    found = members(realm, users, settings, mapping or AttributeMapping(), now or datetime.now(timezone.utc))
+    config = _realm_config(realm, clients, settings, found.users)
     federated = sum(len(content["federatedUsers"]) for _, content in files.federated_files)
     if federated:
         notes.append(f"federated users: {federated} skipped; their profiles live in the user federation "
@@ -317,30 +320,27 @@ def import_file(session: Session, path: Path | str, settings, mapping: Attribute
     return write_import(session, imported), imported
 
 
-def _user_entries(files: ExportFiles):
+def _user_entries(realm: RealmRepresentation, files: ExportFiles):
     """Every user entry with where it is, for messages (`users[3]`, `R-users-1.json: users[0]`)."""
-    lists = [("", files.realm.get("users"))] + [(f"{name}: ", content["users"]) for name, content in files.user_files]
-    for prefix, entries in lists:
-        for index, entry in enumerate(shaped(entries, list, f"{prefix}users")):
-            if not isinstance(entry, dict):
-                raise KeycloakImportError(f"{prefix}users[{index}]: a user entry must be a JSON object")
-            yield f"{prefix}users[{index}]", entry
+    lists = [("", realm.users)]
+    lists += [(f"{name}: ", validated(UserFile, content, name).users) for name, content in files.user_files]
+    for prefix, users in lists:
+        for index, user in enumerate(users):
+            yield f"{prefix}users[{index}]", user
 
 
-def _service_account_roles(users: list[tuple[str, dict]], notes: list[str]) -> dict[str, tuple[list, dict]]:
+def _service_account_roles(users: list[tuple[str, UserRepresentation]], notes: list[str]
+                           ) -> dict[str, tuple[list, dict]]:
     """A client's service account is a user in the export: its realm roles become the client's
     `service_account_roles` (save_realm adds the default-roles composite), its client roles
     `service_account_client_roles`, of realm-management only those the Admin REST API here knows."""
     roles = {}
-    for where, entry in users:
-        client_id = entry.get("serviceAccountClientId")
+    for where, user in users:
+        client_id = user.service_account_client_id
         if not client_id:
             continue
-        if not isinstance(client_id, str):
-            raise KeycloakImportError(f"{where}: serviceAccountClientId must be a string")
         here = f"{where} (service account of {client_id!r})"
-        realm_roles, client_roles = role_mappings(entry, here)
-        client_roles = {name: list(names) for name, names in client_roles.items()}
+        client_roles = {name: list(names) for name, names in user.client_roles.items()}
         management = client_roles.pop(REALM_MANAGEMENT, [])
         kept = [role for role in management if role in REALM_MANAGEMENT_ROLES]
         if kept:
@@ -349,20 +349,20 @@ def _service_account_roles(users: list[tuple[str, dict]], notes: list[str]) -> d
             dropped = ", ".join(sorted(set(management) - set(kept)))
             notes.append(f"{here}: {REALM_MANAGEMENT} roles {dropped} skipped, "
                          "the Admin REST API here does not offer them")
-        roles[client_id] = ([r for r in realm_roles if not r.startswith("default-roles-")], client_roles)
+        roles[client_id] = ([r for r in user.realm_roles if not r.startswith("default-roles-")], client_roles)
     return roles
 
 
 # Realm settings
 
 
-def _realm_config(export: dict, clients: list[ClientConfig], settings, users: list) -> RealmConfig:
-    values: dict = {"realm": export["realm"], "clients": clients,
-                    "webauthn": _webauthn(export, any(c.type == "webauthn" for _, m in users for c in m.credentials))}
+def _realm_config(realm: RealmRepresentation, clients: list[ClientConfig], settings, users: list) -> RealmConfig:
+    values: dict = {"realm": realm.realm, "clients": clients,
+                    "webauthn": _webauthn(realm, any(c.type == "webauthn" for _, m in users for c in m.credentials))}
     for key, (ours, keycloak_default, our_default) in FLOWS.items():
-        values[ours] = _flow(export, key, keycloak_default, our_default, settings)
+        values[ours] = _flow(realm, key, keycloak_default, our_default, settings)
     for key, path in REALM_SETTINGS.items():
-        value = _lookup(export, key)
+        value = realm.setting(key)
         if value is not None:
             _place(values, path, value)
     values.setdefault("password_policy", "")
@@ -370,13 +370,6 @@ def _realm_config(export: dict, clients: list[ClientConfig], settings, users: li
         return RealmConfig.model_validate(values)
     except ValidationError as exc:
         raise KeycloakImportError(_realm_problem(exc)) from None
-
-
-def _lookup(export: dict, dotted: str):
-    value = export
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 def _place(values: dict, path: tuple, value) -> None:
@@ -393,10 +386,10 @@ def _realm_problem(exc: ValidationError) -> str:
     return f"realm setting {key}: {error['msg']}"
 
 
-def _flow(export: dict, key: str, keycloak_default: str, our_default: str, settings) -> str:
+def _flow(realm: RealmRepresentation, key: str, keycloak_default: str, our_default: str, settings) -> str:
     """A flow the realm binds (browserFlow, resetCredentialsFlow): Keycloak's built-in one is ours
     already; a custom one needs a flow YAML of the same name."""
-    name = export.get(key) or keycloak_default
+    name = realm.setting(key) or keycloak_default
     if name == keycloak_default:
         return our_default
     if not (Path(settings.flows_dir) / f"{name}.yaml").exists():
@@ -407,27 +400,23 @@ def _flow(export: dict, key: str, keycloak_default: str, our_default: str, setti
     return name
 
 
-def _webauthn(export: dict, has_passkeys: bool) -> dict:
+def _webauthn(realm: RealmRepresentation, has_passkeys: bool) -> dict:
     """Keycloak's two WebAuthn policies (second factor, passwordless) as our one `webauthn` section."""
-    for policy in ("webAuthnPolicy", "webAuthnPolicyPasswordless"):
-        for key in (f"{policy}RpId", f"{policy}UserVerificationRequirement", f"{policy}RpEntityName"):
-            if export.get(key) is not None and not isinstance(export[key], str):
-                raise KeycloakImportError(f"realm setting {key}: must be a string")
-    first_factor = bool(export.get("webAuthnPolicyPasswordlessPasskeysEnabled"))
-    rp_ids = {export.get(key) for key in ("webAuthnPolicyRpId", "webAuthnPolicyPasswordlessRpId")} - UNSET_POLICY
+    first_factor = bool(realm.web_authn_policy_passwordless_passkeys_enabled)
+    rp_ids = {realm.web_authn_policy_rp_id, realm.web_authn_policy_passwordless_rp_id} - UNSET_POLICY
     if len(rp_ids) > 1 and has_passkeys:
         raise KeycloakImportError(
             f"realm setting webAuthnPolicyRpId: the two WebAuthn policies name different relying-party ids "
             f"{sorted(rp_ids)}; a passkey works for one id only, so set both to the same in Keycloak and export again")
     policy = "webAuthnPolicyPasswordless" if first_factor else "webAuthnPolicy"
     values: dict = {"passkey_first_factor": first_factor}
-    rp_id = export.get(f"{policy}RpId") or next(iter(rp_ids), None)
+    rp_id = realm.setting(f"{policy}RpId") or next(iter(rp_ids), None)
     if rp_id:
         values["rp_id"] = rp_id
-    verification = export.get(f"{policy}UserVerificationRequirement")
+    verification = realm.setting(f"{policy}UserVerificationRequirement")
     if verification not in UNSET_POLICY:
         values["user_verification"] = verification
-    name = export.get(f"{policy}RpEntityName")
+    name = realm.setting(f"{policy}RpEntityName")
     if name not in UNSET_POLICY and name != "keycloak":  # Keycloak's default; ours is the display name
         values["rp_name"] = name
     return values
@@ -436,22 +425,18 @@ def _webauthn(export: dict, has_passkeys: bool) -> dict:
 # Clients
 
 
-def _clients(export: dict, service_roles: dict[str, tuple[list, dict]], notes: list[str]) -> list[ClientConfig]:
-    if not isinstance(export.get("clients") or [], list):
-        raise KeycloakImportError("clients must be a list of client entries")
+def _clients(realm: RealmRepresentation, service_roles: dict[str, tuple[list, dict]], notes: list[str]
+             ) -> list[ClientConfig]:
     clients = []
-    for index, entry in enumerate(export.get("clients") or []):
-        if not isinstance(entry, dict):
-            raise KeycloakImportError(f"clients[{index}]: a client entry must be a JSON object")
-        client_id = entry.get("clientId")
+    for index, client in enumerate(realm.clients):
+        client_id = client.client_id
         where = f"clients[{index}] (clientId {client_id!r})"
-        _check_client_shape(entry, where)
-        if client_id in BUILT_IN_CLIENTS or (entry.get("attributes") or {}).get("realm_client") == "true":
+        if client_id in BUILT_IN_CLIENTS or client.attributes.realm_client == "true":
             continue
-        if entry.get("protocol", "openid-connect") != "openid-connect":
-            notes.append(f"{where}: skipped, {entry['protocol']} clients are not supported")
+        if client.protocol != "openid-connect":
+            notes.append(f"{where}: skipped, {client.protocol} clients are not supported")
             continue
-        values = _client_values(entry, where, service_roles.get(client_id, ([], {})))
+        values = _client_values(client, where, service_roles.get(client_id, ([], {})))
         if values is None:
             notes.append(f"{where}: skipped, a bearer-only client without a secret has nothing to sign in with")
             continue
@@ -462,57 +447,39 @@ def _clients(export: dict, service_roles: dict[str, tuple[list, dict]], notes: l
     return clients
 
 
-def _check_client_shape(entry: dict, where: str) -> None:
-    """The keys read below hold the JSON types Keycloak writes, so a hand-edited entry is refused by name."""
-    for key in ("clientId", "name", "rootUrl", "baseUrl", "secret"):
-        if entry.get(key) is not None and not isinstance(entry[key], str):
-            raise KeycloakImportError(f"{where}: {key} must be a string")
-    for key in ("redirectUris", "webOrigins"):
-        if not string_list(entry.get(key) or []):
-            raise KeycloakImportError(f"{where}: {key} must be a list of strings")
-    attributes = entry.get("attributes") or {}
-    if not isinstance(attributes, dict):
-        raise KeycloakImportError(f"{where}: attributes must be an object of name -> string")
-    for name in ("realm_client", "post.logout.redirect.uris", "pkce.code.challenge.method"):
-        if not isinstance(attributes.get(name) or "", str):
-            raise KeycloakImportError(f'{where}: attributes."{name}" must be a string')
-
-
-def _client_values(entry: dict, where: str, service_roles: tuple[list, dict]) -> dict | None:
-    attributes = entry.get("attributes") or {}
-    public = bool(entry.get("publicClient"))
-    bearer_only = bool(entry.get("bearerOnly"))
-    secret = None if public else _client_secret(entry, where, bearer_only)
+def _client_values(client: ClientRepresentation, where: str, service_roles: tuple[list, dict]) -> dict | None:
+    public, bearer_only = client.public_client, client.bearer_only
+    secret = None if public else _client_secret(client, where)
     if secret is None and bearer_only:
         return None
-    root = entry.get("rootUrl") or ""
-    redirect_uris = [_absolute(uri, root, where, "redirectUris") for uri in entry.get("redirectUris") or []]
+    root = client.root_url or ""
+    redirect_uris = [_absolute(uri, root, where, "redirectUris") for uri in client.redirect_uris]
     return {
-        "client_id": entry.get("clientId"),
-        "name": entry.get("name") or "",
-        "enabled": entry.get("enabled", True),
+        "client_id": client.client_id,
+        "name": client.name or "",
+        "enabled": client.enabled,
         "public": public,
         "secret": {"sha256": hash_client_secret(secret).split(":", 1)[1]} if secret else None,
         "redirect_uris": redirect_uris,
-        "post_logout_redirect_uris": _post_logout_uris(attributes, redirect_uris, root, where),
-        "web_origins": _web_origins(entry.get("webOrigins") or [], redirect_uris),
-        "base_url": _absolute(entry["baseUrl"], root, where, "baseUrl") if entry.get("baseUrl") else root,
-        "pkce_required": _pkce_required(attributes, where),
+        "post_logout_redirect_uris": _post_logout_uris(client, redirect_uris, root, where),
+        "web_origins": _web_origins(client.web_origins, redirect_uris),
+        "base_url": _absolute(client.base_url, root, where, "baseUrl") if client.base_url else root,
+        "pkce_required": _pkce_required(client, where),
         # A client with no redirect URI cannot complete the code flow in Keycloak either.
-        "standard_flow": bool(entry.get("standardFlowEnabled", True)) and bool(redirect_uris) and not bearer_only,
-        "direct_access_grants": bool(entry.get("directAccessGrantsEnabled")) and not bearer_only,
-        "service_account": bool(entry.get("serviceAccountsEnabled")) and not bearer_only,
+        "standard_flow": client.standard_flow_enabled and bool(redirect_uris) and not bearer_only,
+        "direct_access_grants": client.direct_access_grants_enabled and not bearer_only,
+        "service_account": client.service_accounts_enabled and not bearer_only,
         "service_account_roles": service_roles[0],
         "service_account_client_roles": service_roles[1],
     }
 
 
-def _client_secret(entry: dict, where: str, bearer_only: bool) -> str | None:
-    method = entry.get("clientAuthenticatorType", "client-secret")
+def _client_secret(client: ClientRepresentation, where: str) -> str | None:
+    method = client.client_authenticator_type
     if method != "client-secret":
         raise KeycloakImportError(f"{where}: client authentication {method!r} is not supported, only client secrets")
-    secret = entry.get("secret")
-    if secret == MASKED_SECRET or (not secret and not bearer_only):
+    secret = client.secret
+    if secret == MASKED_SECRET or (not secret and not client.bearer_only):
         raise KeycloakImportError(
             f"{where}: the export has no client secret (the admin console masks secrets; export with `kc.sh export`)"
         )
@@ -532,10 +499,10 @@ def _absolute(uri: str, root: str, where: str, key: str) -> str:
     return urljoin(root, uri)
 
 
-def _post_logout_uris(attributes: dict, redirect_uris: list[str], root: str, where: str) -> list[str]:
+def _post_logout_uris(client: ClientRepresentation, redirect_uris: list[str], root: str, where: str) -> list[str]:
     key = 'attributes."post.logout.redirect.uris"'
     uris = []
-    for uri in (attributes.get("post.logout.redirect.uris") or "").split("##"):
+    for uri in (client.attributes.post_logout_redirect_uris or "").split("##"):
         if uri == "+":
             uris.extend(redirect_uris)
         elif uri and uri != "-":
@@ -553,8 +520,8 @@ def _web_origins(origins: list[str], redirect_uris: list[str]) -> list[str]:
     return list(dict.fromkeys(result))
 
 
-def _pkce_required(attributes: dict, where: str) -> bool:
-    method = attributes.get("pkce.code.challenge.method") or ""
+def _pkce_required(client: ClientRepresentation, where: str) -> bool:
+    method = client.attributes.pkce_method or ""
     if method not in ("", "S256"):
         raise KeycloakImportError(f'{where}: attributes."pkce.code.challenge.method" {method!r} is not supported, only S256')
     return method == "S256"

@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 
 from pydantic import Field
 
-from idp.realms.keycloak_values import KeycloakImportError
+from idp.realms.keycloak_models import KeycloakImportError
 from idp.realms.schema import Strict
 
 # Our factor names (User.second_factor), and what a KOSMO Keycloak extension may have written.

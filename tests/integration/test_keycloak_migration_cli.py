@@ -110,7 +110,7 @@ def test_a_member_entry_broken_late_in_the_export_changes_nothing(idp, migrated_
 
     line = one_error_line(idp("realm", "import", str(bad)))
 
-    assert line == (f"{bad}: users[4] (username 'ito05'): credentials[1]: credentialData.credentialPublicKey is not "
+    assert line == (f"{bad}: users[4] (username 'ito05'): credentials[1].credentialData.credentialPublicKey: not "
                     "a COSE public key; nothing was imported")
     assert snapshot(migrated_database) == before
 

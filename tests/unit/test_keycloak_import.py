@@ -115,11 +115,12 @@ def test_a_service_account_keeps_the_admin_roles_offered_here_and_the_rest_is_no
 
 def test_a_service_account_whose_roles_are_not_names_is_refused_naming_it(export, settings):
     user_entry(export, "service-account-kosmo-batch")["clientRoles"]["realm-management"].append(None)
-    assert refusal(export, settings) == ("users[5] (service account of 'kosmo-batch'): clientRoles must be an object "
-                                         "of clientId -> list of role names")
+    assert refusal(export, settings) == ("users[5] (service account of 'kosmo-batch'): clientRoles.realm-management[2]: "
+                                         "must be a string, not None")
     user_entry(export, "service-account-kosmo-batch")["clientRoles"]["realm-management"].pop()
     user_entry(export, "service-account-kosmo-batch")["realmRoles"] = "member-sync"
-    assert refusal(export, settings) == "users[5] (service account of 'kosmo-batch'): realmRoles must be a list of role names"
+    assert refusal(export, settings) == ("users[5] (service account of 'kosmo-batch'): realmRoles: must be a JSON list, "
+                                         "not 'member-sync'")
 
 
 def test_a_confidential_client_keeps_its_secret_only_as_a_hash(imported, database):
@@ -178,10 +179,11 @@ def test_a_client_with_plain_pkce_is_refused(export, settings):
 @pytest.mark.parametrize(
     "key, value, expected",
     [
-        ("redirectUris", [["https://portal.example.jp/cb"]], "redirectUris must be a list of strings"),
-        ("secret", 12345, "secret must be a string"),
-        ("rootUrl", {"url": "https://portal.example.jp"}, "rootUrl must be a string"),
-        ("attributes", ["pkce.code.challenge.method"], "attributes must be an object of name -> string"),
+        ("redirectUris", [["https://portal.example.jp/cb"]],
+         "redirectUris[0]: must be a string, not ['https://portal.example.jp/cb']"),
+        ("secret", 12345, "secret: must be a string, not 12345"),
+        ("rootUrl", {"url": "https://portal.example.jp"}, "rootUrl: must be a string, not {'url': 'https://portal.example.jp'}"),
+        ("attributes", ["pkce.code.challenge.method"], "attributes: must be a JSON object, not ['pkce.code.challenge.method']"),
     ],
     ids=["redirect-uris", "secret", "root-url", "attributes"],
 )
@@ -194,12 +196,13 @@ def test_a_client_value_of_the_wrong_json_type_is_refused_naming_it(export, sett
     "change, expected",
     [
         (lambda e: e["groups"][0]["subGroups"][0].update(realmRoles="dependant"),
-         "groups[0].subGroups[0]: realmRoles must be a list of role names"),
-        (lambda e: e["groups"][0].update(subGroups={"name": "被扶養者"}), "groups[0].subGroups must be a JSON list"),
-        (lambda e: e["roles"]["realm"][3].pop("name"), "roles.realm[3]: a role must be an object with a name"),
+         "groups[0].subGroups[0].realmRoles: must be a JSON list, not 'dependant'"),
+        (lambda e: e["groups"][0].update(subGroups={"name": "被扶養者"}),
+         "groups[0].subGroups: must be a JSON list, not {'name': '被扶養者'}"),
+        (lambda e: e["roles"]["realm"][3].pop("name"), "roles.realm[3].name is missing"),
         (lambda e: e["roles"]["realm"][0].update(composites={"realm": "insured"}),
-         "roles.realm[0].composites: realm must list role names, client map clientId -> names"),
-        (lambda e: e.update(groups={"組合員": {}}), "groups must be a JSON list"),
+         "roles.realm[0].composites.realm: must be a JSON list, not 'insured'"),
+        (lambda e: e.update(groups={"組合員": {}}), "groups: must be a JSON list, not {'組合員': {}}"),
     ],
     ids=["group-roles", "sub-groups", "role-name", "composites", "groups"],
 )
@@ -211,14 +214,15 @@ def test_roles_and_groups_of_the_wrong_json_type_are_refused_naming_them(export,
 @pytest.mark.parametrize(
     "change, expected",
     [
-        (lambda e: e.update(users={"tanaka01": {}}), "users must be a JSON list"),
+        (lambda e: e.update(users={"tanaka01": {}}), "users: must be a JSON list, not {'tanaka01': {}}"),
         (lambda e: user_entry(e, "kato04").update(credentials={"type": "password"}),
-         "users[3] (username 'kato04'): credentials must be a JSON list"),
+         "users[3] (username 'kato04'): credentials: must be a JSON list, not {'type': 'password'}"),
         (lambda e: user_entry(e, "kato04")["credentials"][0].update(type=["password"]),
-         "users[3] (username 'kato04'): credentials[0]: type must be a string"),
+         "users[3] (username 'kato04'): credentials[0].type: must be a string, not ['password']"),
         (lambda e: user_entry(e, "service-account-kosmo-batch").update(serviceAccountClientId=["kosmo-batch"]),
-         "users[5]: serviceAccountClientId must be a string"),
-        (lambda e: e.update(webAuthnPolicyRpId=["kosmo.example.jp"]), "realm setting webAuthnPolicyRpId: must be a string"),
+         "users[5] (username 'service-account-kosmo-batch'): serviceAccountClientId: must be a string, not ['kosmo-batch']"),
+        (lambda e: e.update(webAuthnPolicyRpId=["kosmo.example.jp"]),
+         "webAuthnPolicyRpId: must be a string, not ['kosmo.example.jp']"),
     ],
     ids=["users", "credentials", "credential-type", "service-account-client-id", "webauthn-rp-id"],
 )
@@ -230,17 +234,18 @@ def test_members_and_policies_of_the_wrong_json_type_are_refused_naming_them(exp
 @pytest.mark.parametrize(
     "username, index, data, expected",
     [
-        ("tanaka01", 0, {"hashIterations": 1, "algorithm": ["pbkdf2-sha256"]}, "unknown password algorithm ['pbkdf2-sha256']"),
+        ("tanaka01", 0, {"hashIterations": 1, "algorithm": ["pbkdf2-sha256"]},
+         "credentialData.algorithm: must be a string, not ['pbkdf2-sha256']"),
         ("tanaka01", 1, {"subType": "totp", "digits": 6, "period": 30, "algorithm": {"name": "HmacSHA1"}},
-         "unknown OTP algorithm {'name': 'HmacSHA1'}"),
+         "credentialData.algorithm: must be a string, not {'name': 'HmacSHA1'}"),
         ("sato03", 0, {"hashIterations": 5, "algorithm": "argon2", "additionalParameters": [["memory", "7168"]]},
-         "credentialData.additionalParameters must be a JSON object"),
+         "credentialData.additionalParameters: must be a JSON object, not [['memory', '7168']]"),
     ],
     ids=["password-algorithm", "otp-algorithm", "argon2-parameters"],
 )
 def test_credential_data_of_the_wrong_json_type_is_refused_naming_it(export, settings, username, index, data, expected):
     user_entry(export, username)["credentials"][index]["credentialData"] = json.dumps(data)
-    assert refusal(export, settings).endswith(f"credentials[{index}]: {expected}")
+    assert refusal(export, settings).endswith(f"credentials[{index}].{expected}")
 
 
 def test_a_custom_browser_flow_needs_its_yaml_file(export, settings):
@@ -413,21 +418,22 @@ def test_credential_types_that_cannot_be_carried_over_are_skipped_with_a_note(ex
     "credential_data, expected",
     [
         ({"credentialId": "AAEC", "credentialPublicKey": "pQECAyYgASFYIA", "counter": 0},
-         "credentialData.credentialPublicKey is not a COSE public key"),
-        ({"credentialPublicKey": "pQECAyYgASFYIA", "counter": 0}, "credentialData.credentialId is not base64"),
-        ({"credentialId": "AAEC", "counter": -1}, "credentialData.credentialPublicKey is not base64"),
+         "credentialData.credentialPublicKey: not a COSE public key"),
+        ({"credentialPublicKey": "pQECAyYgASFYIA", "counter": 0}, "credentialData.credentialId is missing"),
+        ({"credentialId": "AAEC", "counter": -1}, "credentialData.credentialPublicKey is missing"),
+        ({"credentialId": "", "credentialPublicKey": "pQECAyYgASFYIA"}, "credentialData.credentialId: not base64"),
     ],
-    ids=["truncated-key", "no-id", "no-key"],
+    ids=["truncated-key", "no-id", "no-key", "empty-id"],
 )
 def test_a_passkey_that_could_not_sign_in_is_refused_naming_it(export, settings, credential_data, expected):
     user_entry(export, "sato03")["credentials"][1]["credentialData"] = json.dumps(credential_data)
-    assert refusal(export, settings) == f"users[2] (username 'sato03'): credentials[1]: {expected}"
+    assert refusal(export, settings) == f"users[2] (username 'sato03'): credentials[1].{expected}"
 
 
 def test_a_sign_count_below_zero_is_refused(export, settings):
     credential = user_entry(export, "sato03")["credentials"][1]
     credential["credentialData"] = json.dumps({**json.loads(credential["credentialData"]), "counter": -3})
-    assert refusal(export, settings).endswith("credentials[1]: credentialData.counter must be a non-negative whole number, not -3")
+    assert refusal(export, settings).endswith("credentials[1].credentialData.counter: must be a non-negative whole number, not -3")
 
 
 def test_one_passkey_on_two_members_is_refused(export, settings):
@@ -526,7 +532,8 @@ def test_a_plain_password_value_is_hashed_on_import(export, settings):
 def test_an_unknown_password_algorithm_is_refused_naming_the_user_and_credential(export, settings):
     credential = user_entry(export, "suzuki02")["credentials"][0]
     credential["credentialData"] = json.dumps({"hashIterations": 1, "algorithm": "md5", "additionalParameters": {}})
-    assert refusal(export, settings) == "users[1] (username 'suzuki02'): credentials[0]: unknown password algorithm 'md5'"
+    assert refusal(export, settings) == ("users[1] (username 'suzuki02'): credentials[0].credentialData.algorithm: must be "
+                                         "'argon2', 'pbkdf2', 'pbkdf2-sha256' or 'pbkdf2-sha512', not 'md5'")
 
 
 @pytest.mark.parametrize(
@@ -534,26 +541,28 @@ def test_an_unknown_password_algorithm_is_refused_naming_the_user_and_credential
     [
         (lambda u: u["credentials"][1].update(secretData='{"value":"not base32!"}',
                                               credentialData='{"subType":"totp","digits":6,"counter":0,"period":30,"algorithm":"HmacSHA1","secretEncoding":"BASE32"}'),
-         "credentials[1]: OTP secret is marked BASE32 but is not base32"),
+         "credentials[1]: secretData.value is marked BASE32 (credentialData.secretEncoding) but is not base32"),
         (lambda u: u["credentials"][1].update(credentialData='{"subType":"totp","digits":7,"period":30,"algorithm":"HmacSHA1"}'),
-         "credentials[1]: OTP digits must be 6 or 8, not 7"),
+         "credentials[1].credentialData.digits: must be 6 or 8, not 7"),
         (lambda u: u["credentials"][1].update(credentialData='{"subType":"totp","digits":6,"period":Infinity,"algorithm":"HmacSHA1"}'),
-         "credentials[1]: credentialData.period must be a positive whole number, not inf"),
+         "credentials[1].credentialData.period: must be a whole number, not inf"),
+        (lambda u: u["credentials"][1].update(credentialData='{"subType":"totp","digits":6,"period":0,"algorithm":"HmacSHA1"}'),
+         "credentials[1].credentialData.period: must be a positive whole number, not 0"),
         (lambda u: u["credentials"][0].update(secretData='{"value":"%%%","salt":"AAAA"}'),
-         "credentials[0]: secretData.value is not base64"),
+         "credentials[0].secretData.value: not base64"),
         (lambda u: u["credentials"][0].update(secretData="{not json"),
-         "credentials[0]: secretData is not valid JSON"),
-        (lambda u: u.update(requiredActions=["MAKE_COFFEE"]), "unknown required action 'MAKE_COFFEE'"),
-        (lambda u: u.update(requiredActions=[["VERIFY_EMAIL"]]), "requiredActions must be a list of required action names"),
-        (lambda u: u.update(email=["tanaka@example.jp"]), "email must be a string"),
+         "credentials[0].secretData: not valid JSON"),
+        (lambda u: u.update(requiredActions=["MAKE_COFFEE"]), "requiredActions[0]: must be 'UPDATE_PASSWORD', "),
+        (lambda u: u.update(requiredActions=[["VERIFY_EMAIL"]]), "requiredActions[0]: must be a string, not ['VERIFY_EMAIL']"),
+        (lambda u: u.update(email=["tanaka@example.jp"]), "email: must be a string, not ['tanaka@example.jp']"),
         (lambda u: u.update(attributes={"birthdate": ["1 April 1980"]}), "attribute birthdate '1 April 1980' is not a date"),
-        (lambda u: u.update(createdTimestamp="yesterday"), "createdTimestamp 'yesterday' is not a time in milliseconds"),
+        (lambda u: u.update(createdTimestamp="yesterday"), "createdTimestamp: 'yesterday' is not a time in milliseconds"),
         (lambda u: u.update(username=""), "a user needs a username"),
-        (lambda u: u.update(realmRoles="insured"), "realmRoles must be a list of role names"),
-        (lambda u: u.update(clientRoles={"kosmo-portal": "member"}), "clientRoles must be an object of clientId"),
-        (lambda u: u.update(groups="/組合員"), "groups must be a list of group paths"),
+        (lambda u: u.update(realmRoles="insured"), "realmRoles: must be a JSON list, not 'insured'"),
+        (lambda u: u.update(clientRoles={"kosmo-portal": "member"}), "clientRoles.kosmo-portal: must be a JSON list, not 'member'"),
+        (lambda u: u.update(groups="/組合員"), "groups: must be a JSON list, not '/組合員'"),
     ],
-    ids=["bad-base32", "digits", "period-infinite", "hash-not-base64", "secret-not-json", "required-action",
+    ids=["bad-base32", "digits", "period-infinite", "period-zero", "hash-not-base64", "secret-not-json", "required-action",
          "required-action-not-a-name", "email-not-a-string", "birthdate", "created", "no-username", "realm-roles",
          "client-roles", "groups"],
 )
@@ -564,7 +573,7 @@ def test_a_bad_member_entry_is_refused_naming_it(export, settings, change, expec
 
 def test_an_entry_that_is_not_an_object_is_refused(export, settings):
     export["users"].insert(2, "tanaka01")
-    assert refusal(export, settings) == "users[2]: a user entry must be a JSON object"
+    assert refusal(export, settings) == "users[2]: must be a JSON object, not 'tanaka01'"
 
 
 def test_two_entries_for_one_member_are_refused_naming_both(export, settings):
@@ -666,8 +675,8 @@ def test_a_bad_entry_in_a_user_file_is_refused_naming_the_file(tmp_path, setting
     (folder / "kosmo-split-users-1.json").write_text(json.dumps(users), encoding="utf-8")
     with pytest.raises(KeycloakImportError) as refused:
         parse_export(read_export(folder), settings)
-    assert str(refused.value) == ("kosmo-split-users-1.json: users[0] (username 'member-c'): credentials[1]: "
-                                  "OTP digits must be 6 or 8, not 9")
+    assert str(refused.value) == ("kosmo-split-users-1.json: users[0] (username 'member-c'): "
+                                  "credentials[1].credentialData.digits: must be 6 or 8, not 9")
 
 
 @pytest.mark.parametrize(
