@@ -8,6 +8,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from sqlalchemy import func, select
 
 from conftest import make_settings
@@ -635,6 +636,51 @@ def test_a_clash_the_check_could_not_see_stops_the_import_and_nothing_is_written
 def save_realm_from_fixture(database, settings, export) -> Realm:
     with database.session() as session:
         return save_realm(session, parse(export, settings).config)
+
+
+# Any value of any JSON type anywhere
+
+
+def places(value, path=()):
+    """Every place a value sits in the export, inside the JSON text of secretData and credentialData too."""
+    yield path
+    inner = _json_text(value)
+    children = inner.items() if isinstance(inner, dict) else enumerate(inner) if isinstance(inner, list) else ()
+    for key, child in children:
+        yield from places(child, (*path, key))
+
+
+def _json_text(value):
+    if isinstance(value, str) and value.startswith("{"):
+        return json.loads(value)
+    return value
+
+
+def replaced(value, path: tuple, new):
+    if not path:
+        return new
+    inner = copy.copy(_json_text(value))
+    inner[path[0]] = replaced(inner[path[0]], path[1:], new)
+    return json.dumps(inner) if isinstance(value, str) else inner
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+EXPORT_PLACES = [path for path in places(json.loads(EXPORT.read_text(encoding="utf-8"))) if path]
+
+
+@given(place=st.sampled_from(EXPORT_PLACES), value=JSON_VALUES)
+@hypothesis_settings(max_examples=300, deadline=None, derandomize=True, database=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_value_of_any_json_type_anywhere_is_imported_or_refused_in_one_line(export, settings, place, value):
+    """What 10 commits once patched one place at a time: no value makes the import fail any other way."""
+    try:
+        parse(replaced(export, place, value), settings)
+    except KeycloakImportError as refused:
+        assert "\n" not in str(refused)
 
 
 # The different_files layout
