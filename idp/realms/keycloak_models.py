@@ -37,7 +37,7 @@ NO_AAGUID = "00000000-0000-0000-0000-000000000000"
 
 
 class KeycloakImportError(ValueError):
-    """The export cannot be imported; the message names the file and the entry at fault."""
+    """The export cannot be imported; the message names the file and the JSON path at fault."""
 
 
 class Representation(BaseModel):
@@ -59,10 +59,12 @@ MapOf = Annotated[dict[str, T], NULL_AS_OBJECT]
 
 
 def one_of(*allowed):
+    names = [repr(name) for name in allowed]
+    spelled = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+
     def check(value):
         if value not in allowed:
-            names = [repr(name) for name in allowed]
-            raise ValueError(f"must be {', '.join(names[:-1])} or {names[-1]}, not {value!r}")
+            raise ValueError(f"must be {spelled}, not {value!r}")
         return value
     return AfterValidator(check)
 

@@ -545,6 +545,8 @@ def test_an_unknown_password_algorithm_is_refused_naming_the_user_and_credential
          "credentials[1]: secretData.value is marked BASE32 (credentialData.secretEncoding) but is not base32"),
         (lambda u: u["credentials"][1].update(credentialData='{"subType":"totp","digits":7,"period":30,"algorithm":"HmacSHA1"}'),
          "credentials[1].credentialData.digits: must be 6 or 8, not 7"),
+        (lambda u: u["credentials"][1].update(credentialData='{"subType":"totp","digits":6,"algorithm":"HmacSHA1","secretEncoding":"HEX"}'),
+         "credentials[1].credentialData.secretEncoding: must be 'BASE32', not 'HEX'"),
         (lambda u: u["credentials"][1].update(credentialData='{"subType":"totp","digits":6,"period":Infinity,"algorithm":"HmacSHA1"}'),
          "credentials[1].credentialData.period: must be a whole number, not inf"),
         (lambda u: u["credentials"][1].update(credentialData='{"subType":"totp","digits":6,"period":0,"algorithm":"HmacSHA1"}'),
@@ -563,7 +565,7 @@ def test_an_unknown_password_algorithm_is_refused_naming_the_user_and_credential
         (lambda u: u.update(clientRoles={"kosmo-portal": "member"}), "clientRoles.kosmo-portal: must be a JSON list, not 'member'"),
         (lambda u: u.update(groups="/組合員"), "groups: must be a JSON list, not '/組合員'"),
     ],
-    ids=["bad-base32", "digits", "period-infinite", "period-zero", "hash-not-base64", "secret-not-json", "required-action",
+    ids=["bad-base32", "digits", "secret-encoding", "period-infinite", "period-zero", "hash-not-base64", "secret-not-json", "required-action",
          "required-action-not-a-name", "email-not-a-string", "birthdate", "created", "no-username", "realm-roles",
          "client-roles", "groups"],
 )
