@@ -104,7 +104,8 @@ def test_a_bad_keycloak_export_changes_nothing_and_says_which_entry(idp, databas
     bad.write_text(KEYCLOAK_EXPORT.read_text().replace('"pbkdf2-sha512', '"md5'), encoding="utf-8")
     line = one_error_line(idp("realm", "import", str(bad)))
     assert line == (
-        f"{bad}: users[1] (username 'suzuki02'): credentials[0]: unknown password algorithm 'md5'; nothing was imported"
+        f"{bad}: users[1] (username 'suzuki02'): credentials[0].credentialData.algorithm: must be 'argon2', 'pbkdf2', "
+        "'pbkdf2-sha256' or 'pbkdf2-sha512', not 'md5'; nothing was imported"
     )
     assert count(database, Realm) == 0
     assert count(database, User) == 0
