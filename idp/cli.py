@@ -199,33 +199,37 @@ def _attribute_mapping(path: str | None, terms_version: str | None):
 
 def _import_keycloak(ctx: Context, file: str, dry_run: bool, mapping) -> None:
     from idp.oidc.keys import ensure_signing_key
-    from idp.realms.keycloak import KeycloakImportError, parse_export, plan_import, read_export, write_import
+    from idp.realms.keycloak import KeycloakImportError, parse_export, plan_import, read_exports, write_import
 
     try:
-        imported = parse_export(read_export(file), ctx.settings, mapping)
+        # Every realm of the file is checked before any is written, and all are written in one transaction.
+        imports = [parse_export(files, ctx.settings, mapping) for files in read_exports(file)]
         with ctx.session() as session:
             if dry_run:
-                plan = plan_import(session, imported)
+                plans = [plan_import(session, imported) for imported in imports]
                 session.rollback()
             else:
-                realm = write_import(session, imported)
-                ensure_signing_key(session, realm)
+                realms = [write_import(session, imported) for imported in imports]
+                for realm in realms:
+                    ensure_signing_key(session, realm)
     except KeycloakImportError as exc:
         raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
     if dry_run:
-        _print_plan(file, plan)
+        click.echo(f"dry run of Keycloak export {file}: nothing was written")
+        for plan in plans:
+            _print_plan(plan)
         return
-    for note in imported.notes:
-        click.echo(f"note: {note}", err=True)
-    click.echo(f"realm {realm.name}: imported from Keycloak export {file} "
-               f"({len(imported.config.clients)} clients, {len(imported.users)} users)")
+    for realm, imported in zip(realms, imports):
+        for note in imported.notes:
+            click.echo(f"note: {note}", err=True)
+        click.echo(f"realm {realm.name}: imported from Keycloak export {file} "
+                   f"({len(imported.config.clients)} clients, {len(imported.users)} users)")
 
 
-def _print_plan(file: str, plan) -> None:
+def _print_plan(plan) -> None:
     def names(items: list[str]) -> str:
         return f"{len(items)}" + (f" ({', '.join(items)})" if items else "")
 
-    click.echo(f"dry run of Keycloak export {file}: nothing was written")
     click.echo(f"realm {plan.realm}: would be {'updated' if plan.realm_exists else 'created'}")
     click.echo(f"clients: would create {names(plan.clients_created)}; would update {names(plan.clients_updated)}; "
                f"would remove {names(plan.clients_removed)}")

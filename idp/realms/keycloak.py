@@ -2,16 +2,16 @@
 groups, first-sign-in progress and credentials (passwords, OTP devices, passkeys).
 
 `kc.sh export --realm R --users same_file` writes one file; `--users different_files` writes a
-folder of `R-realm.json`, `R-users-N.json` and `R-federated-users-N.json`. `read_export` takes
-either (the file, the folder, or the folder's realm file).
+folder of `R-realm.json`, `R-users-N.json` and `R-federated-users-N.json`; a whole-server export
+writes one file holding a JSON list of realms. `read_exports` takes any of them (the file, the
+folder, or the folder's realm file) and gives each realm.
 
 The import is all or nothing: `parse_export` validates everything without touching the database
-and raises one `KeycloakImportError` naming the file and entry at fault
-and the JSON path inside it
+(the JSON types of Keycloak's representations, `keycloak_models`, then what they mean here) and
+raises one `KeycloakImportError` naming the file, the entry and the JSON path at fault
 (`R-users-1.json: users[3] (username 'x'): credentials[1].credentialData.algorithm: must be 'argon2', ...,
-not 'md5'`); the entries' JSON types are Keycloak's representations (`keycloak_models`);
-`plan_import` says what writing it would change (for `--dry-run`); only then does `write_import`
-write everything in the caller's transaction.
+not 'md5'`); `plan_import` says what writing it would change (for `--dry-run`); only then does
+`write_import` write everything in the caller's transaction.
 
 What is kept, and how:
 - Password hashes (`pbkdf2`, `pbkdf2-sha256`, `pbkdf2-sha512`, `argon2`) are stored with
@@ -34,6 +34,7 @@ What is kept, and how:
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,8 +54,8 @@ from idp.realms.keycloak_models import (ClientRepresentation, KeycloakImportErro
 from idp.realms.keycloak_users import ImportedUser, members
 from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES, ClientConfig, RealmConfig
 
-__all__ = ["KeycloakImportError", "ExportFiles", "KeycloakImport", "read_export", "parse_export", "plan_import",
-           "write_import", "import_file"]
+__all__ = ["KeycloakImportError", "ExportFiles", "KeycloakImport", "read_exports", "read_export", "parse_export",
+           "plan_import", "write_import", "import_file"]
 
 BUILT_IN_CLIENTS = {"account", "account-console", "admin-cli", "broker", "realm-management", "security-admin-console"}
 MASKED_SECRET = "**********"
@@ -125,6 +126,8 @@ class ExportFiles:
     realm: dict
     user_files: list[tuple[str, dict]] = field(default_factory=list)
     federated_files: list[tuple[str, dict]] = field(default_factory=list)
+    # Which realm of a file holding several (`[1] (realm 'test')`); messages about it start with this.
+    label: str = ""
 
 
 @dataclass
@@ -134,6 +137,7 @@ class KeycloakImport:
     config: RealmConfig
     users: list[tuple[str, ImportedUser]]  # (where in the export, member)
     notes: list[str] = field(default_factory=list)
+    label: str = ""  # which realm of a file holding several, as ExportFiles.label
 
 
 @dataclass
@@ -152,18 +156,43 @@ class ImportPlan:
     skipped: list[str]
 
 
-def read_export(path: Path | str) -> ExportFiles:
-    """A realm export: one file, a `different_files` folder, or that folder's `<realm>-realm.json`."""
+def read_exports(path: Path | str) -> list[ExportFiles]:
+    """Every realm of an export: one file (holding one realm, or a JSON list of realms as Keycloak's
+    whole-server export writes them), a `different_files` folder, or that folder's `<realm>-realm.json`."""
     path = Path(path)
     if path.is_dir():
         path = _realm_file_in(path)
-    realm = _read_json(path)
-    if isinstance(realm, list):
-        if len(realm) != 1:
-            raise KeycloakImportError(f"{path}: the file holds {len(realm)} realms; export one realm per file")
-        realm = realm[0]
+    content = _read_json(path)
+    if content == []:
+        raise KeycloakImportError(f"{path}: holds an empty list, no realm")
+    if not isinstance(content, list) or len(content) == 1:
+        return [_realm_export(path, content[0] if isinstance(content, list) else content)]
+    exports, names = [], set()
+    for index, realm in enumerate(content):
+        _check_realm(path, realm, f"[{index}]: ")
+        if realm["realm"] in names:
+            raise KeycloakImportError(f"{path}: [{index}]: realm {realm['realm']!r} appears twice in the file")
+        names.add(realm["realm"])
+        exports.append(ExportFiles(realm, label=f"[{index}] (realm {realm['realm']!r})"))
+    return exports
+
+
+def read_export(path: Path | str) -> ExportFiles:
+    """An export of one realm (see `read_exports`)."""
+    exports = read_exports(path)
+    if len(exports) != 1:
+        raise KeycloakImportError(f"{path}: the file holds {len(exports)} realms; import it with `idp realm import`")
+    return exports[0]
+
+
+def _check_realm(path: Path, realm, where: str = "") -> None:
     if not isinstance(realm, dict) or not isinstance(realm.get("realm"), str):
-        raise KeycloakImportError(f"{path}: not a Keycloak realm export (no \"realm\" key)")
+        raise KeycloakImportError(f"{path}: {where}not a Keycloak realm export (no \"realm\" key)")
+
+
+def _realm_export(path: Path, realm) -> ExportFiles:
+    """One realm, with the user files `--users different_files` wrote beside its `<realm>-realm.json`."""
+    _check_realm(path, realm)
     if not path.name.endswith(REALM_FILE_SUFFIX):
         return ExportFiles(realm)
     prefix = path.name[: -len(REALM_FILE_SUFFIX)]
@@ -221,9 +250,28 @@ def _read_json(path: Path):
         raise KeycloakImportError(f"{path}{where}: not valid JSON: {getattr(exc, 'msg', exc)}") from None
 
 
+@contextmanager
+def _naming(label: str):
+    """Messages about one realm of a file holding several start with which one."""
+    try:
+        yield
+    except KeycloakImportError as exc:
+        if not label:
+            raise
+        raise KeycloakImportError(f"{label}: {exc}") from None
+
+
 def parse_export(files: ExportFiles, settings, mapping: AttributeMapping | None = None,
                  now: datetime | None = None) -> KeycloakImport:
     """Validate a whole realm export (and its user files) into what will be written."""
+    with _naming(files.label):
+        imported = _parse(files, settings, mapping, now)
+    if files.label:
+        imported.label, imported.notes = files.label, [f"{files.label}: {note}" for note in imported.notes]
+    return imported
+
+
+def _parse(files: ExportFiles, settings, mapping: AttributeMapping | None, now: datetime | None) -> KeycloakImport:
     realm, notes = validated(RealmRepresentation, files.realm), []
     users = list(_user_entries(realm, files))
     clients = _clients(realm, _service_account_roles(users, notes), notes)
@@ -239,6 +287,11 @@ def parse_export(files: ExportFiles, settings, mapping: AttributeMapping | None 
 def plan_import(session: Session, imported: KeycloakImport) -> ImportPlan:
     """What `write_import` would change, read from the database without writing; raises
     KeycloakImportError for a member who already exists, as writing would."""
+    with _naming(imported.label):
+        return _plan(session, imported)
+
+
+def _plan(session: Session, imported: KeycloakImport) -> ImportPlan:
     realm = session.scalar(select(Realm).where(Realm.name == imported.config.realm))
     existing = {c.client_id for c in realm.clients if not c.attributes.get("builtin")} if realm else set()
     wanted = [c.client_id for c in imported.config.clients]
@@ -258,6 +311,11 @@ def plan_import(session: Session, imported: KeycloakImport) -> ImportPlan:
 
 def write_import(session: Session, imported: KeycloakImport) -> Realm:
     """Create or update the realm and its clients and add its users; the caller commits."""
+    with _naming(imported.label):
+        return _write(session, imported)
+
+
+def _write(session: Session, imported: KeycloakImport) -> Realm:
     _refuse_clashes(session, session.scalar(select(Realm).where(Realm.name == imported.config.realm)), imported.users)
     realm = save_realm(session, imported.config)
     for batch in _batches(imported.users):

@@ -115,6 +115,41 @@ def test_a_member_entry_broken_late_in_the_export_changes_nothing(idp, migrated_
     assert snapshot(migrated_database) == before
 
 
+def test_a_file_holding_several_realms_imports_each_or_none(idp, migrated_database, settings, tmp_path):
+    export = json.loads(EXPORT.read_text(encoding="utf-8"))
+    split = json.loads((SPLIT / "kosmo-split-realm.json").read_text(encoding="utf-8"))
+    split["users"] = json.loads((SPLIT / "kosmo-split-users-1.json").read_text(encoding="utf-8"))["users"]
+    split["users"][0]["requiredActions"] = ["MAKE_COFFEE"]
+    realms = tmp_path / "realms.json"
+    realms.write_text(json.dumps([export, split]), encoding="utf-8")
+    before = snapshot(migrated_database)
+
+    line = one_error_line(idp("realm", "import", str(realms)))
+
+    assert line.startswith(f"{realms}: [1] (realm 'kosmo-split'): users[0] (username 'member-c'): requiredActions[0]: ")
+    assert snapshot(migrated_database) == before  # kosmo-kc, valid on its own, is not written either
+
+    split["users"][0]["requiredActions"] = []
+    realms.write_text(json.dumps([export, split]), encoding="utf-8")
+    dry = idp("realm", "import", "--dry-run", str(realms)).output.splitlines()
+    assert [line for line in dry if line.startswith(("dry run", "realm "))] == [
+        f"dry run of Keycloak export {realms}: nothing was written",
+        "realm kosmo-kc: would be created", "realm kosmo-split: would be created"]
+
+    result = idp("realm", "import", str(realms))
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"realm kosmo-kc: imported from Keycloak export {realms} (3 clients, 5 users)",
+        f"realm kosmo-split: imported from Keycloak export {realms} (0 clients, 1 users)"]
+    assert "note: [0] (realm 'kosmo-kc'): clients[5] " in result.stderr
+    with migrated_database.session() as session:
+        assert check_password(session, find_user(session, find_realm(session, "kosmo-kc"), "tanaka01"), "Sakura-2024",
+                              settings)
+        assert check_password(session, find_user(session, find_realm(session, "kosmo-split"), "member-c"),
+                              "Split-pass-3", settings)
+
+
 def test_terms_accepted_in_keycloak_count_as_the_version_the_operator_names(idp, migrated_database):
     result = idp("realm", "import", "--terms-version", "2024-10", str(EXPORT))
 

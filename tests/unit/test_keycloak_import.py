@@ -18,7 +18,7 @@ from idp.db.users import check_password, create_user, find_user, otp_key, passwo
 from idp.realms import client_secret_matches, save_realm
 from idp.realms.export import export_realm, realm_yaml
 from idp.realms.keycloak import (ExportFiles, KeycloakImportError, import_file, parse_export, plan_import,
-                                 read_export, write_import)
+                                 read_export, read_exports, write_import)
 from idp.realms.keycloak_mapping import AttributeMapping
 from idp.realms.schema import RealmConfig
 from idp.yamlfile import load_model
@@ -781,11 +781,44 @@ def test_the_plan_refuses_a_member_who_already_exists_as_the_import_would(databa
             plan_import(session, parse(export, settings))
 
 
-def test_an_export_holding_several_realms_is_refused(tmp_path, export):
-    both = tmp_path / "all.json"
-    both.write_text(json.dumps([export, copy.deepcopy(export)]), encoding="utf-8")
-    with pytest.raises(KeycloakImportError, match="holds 2 realms"):
-        read_export(both)
+def split_realm_with_its_members() -> dict:
+    """The different_files export's realm with its members inside, as a whole-server export lists realms."""
+    realm = json.loads((SPLIT / "kosmo-split-realm.json").read_text(encoding="utf-8"))
+    realm["users"] = [user for number in (0, 1) for user in
+                      json.loads((SPLIT / f"kosmo-split-users-{number}.json").read_text(encoding="utf-8"))["users"]]
+    return realm
+
+
+def test_a_file_holding_several_realms_gives_each_and_names_the_one_at_fault(tmp_path, export, settings):
+    realms = tmp_path / "realms.json"
+    split = split_realm_with_its_members()
+    realms.write_text(json.dumps([export, split]), encoding="utf-8")
+    parsed = [parse_export(files, settings) for files in read_exports(realms)]
+    assert [(p.config.realm, len(p.users)) for p in parsed] == [("kosmo-kc", 5), ("kosmo-split", 3)]
+    assert any(note.startswith("[0] (realm 'kosmo-kc'): clients[5] ") for note in parsed[0].notes)
+    with pytest.raises(KeycloakImportError, match="holds 2 realms; import it with `idp realm import`"):
+        read_export(realms)
+
+    split["users"][2]["credentials"] = "Split-pass-3"
+    realms.write_text(json.dumps([export, split]), encoding="utf-8")
+    with pytest.raises(KeycloakImportError) as refused:
+        [parse_export(files, settings) for files in read_exports(realms)]
+    assert str(refused.value) == ("[1] (realm 'kosmo-split'): users[2] (username 'member-c'): credentials: must be "
+                                  "a JSON list, not 'Split-pass-3'")
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [([], "holds an empty list, no realm"), ([{"realm": "a"}, {"realm": "a"}], "[1]: realm 'a' appears twice in the file"),
+     ([{"realm": "a"}, {"name": "b"}], "[1]: not a Keycloak realm export")],
+    ids=["empty", "twice", "not-a-realm"],
+)
+def test_a_list_of_realms_that_is_empty_repeats_one_or_holds_no_realm_is_refused(tmp_path, content, expected):
+    realms = tmp_path / "realms.json"
+    realms.write_text(json.dumps(content), encoding="utf-8")
+    with pytest.raises(KeycloakImportError) as refused:
+        read_exports(realms)
+    assert str(refused.value).startswith(f"{realms}: {expected}")
 
 
 def test_broken_json_is_refused_with_its_position(tmp_path):
