@@ -220,14 +220,35 @@ class PasswordCredential(CredentialRepresentation):
     value: str | None = None  # a plain password, as hand-written realm files seed one; it is hashed
     secret_data: JsonText[PasswordSecret] | None = None
     credential_data: JsonText[PasswordData] | None = None
+    # Before Keycloak 10 the hash and its parameters sat on the credential itself.
+    hashed_salted_value: Base64 | None = None
+    salt: Base64 | None = None
+    hash_iterations: PositiveInt | None = None
+    algorithm: Annotated[str, one_of(*ALGORITHMS)] | None = None
 
     @model_validator(mode="after")
     def hashed_or_plain(self):
-        if self.value is None or self.secret_data is not None:
-            for key, data in (("secretData", self.secret_data), ("credentialData", self.credential_data)):
-                if data is None:
-                    raise ValueError(f"{key} is missing")
+        if self.hashed_salted_value is not None:
+            required = {"salt": self.salt, "hashIterations": self.hash_iterations, "algorithm": self.algorithm}
+        elif self.value is None or self.secret_data is not None:
+            required = {"secretData": self.secret_data, "credentialData": self.credential_data}
+        else:
+            required = {}
+        for key, data in required.items():
+            if data is None:
+                raise ValueError(f"{key} is missing")
         return self
+
+    def current(self) -> PasswordCredential:
+        """The credential in Keycloak's current shape (secretData, credentialData)."""
+        if self.hashed_salted_value is None:
+            return self
+        return self.model_copy(update={
+            "secret_data": PasswordSecret(value=self.hashed_salted_value, salt=self.salt, additionalParameters={}),
+            "credential_data": PasswordData(hash_iterations=self.hash_iterations, algorithm=self.algorithm,
+                                            additional_parameters={}),
+            "hashed_salted_value": None,
+        })
 
 
 class OtpCredential(CredentialRepresentation):
@@ -246,6 +267,24 @@ class OtpCredential(CredentialRepresentation):
         return self
 
 
+class LegacyOtpCredential(CredentialRepresentation):
+    """An authenticator app before Keycloak 10: type totp or hotp, the secret in `value`."""
+
+    value: Annotated[str, Field(min_length=1)]
+    digits: Annotated[int, one_of(6, 8)] = 6
+    period: NonNegativeInt = 30  # hotp exports say 0
+    counter: NonNegativeInt = 0
+    algorithm: Annotated[str, one_of(*OTP_ALGORITHMS)] = "HmacSHA1"
+
+    def current(self) -> OtpCredential:
+        return OtpCredential.model_construct(  # every value here is validated already
+            type=OTP, user_label=self.user_label, created_date=self.created_date, temporary=None,
+            secret_data=OtpSecret(value=self.value),
+            credential_data=OtpData(sub_type=self.type, digits=self.digits, period=self.period or 30,
+                                    counter=self.counter, algorithm=self.algorithm),
+        )
+
+
 class PasskeyCredential(CredentialRepresentation):
     credential_data: JsonText[WebAuthnData]
 
@@ -259,13 +298,17 @@ def _credential_kind(entry) -> str:
     kind = entry.get("type") if isinstance(entry, dict) else None
     if kind in WEBAUTHN_TYPES:
         return "<passkey>"
+    if kind in LEGACY_OTP_TYPES:
+        return "<legacy-otp>"
     return f"<{kind}>" if kind in (PASSWORD, OTP) else "<other>"
 
 
-CREDENTIAL_TAGS = ("<password>", "<otp>", "<passkey>", "<other>")
+LEGACY_OTP_TYPES = ("totp", "hotp")
+CREDENTIAL_TAGS = ("<password>", "<otp>", "<legacy-otp>", "<passkey>", "<other>")
 AnyCredential = Annotated[
     Annotated[PasswordCredential, Tag("<password>")] | Annotated[OtpCredential, Tag("<otp>")]
-    | Annotated[PasskeyCredential, Tag("<passkey>")] | Annotated[OtherCredential, Tag("<other>")],
+    | Annotated[LegacyOtpCredential, Tag("<legacy-otp>")] | Annotated[PasskeyCredential, Tag("<passkey>")]
+    | Annotated[OtherCredential, Tag("<other>")],
     Discriminator(_credential_kind),
 ]
 

@@ -16,8 +16,9 @@ from idp.db.models import Credential
 from idp.db.users import OTP, PASSWORD, normalize_email
 from idp.realms.keycloak_mapping import AttributeMapping, first_sign_in
 from idp.realms.keycloak_models import (CompositesRepresentation, GroupRepresentation, KeycloakImportError,
-                                        OtherCredential, OtpCredential, PasskeyCredential, PasswordCredential,
-                                        RealmRepresentation, RolesRepresentation, UserRepresentation)
+                                        LegacyOtpCredential, OtherCredential, OtpCredential, PasskeyCredential,
+                                        PasswordCredential, RealmRepresentation, RolesRepresentation,
+                                        UserRepresentation)
 from idp.security.secret_box import encrypt
 
 
@@ -191,6 +192,8 @@ def _ancestors(path: str) -> list[str]:
 def _credentials(user: UserRepresentation, settings, skipped: dict[str, int]) -> list[Credential]:
     credentials = []
     for index, entry in enumerate(user.credentials):
+        if isinstance(entry, (PasswordCredential, LegacyOtpCredential)):
+            entry = entry.current()
         if isinstance(entry, OtherCredential):
             skipped[entry.type] = skipped.get(entry.type, 0) + 1
             continue

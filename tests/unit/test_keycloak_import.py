@@ -397,6 +397,57 @@ def test_passkeys_keep_their_credential_id_public_key_and_sign_count(imported, d
     assert sato_passkey.user_label == "Pixel"
 
 
+def keycloak_9_credentials(user: dict) -> None:
+    """`user`'s password and app in the shape exports had before Keycloak 10: on the credential itself."""
+    old = []
+    for credential in user["credentials"]:
+        secret, data = json.loads(credential["secretData"]), json.loads(credential["credentialData"])
+        if credential["type"] == "password":
+            old.append({"type": "password", "hashedSaltedValue": secret["value"], "salt": secret["salt"],
+                        "hashIterations": data["hashIterations"], "algorithm": data["algorithm"], "counter": 0,
+                        "digits": 0, "period": 0, "createdDate": credential["createdDate"], "config": {}})
+        elif credential["type"] == "otp":
+            old.append({"type": data["subType"], "value": secret["value"], "device": "iPhone", "digits": data["digits"],
+                        "period": data["period"], "counter": data["counter"], "algorithm": data["algorithm"],
+                        "createdDate": credential["createdDate"], "config": {}})
+    user["credentials"] = old
+
+
+def test_credentials_in_the_shape_before_keycloak_10_sign_in_as_they_did(database, settings, export, tmp_path):
+    keycloak_9_credentials(user_entry(export, "tanaka01"))
+    path = tmp_path / "kosmo-kc-realm.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    with database.session() as session:
+        realm, _ = import_file(session, path, settings)
+    with database.session() as session:
+        tanaka = find_user(session, realm, "tanaka01")
+        password = password_credential(tanaka)
+        assert password.credential_data == {"hashIterations": 27500, "algorithm": "pbkdf2-sha256", "additionalParameters": {}}
+        assert password.created_at == datetime.fromtimestamp(1730000001, tz=timezone.utc)
+        [app] = [c for c in tanaka.credentials if c.type == "otp"]
+        assert otp_key(app, settings) == b"gbNkR1c8Ch3eFzYTCBrn"
+        assert app.credential_data == {"subType": "totp", "digits": 6, "period": 30, "counter": 0,
+                                       "algorithm": "HmacSHA1", "secretEncoding": None}
+        assert check_password(session, tanaka, "Sakura-2024", settings)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda c: c[0].pop("salt"), "credentials[0]: salt is missing"),
+        (lambda c: c[0].update(hashIterations="27500"), "credentials[0].hashIterations: must be a whole number, not '27500'"),
+        (lambda c: c[0].update(algorithm="md5"), "credentials[0].algorithm: must be 'argon2', "),
+        (lambda c: c[1].update(value=""), "credentials[1].value: must not be empty"),
+        (lambda c: c[1].update(digits=7), "credentials[1].digits: must be 6 or 8, not 7"),
+    ],
+    ids=["no-salt", "iterations-text", "algorithm", "no-secret", "digits"],
+)
+def test_a_credential_before_keycloak_10_that_could_not_sign_in_is_refused_naming_it(export, settings, change, expected):
+    keycloak_9_credentials(user_entry(export, "tanaka01"))
+    change(user_entry(export, "tanaka01")["credentials"])
+    assert refusal(export, settings).startswith(f"users[0] (username 'tanaka01'): {expected}")
+
+
 def test_passkey_transports_that_are_not_names_are_left_out(export, settings):
     credential = user_entry(export, "ito05")["credentials"][1]
     data = json.loads(credential["credentialData"])
