@@ -153,19 +153,22 @@ def realm() -> None:
               help="Keycloak export: YAML naming the user attributes that hold first-sign-in progress")
 @click.option("--terms-version", help="Keycloak export: the version of the realm's terms that an acceptance "
                                       "in Keycloak (attribute terms_and_conditions) counts as")
+@click.option("--strict", is_flag=True, help="Keycloak export: import nothing when anything in it would be skipped "
+                                             "or not carried over (every note is an error)")
 @pass_context
-def realm_import(ctx: Context, file: str, dry_run: bool, mapping: str | None, terms_version: str | None) -> None:
+def realm_import(ctx: Context, file: str, dry_run: bool, mapping: str | None, terms_version: str | None,
+                 strict: bool) -> None:
     """Create or update a realm from a realm-config YAML file or a Keycloak realm export: its JSON
     file, or the folder `kc.sh export --users different_files` wrote."""
-    keycloak_options = dry_run or mapping or terms_version
+    keycloak_options = dry_run or mapping or terms_version or strict
     if file.endswith((".yaml", ".yml")) and not keycloak_options:
         _import_yaml(ctx, file)
     elif file.endswith(".json") or Path(file).is_dir():
-        _import_keycloak(ctx, file, dry_run, _attribute_mapping(mapping, terms_version))
+        _import_keycloak(ctx, file, dry_run, _attribute_mapping(mapping, terms_version), strict)
     else:
         raise click.ClickException(f"{file}: give a .yaml/.yml realm file or a Keycloak .json export (or the "
-                                   "folder of a different_files export); --dry-run, --mapping and --terms-version "
-                                   "are for Keycloak exports")
+                                   "folder of a different_files export); --dry-run, --mapping, --terms-version "
+                                   "and --strict are for Keycloak exports")
 
 
 def _import_yaml(ctx: Context, file: str) -> None:
@@ -197,13 +200,16 @@ def _attribute_mapping(path: str | None, terms_version: str | None):
     return mapping
 
 
-def _import_keycloak(ctx: Context, file: str, dry_run: bool, mapping) -> None:
+def _import_keycloak(ctx: Context, file: str, dry_run: bool, mapping, strict: bool) -> None:
     from idp.oidc.keys import ensure_signing_key
-    from idp.realms.keycloak import KeycloakImportError, parse_export, plan_import, read_exports, write_import
+    from idp.realms.keycloak import (KeycloakImportError, parse_export, plan_import, read_exports, refuse_notes,
+                                     write_import)
 
     try:
         # Every realm of the file is checked before any is written, and all are written in one transaction.
         imports = [parse_export(files, ctx.settings, mapping) for files in read_exports(file)]
+        if strict and not dry_run:
+            refuse_notes(imports)
         with ctx.session() as session:
             if dry_run:
                 plans = [plan_import(session, imported) for imported in imports]

@@ -51,11 +51,12 @@ from idp.realms import hash_client_secret, save_realm
 from idp.realms.keycloak_mapping import AttributeMapping
 from idp.realms.keycloak_models import (ClientRepresentation, KeycloakImportError, RealmRepresentation, UserFile,
                                         UserRepresentation, validated)
+from idp.realms.keycloak_unsupported import client_notes, realm_notes, user_notes
 from idp.realms.keycloak_users import ImportedUser, members
 from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES, ClientConfig, RealmConfig
 
 __all__ = ["KeycloakImportError", "ExportFiles", "KeycloakImport", "read_exports", "read_export", "parse_export",
-           "plan_import", "write_import", "import_file"]
+           "refuse_notes", "plan_import", "write_import", "import_file"]
 
 BUILT_IN_CLIENTS = {"account", "account-console", "admin-cli", "broker", "realm-management", "security-admin-console"}
 MASKED_SECRET = "**********"
@@ -272,8 +273,9 @@ def parse_export(files: ExportFiles, settings, mapping: AttributeMapping | None 
 
 
 def _parse(files: ExportFiles, settings, mapping: AttributeMapping | None, now: datetime | None) -> KeycloakImport:
-    realm, notes = validated(RealmRepresentation, files.realm), []
+    realm = validated(RealmRepresentation, files.realm)
     users = list(_user_entries(realm, files))
+    notes = realm_notes(realm, {realm.browser_flow, realm.reset_credentials_flow}) + user_notes(users)
     clients = _clients(realm, _service_account_roles(users, notes), notes)
     found = members(realm, users, settings, mapping or AttributeMapping(), now or datetime.now(timezone.utc))
     config = _realm_config(realm, clients, settings, found.users)
@@ -282,6 +284,14 @@ def _parse(files: ExportFiles, settings, mapping: AttributeMapping | None, now: 
         notes.append(f"federated users: {federated} skipped; their profiles live in the user federation "
                      "provider (LDAP, ...), which is not carried over")
     return KeycloakImport(config=config, users=found.users, notes=notes + found.notes)
+
+
+def refuse_notes(imports: list[KeycloakImport]) -> None:
+    """`--strict`: anything skipped or not carried over refuses the import instead of being noted."""
+    notes = [note for imported in imports for note in imported.notes]
+    if notes:
+        more = f" (and {len(notes) - 1} more; --dry-run lists them)" if len(notes) > 1 else ""
+        raise KeycloakImportError(f"--strict: {notes[0]}{more}")
 
 
 def plan_import(session: Session, imported: KeycloakImport) -> ImportPlan:
@@ -495,6 +505,7 @@ def _clients(realm: RealmRepresentation, service_roles: dict[str, tuple[list, di
             notes.append(f"{where}: skipped, {client.protocol} clients are not supported")
             continue
         values = _client_values(client, where, service_roles.get(client_id, ([], {})))
+        notes.extend(client_notes(client, where))
         if values is None:
             notes.append(f"{where}: skipped, a bearer-only client without a secret has nothing to sign in with")
             continue

@@ -316,6 +316,13 @@ AnyCredential = Annotated[
 # Users (UserRepresentation)
 
 
+class Named(Representation):
+    """An entry of a list the import does not carry over, read for its name in a note."""
+
+    name: str | None = None
+    alias: str | None = None
+
+
 class UserRepresentation(Representation):
     id: Annotated[str, AfterValidator(_user_id)] | None = None
     username: str | None = None
@@ -334,6 +341,7 @@ class UserRepresentation(Representation):
     service_account_client_id: str | None = None
     federation_link: str | None = None
     federated_identities: ListOf[Any] = []
+    client_consents: ListOf[Any] = []
 
     @model_validator(mode="after")
     def a_member_keycloak_could_hold(self):
@@ -376,6 +384,7 @@ class GroupRepresentation(Representation):
     realm_roles: ListOf[str] = []
     client_roles: MapOf[ListOf[str]] = {}
     sub_groups: ListOf[GroupRepresentation] = []
+    attributes: MapOf[Any] = {}
 
 
 # Clients (ClientRepresentation)
@@ -404,6 +413,10 @@ class ClientRepresentation(Representation):
     standard_flow_enabled: bool = True
     direct_access_grants_enabled: bool = False
     service_accounts_enabled: bool = False
+    implicit_flow_enabled: bool = False
+    consent_required: bool = False
+    authorization_services_enabled: bool = False
+    protocol_mappers: ListOf[Named] = []
 
 
 # The realm (RealmRepresentation)
@@ -412,6 +425,12 @@ class ClientRepresentation(Representation):
 class SmtpServer(Representation):
     from_: str | None = Field(default=None, alias="from")
     from_display_name: str | None = None
+    host: str | None = None
+
+
+class AuthenticationFlow(Representation):
+    alias: str
+    built_in: bool = False
 
 
 class RealmRepresentation(Representation):
@@ -446,6 +465,14 @@ class RealmRepresentation(Representation):
     smtp_server: SmtpServer | None = None
     browser_flow: str | None = None
     reset_credentials_flow: str | None = None
+    direct_grant_flow: str | None = None
+    registration_flow: str | None = None
+    client_authentication_flow: str | None = None
+    first_broker_login_flow: str | None = None
+    docker_authentication_flow: str | None = None
+    authentication_flows: ListOf[AuthenticationFlow] = []
+    identity_providers: ListOf[Named] = []
+    components: MapOf[ListOf[Named]] = {}
     web_authn_policy_rp_id: str | None = None
     web_authn_policy_rp_entity_name: str | None = None
     web_authn_policy_user_verification_requirement: str | None = None
@@ -457,6 +484,18 @@ class RealmRepresentation(Representation):
     groups: ListOf[GroupRepresentation] = []
     clients: ListOf[ClientRepresentation] = []
     users: ListOf[UserRepresentation] = []
+
+    def groups_by_path(self) -> dict[str, GroupRepresentation]:
+        """Every group and subgroup by its path (`/parent/child`), as members' `groups` name them."""
+        found: dict[str, GroupRepresentation] = {}
+
+        def add(groups: list[GroupRepresentation], parent: str) -> None:
+            for group in groups:
+                path = group.path or f"{parent}/{group.name}"
+                found[path] = group
+                add(group.sub_groups, path)
+        add(self.groups, "")
+        return found
 
     def setting(self, key: str):
         """A realm setting by Keycloak's key; `smtpServer.from` reads inside smtpServer."""

@@ -15,7 +15,7 @@ from idp.authenticators import webauthn_server as webauthn
 from idp.db.models import Credential
 from idp.db.users import OTP, PASSWORD, normalize_email
 from idp.realms.keycloak_mapping import AttributeMapping, first_sign_in
-from idp.realms.keycloak_models import (CompositesRepresentation, GroupRepresentation, KeycloakImportError,
+from idp.realms.keycloak_models import (CompositesRepresentation, KeycloakImportError,
                                         LegacyOtpCredential, OtherCredential, OtpCredential, PasskeyCredential,
                                         PasswordCredential, RealmRepresentation, RolesRepresentation,
                                         UserRepresentation)
@@ -130,14 +130,7 @@ class RoleGraph:
         for client_id, defined in [(None, roles.realm), *roles.client.items()]:
             for role in defined:
                 self.composites[(client_id, role.name)] = role.composites or CompositesRepresentation()
-        self.groups: dict[str, GroupRepresentation] = {}
-        self._add_groups(realm.groups, "")
-
-    def _add_groups(self, groups: list[GroupRepresentation], parent: str) -> None:
-        for group in groups:
-            path = group.path or f"{parent}/{group.name}"
-            self.groups[path] = group
-            self._add_groups(group.sub_groups, path)
+        self.groups = realm.groups_by_path()
 
     def known_groups(self, paths: list[str], where: str) -> list[str]:
         for path in paths:

@@ -53,6 +53,8 @@ def test_a_dry_run_prints_what_would_change_and_writes_nothing(idp, migrated_dat
         "credentials: would add 2 otp, 5 password, 2 webauthn",
         "terms acceptances: would add 1",
         "pending required actions: would add 2",
+        "skipped: smtpServer: host, port and login not carried over; mail goes out through IDP_MAIL_URL",
+        "skipped: groups: attributes of '/組合員' not carried over; members keep their group paths",
         "skipped: users[5] (service account of 'kosmo-batch'): realm-management roles manage-realm skipped, "
         "the Admin REST API here does not offer them",
         "skipped: clients[5] (clientId 'https://sp.example.jp/saml'): skipped, saml clients are not supported",
@@ -148,6 +150,21 @@ def test_a_file_holding_several_realms_imports_each_or_none(idp, migrated_databa
                               settings)
         assert check_password(session, find_user(session, find_realm(session, "kosmo-split"), "member-c"),
                               "Split-pass-3", settings)
+
+
+def test_strict_refuses_an_export_with_anything_not_carried_over_and_changes_nothing(idp, migrated_database, tmp_path):
+    before = snapshot(migrated_database)
+
+    line = one_error_line(idp("realm", "import", "--strict", str(EXPORT)))
+
+    assert line == (f"{EXPORT}: --strict: smtpServer: host, port and login not carried over; mail goes out through "
+                    "IDP_MAIL_URL (and 4 more; --dry-run lists them); nothing was imported")
+    assert snapshot(migrated_database) == before
+
+    clean = json.loads((SPLIT / "kosmo-split-realm.json").read_text(encoding="utf-8"))
+    path = tmp_path / "kosmo-split.json"
+    path.write_text(json.dumps(clean), encoding="utf-8")
+    assert idp("realm", "import", "--strict", str(path)).exit_code == 0
 
 
 def test_terms_accepted_in_keycloak_count_as_the_version_the_operator_names(idp, migrated_database):

@@ -249,6 +249,32 @@ def test_credential_data_of_the_wrong_json_type_is_refused_naming_it(export, set
     assert refusal(export, settings).endswith(f"credentials[{index}].{expected}")
 
 
+def test_what_is_not_carried_over_is_noted_one_line_each_naming_it(export, settings):
+    export.update(identityProviders=[{"alias": "google", "providerId": "google"}], directGrantFlow="kosmo direct",
+                  authenticationFlows=[{"alias": "kosmo direct", "builtIn": False}, {"alias": "browser", "builtIn": True}],
+                  components={"org.keycloak.storage.UserStorageProvider": [{"name": "kenpo-ldap", "providerId": "ldap"}]})
+    portal = export["clients"][2]
+    portal.update(protocolMappers=[{"name": "member number", "protocolMapper": "oidc-usermodel-attribute-mapper"}],
+                  implicitFlowEnabled=True, consentRequired=True)
+    user_entry(export, "kato04")["clientConsents"] = [{"clientId": "kosmo-portal", "grantedClientScopes": ["email"]}]
+    notes = parse(export, settings).notes
+    for expected in [
+        "identityProviders: 'google' not carried over; identity brokering is not offered here",
+        "directGrantFlow: flow 'kosmo direct' not carried over; that step runs as Keycloak's built-in one here",
+        "authenticationFlows: custom flows 'kosmo direct' not carried over; write the ones you use as flow YAML",
+        "components: user federation 'kenpo-ldap' not carried over; its members' profiles stay in that directory",
+        "smtpServer: host, port and login not carried over; mail goes out through IDP_MAIL_URL",
+        "groups: attributes of '/組合員' not carried over; members keep their group paths",
+        "users: 1 with client consents (clientConsents) not carried over; no consent screen is shown",
+        "clients[2] (clientId 'kosmo-portal'): protocolMappers 'member number' not carried over; tokens carry "
+        "Keycloak's default claims",
+        "clients[2] (clientId 'kosmo-portal'): implicitFlowEnabled not carried over; the implicit flow is not offered",
+        "clients[2] (clientId 'kosmo-portal'): consentRequired not carried over; no consent screen is shown",
+    ]:
+        assert expected in notes
+    assert all("\n" not in note for note in notes)
+
+
 def test_a_custom_browser_flow_needs_its_yaml_file(export, settings):
     export["browserFlow"] = "kosmo-member"
     assert refusal(export, settings).startswith("realm setting browserFlow: flow 'kosmo-member' has no file kosmo-member.yaml")

@@ -1,0 +1,68 @@
+"""What a Keycloak export holds that the import does not carry over, each as a one-line note naming
+it, so nothing is left out silently (`idp realm import --strict` refuses the import over any note)."""
+from __future__ import annotations
+
+from idp.realms.keycloak_models import ClientRepresentation, RealmRepresentation, UserRepresentation
+
+# Flow bindings besides the browser and reset-credentials flows (which become flow YAML), with
+# Keycloak's built-in flow for each: another flow bound there is not run here.
+OTHER_FLOW_BINDINGS = {
+    "directGrantFlow": "direct grant", "registrationFlow": "registration", "clientAuthenticationFlow": "clients",
+    "firstBrokerLoginFlow": "first broker login", "dockerAuthenticationFlow": "docker auth",
+}
+USER_FEDERATION = "org.keycloak.storage.UserStorageProvider"
+
+
+def realm_notes(realm: RealmRepresentation, bound_flows: set[str]) -> list[str]:
+    """The realm's own settings and lists that are not carried over; `bound_flows` became flow YAML."""
+    notes = []
+    if realm.identity_providers:
+        notes.append(f"identityProviders: {_names(realm.identity_providers)} not carried over; identity brokering "
+                     "is not offered here")
+    for key, built_in in OTHER_FLOW_BINDINGS.items():
+        bound = realm.setting(key)
+        if bound not in (None, built_in):
+            notes.append(f"{key}: flow {bound!r} not carried over; that step runs as Keycloak's built-in one here")
+    custom = [f.alias for f in realm.authentication_flows if not f.built_in and f.alias not in bound_flows]
+    if custom:
+        notes.append(f"authenticationFlows: custom flows {', '.join(map(repr, custom))} not carried over; "
+                     "write the ones you use as flow YAML")
+    federation = realm.components.get(USER_FEDERATION) or []
+    if federation:
+        notes.append(f"components: user federation {_names(federation)} not carried over; its members' "
+                     "profiles stay in that directory")
+    if realm.smtp_server and realm.smtp_server.host:
+        notes.append("smtpServer: host, port and login not carried over; mail goes out through IDP_MAIL_URL")
+    groups = [path for path, group in realm.groups_by_path().items() if group.attributes]
+    if groups:
+        notes.append(f"groups: attributes of {', '.join(map(repr, groups))} not carried over; members keep "
+                     "their group paths")
+    return notes
+
+
+def client_notes(client: ClientRepresentation, where: str) -> list[str]:
+    """What of a carried-over client is not: custom token claims, flows and screens not offered here."""
+    notes = []
+    if client.protocol_mappers:
+        notes.append(f"{where}: protocolMappers {_names(client.protocol_mappers)} not carried over; tokens "
+                     "carry Keycloak's default claims")
+    for key, enabled, offered in (
+        ("implicitFlowEnabled", client.implicit_flow_enabled, "the implicit flow is not offered"),
+        ("consentRequired", client.consent_required, "no consent screen is shown"),
+        ("authorizationServicesEnabled", client.authorization_services_enabled,
+         "authorization services (policies, UMA) are not offered"),
+    ):
+        if enabled:
+            notes.append(f"{where}: {key} not carried over; {offered}")
+    return notes
+
+
+def user_notes(users: list[tuple[str, UserRepresentation]]) -> list[str]:
+    consents = sum(bool(user.client_consents) for _, user in users)
+    if not consents:
+        return []
+    return [f"users: {consents} with client consents (clientConsents) not carried over; no consent screen is shown"]
+
+
+def _names(entries) -> str:
+    return ", ".join(repr(entry.alias or entry.name) for entry in entries)
