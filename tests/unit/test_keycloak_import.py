@@ -20,6 +20,7 @@ from idp.realms.export import export_realm, realm_yaml
 from idp.realms.keycloak import (ExportFiles, KeycloakImportError, import_file, parse_export, plan_import,
                                  read_export, read_exports, write_import)
 from idp.realms.keycloak_mapping import AttributeMapping
+from idp.realms.keycloak_models import RealmRepresentation, validated
 from idp.realms.schema import RealmConfig
 from idp.yamlfile import load_model
 
@@ -760,6 +761,29 @@ def test_any_value_of_any_json_type_anywhere_is_imported_or_refused_in_one_line(
         parse(replaced(export, place, value), settings)
     except KeycloakImportError as refused:
         assert "\n" not in str(refused)
+
+
+# Real exports from Keycloak's own repositories (../shared/keycloak-exports, read as they are)
+
+
+REAL_EXPORTS = Path(__file__).resolve().parents[2].parent / "shared" / "keycloak-exports"
+
+
+def real_exports() -> list:
+    if not REAL_EXPORTS.is_dir():
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{REAL_EXPORTS} is absent (a clone outside the "
+                                                                 "workplace): the real Keycloak exports live there"))]
+    return sorted(REAL_EXPORTS.glob("*.json"), key=lambda path: path.name)
+
+
+@pytest.mark.parametrize("path", real_exports(), ids=lambda path: path.stem if path else "absent")
+def test_real_exports_are_read_as_keycloaks_representations_and_imported_or_refused_in_one_line(path, settings):
+    for files in read_exports(path):
+        validated(RealmRepresentation, files.realm)  # every key the import reads has the JSON type Keycloak wrote
+        try:
+            parse_export(files, settings)
+        except KeycloakImportError as refused:
+            assert "\n" not in str(refused)
 
 
 # The different_files layout
