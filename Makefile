@@ -1,4 +1,5 @@
-# kosmo-idp: `make run` starts the identity provider and the demo portal, `make test` runs every test.
+# kosmo-idp: `make run` starts the identity provider and the demo portal, `make test` runs every test,
+# `make bench` prints the performance table of benchmarks/README.md.
 #
 # Installs go into .venv; a stamp file per install, keyed on pyproject.toml, makes the second
 # run fast and a changed pyproject.toml reinstall.
@@ -10,20 +11,28 @@ INSTALLED := $(VENV)/.installed
 INSTALLED_TEST := $(VENV)/.installed-test
 NODE_DIR := tests/interop/node
 NODE_INSTALLED := $(NODE_DIR)/node_modules/.installed
+BENCH_NODE_DIR := benchmarks/node
+BENCH_NODE_INSTALLED := $(BENCH_NODE_DIR)/node_modules/.installed
+BENCH_SCALE ?= default
+BENCH_BACKENDS ?= sqlite,postgres
 
-.PHONY: run test clean
+.PHONY: run test bench clean
 
 ## run: set up on first use, then serve http://localhost:8080 (IdP) and http://localhost:8081 (portal)
 run: $(INSTALLED)
 	$(BIN)/python scripts/run_demo.py
 
 ## test: install the test extras (and the interop tests' npm packages) and run the whole suite
-test: $(INSTALLED_TEST) $(if $(wildcard $(NODE_DIR)/package.json),$(NODE_INSTALLED))
+test: $(INSTALLED_TEST) $(if $(wildcard $(NODE_DIR)/package.json),$(NODE_INSTALLED)) $(BENCH_NODE_INSTALLED)
 	$(BIN)/python -m pytest
+
+## bench: issue 12's figures as one table (BENCH_SCALE=tiny|default|full, BENCH_BACKENDS=sqlite,postgres)
+bench: $(INSTALLED) $(BENCH_NODE_INSTALLED)
+	BENCH_SCALE=$(BENCH_SCALE) $(BIN)/python -m benchmarks.bench --backends $(BENCH_BACKENDS)
 
 ## clean: forget the virtual environment, the demo database, keys and mails, and caches
 clean:
-	rm -rf $(VENV) var $(NODE_DIR)/node_modules .pytest_cache .hypothesis *.egg-info build dist
+	rm -rf $(VENV) var $(NODE_DIR)/node_modules $(BENCH_NODE_DIR)/node_modules .pytest_cache .hypothesis *.egg-info build dist
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 $(BIN)/python:
@@ -40,3 +49,7 @@ $(INSTALLED_TEST): pyproject.toml | $(BIN)/python
 $(NODE_INSTALLED): $(wildcard $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json)
 	cd $(NODE_DIR) && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 	mkdir -p $(@D) && touch $@
+
+$(BENCH_NODE_INSTALLED): $(BENCH_NODE_DIR)/package.json $(BENCH_NODE_DIR)/package-lock.json
+	cd $(BENCH_NODE_DIR) && npm ci --no-audit --no-fund
+	touch $@

@@ -35,6 +35,7 @@ from benchmarks.servers import (
     empty_redis,
     fresh_postgres,
     node_missing,
+    postgres_missing,
     timed_start,
 )
 from benchmarks.table import Figures, print_table
@@ -60,7 +61,7 @@ class Scale:
 
 SCALES = {
     "tiny": Scale(Budget(threads=2, requests=12, seconds=2, batch=6), 3, 100, 1_000, 4, 20),
-    "default": Scale(Budget(threads=8, requests=100_000, seconds=8, batch=240), 20, 1_000, 100_000, 200, 5_000),
+    "default": Scale(Budget(threads=8, requests=100_000, seconds=8, batch=240), 20, 1_000, 100_000, 1_000, 5_000),
     "full": Scale(Budget(threads=8, requests=1_000_000, seconds=20, batch=400), 50, 1_000, 1_000_000, 100_000,
                   100_000),
 }
@@ -82,9 +83,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", choices=SCALES, default=os.environ.get("BENCH_SCALE") or "default")
     parser.add_argument("--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
-    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+    parser.add_argument("--postgres-url",
+                        default=os.environ.get("BENCH_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/postgres",
                         help="a PostgreSQL server where a throwaway database may be created")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/6",
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/6",
                         help="a Redis database of the benchmark's own (it is emptied)")
     options = parser.parse_args(argv)
     scale = SCALES[options.scale]
@@ -108,15 +110,15 @@ def hash_cpu_seconds(times: int) -> float:
 
 
 def measure_postgres(folder: Path, scale: Scale, options) -> dict | str:
-    try:
-        with fresh_postgres(options.postgres_url) as database_url:
-            storage = Storage("PostgreSQL + Redis", {"IDP_DATABASE_URL": database_url,
-                                                     "IDP_REDIS_URL": empty_redis(options.redis_url)})
-            column = measure_idp(folder / "grants", scale, storage)
-        column["scale"] = measure_scale(folder, scale, options)
-        return column
-    except OSError as problem:  # psycopg's and redis' connection errors are OSErrors
-        return f"skipped: {problem}"
+    missing = postgres_missing(options.postgres_url, options.redis_url)
+    if missing:
+        return f"skipped: {missing}"
+    with fresh_postgres(options.postgres_url) as database_url:
+        storage = Storage("PostgreSQL + Redis", {"IDP_DATABASE_URL": database_url,
+                                                 "IDP_REDIS_URL": empty_redis(options.redis_url)})
+        column = measure_idp(folder / "grants", scale, storage)
+    column["scale"] = measure_scale(folder, scale, options)
+    return column
 
 
 @contextmanager

@@ -105,6 +105,18 @@ def empty_redis(url: str) -> str:
     return url
 
 
+def postgres_missing(postgres_url: str, redis_url: str) -> str | None:
+    """Why the PostgreSQL + Redis column cannot be measured, or None when it can."""
+    try:
+        with psycopg.connect(postgres_url, connect_timeout=3):
+            pass
+        with redis.Redis.from_url(redis_url, socket_connect_timeout=3) as client:
+            client.ping()
+    except (psycopg.OperationalError, redis.ConnectionError) as problem:
+        return f"PostgreSQL or Redis does not answer ({problem})".replace("\n", " ")
+    return None
+
+
 def node_missing() -> str | None:
     """Why node-oidc-provider cannot run here, or None when it can."""
     if shutil.which("node") is None:

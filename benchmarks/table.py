@@ -62,34 +62,55 @@ def _keycloak(figures: Figures, run: CommandCost) -> str:
 Cell = Callable[[Figures, dict], str]
 
 
+def _not_applicable(_figures: Figures) -> str:
+    return NOT_APPLICABLE
+
+
+def _node_cost(figures: Figures) -> str:
+    return _cost(figures.node) if isinstance(figures.node, Cost) else figures.node or NOT_APPLICABLE
+
+
+def _scale_cell(name: str) -> Cell:
+    """A scale figure's cell: measured on PostgreSQL only."""
+    return lambda figures, column: _scale(column["scale"], name) if "scale" in column else NOT_APPLICABLE
+
+
+def _cost_cell(name: str) -> Cell:
+    return lambda figures, column: _cost(column[name])
+
+
+def _share_cell(name: str) -> Cell:
+    return lambda figures, column: _share(figures.hash_seconds, column[name])
+
+
+def _latency_cell(name: str) -> Cell:
+    return lambda figures, column: _latency(column["half_peak"][name])
+
+
 def rows(figures: Figures) -> list[tuple[str, str, Cell, Callable[[Figures], str]]]:
     """(figure, goal, its idp cell, its node-oidc-provider cell) in table order."""
     few, many = figures.scale_sizes
-    none = lambda _figures: NOT_APPLICABLE  # noqa: E731
-    node_cost = lambda f: _cost(f.node) if isinstance(f.node, Cost) else f.node or NOT_APPLICABLE  # noqa: E731
-    scale_cell = lambda name: lambda f, c: _scale(c["scale"], name) if "scale" in c else NOT_APPLICABLE  # noqa: E731
+    none = _not_applicable
     return [
-        ("client credentials, CPU per grant", "≥ 360/s/core", lambda f, c: _cost(c["client_credentials"]), node_cost),
-        ("refresh (rotating), CPU per grant", "≥ 360/s/core", lambda f, c: _cost(c["refresh"]), none),
-        ("authorization code (code exchange), CPU per grant", "", lambda f, c: _cost(c["authorization_code"]), none),
-        ("password grant, CPU per grant", "", lambda f, c: _cost(c["password"]), none),
-        ("password sign-in step, CPU per step", "", lambda f, c: _cost(c["sign_in_step"]), none),
+        ("client credentials, CPU per grant", "≥ 360/s/core", _cost_cell("client_credentials"), _node_cost),
+        ("refresh (rotating), CPU per grant", "≥ 360/s/core", _cost_cell("refresh"), none),
+        ("authorization code (code exchange), CPU per grant", "", _cost_cell("authorization_code"), none),
+        ("password grant, CPU per grant", "", _cost_cell("password"), none),
+        ("password sign-in step, CPU per step", "", _cost_cell("sign_in_step"), none),
         ("argon2 hash alone (t=5, m=7 MiB, p=1), CPU in-process", "the floor",
          lambda f, c: f"{f.hash_seconds * 1000:.2f} ms", none),
-        ("password grant, share in the hash", "≥ 85 %", lambda f, c: _share(f.hash_seconds, c["password"]), none),
-        ("password sign-in step, share in the hash", "≥ 85 %",
-         lambda f, c: _share(f.hash_seconds, c["sign_in_step"]), none),
+        ("password grant, share in the hash", "≥ 85 %", _share_cell("password"), none),
+        ("password sign-in step, share in the hash", "≥ 85 %", _share_cell("sign_in_step"), none),
         ("client credentials, CPU per grant vs node-oidc-provider", "≤ 1.00×", _versus_node, none),
         ("client credentials at half the peak rate, p50 / p95 / p99", "p99 < 50 ms",
-         lambda f, c: _latency(c["half_peak"]["client credentials"]), none),
-        ("refresh at half the peak rate, p50 / p95 / p99", "p99 < 50 ms",
-         lambda f, c: _latency(c["half_peak"]["refresh"]), none),
+         _latency_cell("client credentials"), none),
+        ("refresh at half the peak rate, p50 / p95 / p99", "p99 < 50 ms", _latency_cell("refresh"), none),
         ("worker RSS after the load", "< 100 MB", lambda f, c: " / ".join(f"{mib:.0f}" for mib in c["rss"]) + " MiB",
          none),
         ("start: process start to first 200 on /health/live", "< 1 s", lambda f, c: f"{c['start']:.2f} s", none),
-        (f"sign-in step, CPU at {many:,} vs {few:,} members", "≤ 1.2×", scale_cell("sign_in_step"), none),
-        (f"refresh, CPU at {many:,} vs {few:,} members", "≤ 1.2×", scale_cell("refresh"), none),
-        (f"Admin API user search, CPU at {many:,} vs {few:,} members", "≤ 1.2×", scale_cell("user_search"), none),
+        (f"sign-in step, CPU at {many:,} vs {few:,} members", "≤ 1.2×", _scale_cell("sign_in_step"), none),
+        (f"refresh, CPU at {many:,} vs {few:,} members", "≤ 1.2×", _scale_cell("refresh"), none),
+        (f"Admin API user search, CPU at {many:,} vs {few:,} members", "≤ 1.2×", _scale_cell("user_search"), none),
         (f"idp members import of {figures.imported:,} members", "≥ 85 % of the hash-bound limit",
          lambda f, c: _import(f, c["import"]), none),
         (f"Keycloak export of {figures.exported:,} users, idp realm import", "< 60 s for 100,000",
