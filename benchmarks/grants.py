@@ -78,6 +78,9 @@ def sign_in_page(realm: Realm) -> tuple[LocalSession, str, dict[str, str]]:
     page = browser.get(realm.auth_url)
     page.raise_for_status()
     action, hidden = sign_in_form(page.text)
+    # The form goes out later on a connection of its own, as after a member typed: a kept-alive
+    # one may meanwhile be closed by the server (gunicorn keeps idle ones 2 s) under our send.
+    browser.close()
     return browser, urljoin(realm.auth_url, action), hidden
 
 

@@ -96,6 +96,8 @@ def _drive(steps: list[Step], count: int, seconds: float, due: Callable[[int], f
                 error = step()
             except Exhausted:
                 return
+            except requests.RequestException as problem:  # no answer at all: a failure too
+                error = f"{type(problem).__name__}: {problem}"
             tally.record(time.perf_counter() - sent, error)
 
     threads = [threading.Thread(target=work, args=(step,)) for step in steps]
