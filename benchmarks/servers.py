@@ -113,7 +113,7 @@ def postgres_missing(postgres_url: str, redis_url: str) -> str | None:
         with redis.Redis.from_url(redis_url, socket_connect_timeout=3) as client:
             client.ping()
     except (psycopg.OperationalError, redis.ConnectionError) as problem:
-        return f"PostgreSQL or Redis does not answer ({problem})".replace("\n", " ")
+        return "PostgreSQL or Redis does not answer (" + " ".join(str(problem).split()) + ")"
     return None
 
 
