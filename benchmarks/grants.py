@@ -111,8 +111,8 @@ def next_code(realm: Realm, browser: LocalSession) -> str:
     return _code(browser.get(realm.auth_url, allow_redirects=False))
 
 
-def exchange(realm: Realm, code: str, http: LocalSession | None = None) -> dict:
-    answer = (http or LocalSession()).post(realm.token_url, auth=realm.client_auth, data={
+def exchange(realm: Realm, code: str) -> dict:
+    answer = LocalSession().post(realm.token_url, auth=realm.client_auth, data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": realm.callback_url})
     answer.raise_for_status()
     return answer.json()

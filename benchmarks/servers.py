@@ -138,10 +138,6 @@ class NodeOidcProvider(_Process):
 
     def start(self) -> "NodeOidcProvider":
         self._spawn(["node", str(NODE_DIR / "server.mjs"), str(self.port), NODE_CLIENT, NODE_CLIENT_SECRET],
-                    {"PATH": _path(), "NODE_ENV": "production"})
+                    {"PATH": str(Path(shutil.which("node")).parent), "NODE_ENV": "production"})
         self._wait_until_answering(f"{self.url}/.well-known/openid-configuration")
         return self
-
-
-def _path() -> str:
-    return str(Path(shutil.which("node")).parent)
