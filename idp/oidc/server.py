@@ -32,11 +32,13 @@ from sqlalchemy import select
 
 from idp import events
 from idp.db import db_session
+from idp.db.users import check_password, find_user
 from idp.db.models import Client, RefreshTokenFamily, User, UserSession, utcnow
 from idp.ephemeral import ephemeral
 from idp.oidc import sessions, tokens
 from idp.realms import client_secret_matches, find_client, realm_config
-from idp.security.brute_force import BruteForce, disable_for_lockout, lock_events, whose
+from idp.security.brute_force import SignInAttempt, StepGuard
+from idp.security.passwords import dummy_verify
 
 ACCESS_TOKEN_DENYLIST = "revoked-access-token:"
 
@@ -426,16 +428,12 @@ class PasswordGrant(KeycloakTokensMixin, ResourceOwnerPasswordCredentialsGrant):
         return self.request.client
 
     def authenticate_user(self, username, password):
-        from idp.db.users import check_password, find_user
-        from idp.security.passwords import dummy_verify
-
         session, settings = db_session(), g.settings
         user = find_user(session, g.realm, username)
-        # The sign-in page's brute-force counts; a locked user ID, known or not, is not checked.
+        # The sign-in page's guard: its counts, so a locked user ID, known or not, is not checked.
         member = user if user is not None and not user.service_account_client_id else None
-        detection = BruteForce(ephemeral(), g.realm.id, g.realm_config.brute_force, utcnow())
-        who = whose(member.id if member else None, username)
-        locked = detection.lockout_error(who, request.remote_addr or "", member)
+        guard = StepGuard(self._attempt(member), "password", member=member, login=username)
+        locked = guard.lockout_error()
         if locked:
             dummy_verify(password, settings)
             self._refuse(user, locked, username)
@@ -443,13 +441,13 @@ class PasswordGrant(KeycloakTokensMixin, ResourceOwnerPasswordCredentialsGrant):
         if user is None:
             dummy_verify(password, settings)
             self._refuse(None, "user_not_found", username)
-            self._count_failure(detection, who, None, username)
+            self._count_failure(guard, username)
             raise InvalidUserCredentials()
         if not check_password(session, user, password, settings):
             self._refuse(user, "invalid_user_credentials", username)
-            self._count_failure(detection, who, member, username)
+            self._count_failure(guard, username)
             raise InvalidUserCredentials()
-        detection.succeeded(who)
+        guard.succeeded()
         if not user.enabled:
             self._refuse(user, "user_disabled", username)
             raise InvalidGrantError("Account disabled")
@@ -458,19 +456,22 @@ class PasswordGrant(KeycloakTokensMixin, ResourceOwnerPasswordCredentialsGrant):
             raise InvalidGrantError("Account is not fully set up")
         return user
 
-    def _count_failure(self, detection: BruteForce, who: str, member: User | None, username: str) -> None:
+    def _attempt(self, member: User | None) -> SignInAttempt:
+        """This request as the guard sees it; its events name the member, the client and the address."""
+        ip_address, client_id = request.remote_addr or "", self.request.client.client_id
+
+        def record_event(type: str, user_id: str | None = None, **details) -> None:
+            events.record(db_session(), g.realm.id, type, user_id=user_id or (member.id if member else None),
+                          client_id=client_id, ip_address=ip_address, **details)
+
+        return SignInAttempt(realm=g.realm, config=g.realm_config, store=ephemeral(), user=member,
+                             ip_address=ip_address, now=utcnow(), record_event=record_event)
+
+    @staticmethod
+    def _count_failure(guard: StepGuard, username: str) -> None:
         """Count the failure; a lock it starts is reported (and a permanent one disables the member)."""
-        failure = detection.failed(who, request.remote_addr or "")
-        if not failure.lock_started:
-            return
-        session = db_session()
-        for type, details in lock_events(failure, "password", detection.now, member is not None):
-            events.record(session, g.realm.id, type, user_id=member.id if member else None,
-                          client_id=self.request.client.client_id, ip_address=request.remote_addr or "",
-                          username=username[:255], **details)
-        if failure.permanent and member is not None:
-            disable_for_lockout(member)
-        session.commit()
+        if guard.failed(username=username[:255]).lock_started:
+            db_session().commit()
 
     def _refuse(self, user: User | None, error: str, username: str) -> None:
         """Keep a LOGIN_ERROR (Keycloak's error names) while nothing else of the refused request is kept."""

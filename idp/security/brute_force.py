@@ -4,19 +4,20 @@ ephemeral store, with temporary waits, the quick-login check and permanent locko
 Every sign-in step uses it through `StepGuard` (password, date of birth, app and mailed codes,
 passkeys): ask `refuses` before checking what the member typed, report `failed` after a wrong
 answer; a completed sign-in clears the member's failures. The token endpoint's password grant
-shares the same counts. `status` answers the Admin API. Nothing here touches Flask or SQL.
+uses the same guard, so its counts, locks and events are the sign-in page's. `status` answers
+the Admin API. Nothing here touches Flask or SQL.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from idp.ephemeral import EphemeralStore
-from idp.realms.schema import BruteForceSettings
+from idp.realms.schema import BruteForceSettings, RealmConfig
 
 if TYPE_CHECKING:
-    from idp.db.models import User
+    from idp.db.models import Realm, User
     from idp.flows.api import StepContext
 
 # Keycloak's REASON detail on its lockout events.
@@ -217,15 +218,31 @@ def lock_events(failure: Failure, factor: str, now: float, member_known: bool) -
     return [("USER_LOCKED", {**common, "permanent": True}), *disabled]
 
 
+@dataclass(frozen=True)
+class SignInAttempt:
+    """A sign-in outside a flow (the token endpoint's password grant) as a guard reads it: the
+    parts of a flow step's `StepContext` it needs. `record_event` adds the attempt's member,
+    client and address."""
+
+    realm: Realm
+    config: RealmConfig
+    store: EphemeralStore
+    user: User | None
+    ip_address: str
+    now: datetime
+    record_event: Callable[..., None]
+    lock_out: Callable[[User], None] = disable_for_lockout
+
+
 class StepGuard:
-    """The realm's detection as a sign-in step uses it for one factor ("password", "birthdate",
-    "otp", "email-code"), reporting as Keycloak does.
+    """The realm's detection as a sign-in attempt uses it for one factor ("password", "birthdate",
+    "otp", "email-code"), reporting as Keycloak does: a flow step's, or the password grant's.
 
     `member` is whom the answer is about (the step's member unless the step names one, as the
     password step does); with no member, the failures count against the `login` typed.
     `error_event` is the event that a refusal during a lock is recorded as."""
 
-    def __init__(self, ctx: StepContext, factor: str, *, member: User | None = None, login: str = "",
+    def __init__(self, ctx: StepContext | SignInAttempt, factor: str, *, member: User | None = None, login: str = "",
                  error_event: str = "LOGIN_ERROR"):
         self.ctx, self.factor, self.error_event = ctx, factor, error_event
         self.member = member if member is not None or login else ctx.user
@@ -234,18 +251,20 @@ class StepGuard:
 
     def holds(self) -> bool:
         """Whether the member (or the address) is locked now; records nothing (for showing a page)."""
-        return self._lockout_error() is not None
+        return self.lockout_error() is not None
 
     def refuses(self, **details) -> bool:
         """True while the member (or the address) is locked: the answer must then not even be
         checked. Records the refusal with Keycloak's error (see BruteForce.lockout_error)."""
-        error = self._lockout_error()
+        error = self.lockout_error()
         if error is None:
             return False
         self.ctx.record_event(self.error_event, error=error, **self._whom(), **details)
         return True
 
-    def _lockout_error(self) -> str | None:
+    def lockout_error(self) -> str | None:
+        """Keycloak's error while the member (or the address) is locked, else None; records
+        nothing, for a caller that reports the refusal in its own words (the password grant)."""
         return self.detection.lockout_error(self.who, self.ctx.ip_address, self.member)
 
     def failed(self, **details) -> Failure:
@@ -255,6 +274,11 @@ class StepGuard:
         if failure.lock_started:
             self._report(failure, details)
         return failure
+
+    def succeeded(self) -> None:
+        """A right answer that completes the sign-in by itself (the password grant) clears the
+        member's failures; a flow clears them only when it completes."""
+        self.detection.succeeded(self.who)
 
     def _report(self, failure: Failure, details: dict) -> None:
         for type, lock_details in lock_events(failure, self.factor, self.detection.now, self.member is not None):
