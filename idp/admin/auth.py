@@ -15,7 +15,7 @@ from idp.admin import errors
 from idp.db.models import Client, Realm, User
 from idp.ephemeral import ephemeral
 from idp.oidc import sessions, tokens
-from idp.oidc.server import ACCESS_TOKEN_DENYLIST
+from idp.oidc.live_tokens import ACCESS_TOKEN_DENYLIST
 from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES
 
 MASTER = "master"

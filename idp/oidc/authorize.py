@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from idp.db import db_session
 from idp.db.models import User, UserSession
 from idp.oidc import sessions
-from idp.oidc.server import StoredAuthorizationRequest
+from idp.oidc.grants.authorization_code import StoredAuthorizationRequest
 
 AUTH_PARAMETERS = (
     "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt", "max_age",

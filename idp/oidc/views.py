@@ -10,7 +10,8 @@ from idp.db.models import User
 from idp.oidc import authorize as authorization
 from idp.oidc import keys, sessions, tokens
 from idp.oidc.discovery import discovery_document
-from idp.oidc.server import create_server, lookup_token
+from idp.oidc.live_tokens import lookup_token
+from idp.oidc.server import create_server
 from idp.realms import RealmNotFound, find_realm, realm_config
 
 bp = Blueprint("oidc", __name__, url_prefix="/realms/<realm>")

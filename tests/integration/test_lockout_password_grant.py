@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-import idp.oidc.server
+import idp.oidc.grants.password
 from tests.integration.lockout_support import brute_force, clock, enabled, events  # noqa: F401 - fixture
 from tests.integration.test_lockout import attempt, error_text
 from tests.integration.test_login import MEMBER_PASSWORD, add_member
@@ -17,7 +17,7 @@ INVALID = {"error": "invalid_grant", "error_description": "Invalid user credenti
 @pytest.fixture
 def token_clock(clock, monkeypatch):
     """The sign-in pages' clock, read by the token endpoint too."""
-    monkeypatch.setattr(idp.oidc.server, "utcnow", lambda: clock.now)
+    monkeypatch.setattr(idp.oidc.grants.password, "utcnow", lambda: clock.now)
     return clock
 
 

@@ -1,0 +1,109 @@
+"""What every grant shares: Keycloak-shaped token responses (RFC 6749 §5.1), issued and saved
+with their audit event in one commit, and the lifespans Keycloak gives them."""
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import timedelta
+
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from flask import g, request
+
+from idp import events
+from idp.db import db_session
+from idp.db.models import RefreshTokenFamily, User, UserSession, utcnow
+from idp.oidc import sessions, tokens
+
+
+def _lifespans(user_session: UserSession | None) -> tuple[int, int]:
+    """(access token lifespan, refresh token lifespan) as Keycloak computes them."""
+    config = g.realm_config.tokens
+    if user_session is None:
+        return config.access_token_lifespan, 0
+    idle, longest = sessions.lifetimes(g.realm, user_session.remember_me)
+    left = longest - int((utcnow() - user_session.started_at).total_seconds())
+    return min(config.access_token_lifespan, max(left, 1)), max(min(idle, left), 1)
+
+
+def issue_tokens(grant_request, user: User, scope: str, include_refresh_token: bool) -> dict:
+    """The token response (RFC 6749 §5.1) with Keycloak's fields (`refresh_expires_in`,
+    `not-before-policy`, `session_state`), a signed access token, a rotated refresh token."""
+    session, realm = db_session(), g.realm
+    user_session: UserSession | None = getattr(grant_request, "user_session", None)
+    ctx = tokens.TokenContext(g.issuer, realm, grant_request.client.model, user, scope, user_session)
+    now = int(time.time())
+    access_lifespan, refresh_lifespan = _lifespans(user_session)
+    access_claims = tokens.access_token_claims(ctx, access_lifespan, now)
+    grant_request.access_token_jti = access_claims["jti"]
+    token = {
+        "access_token": tokens.sign(session, realm, access_claims),
+        "expires_in": access_lifespan,
+        "refresh_expires_in": 0,
+        "token_type": "Bearer",
+        "not-before-policy": realm.not_before,
+        "scope": scope,
+    }
+    if include_refresh_token and user_session is not None:
+        family = _rotate_family(grant_request, ctx, refresh_lifespan, now)
+        grant_request.token_family = family
+        claims = tokens.refresh_token_claims(ctx, refresh_lifespan, now, family_id=family.id, jti=family.current_jti)
+        token["refresh_token"] = tokens.sign(session, realm, claims)
+        token["refresh_expires_in"] = refresh_lifespan
+    if user_session is not None:
+        token["session_state"] = user_session.id
+    grant_request.issued_at = now
+    return token
+
+
+def _rotate_family(grant_request, ctx: tokens.TokenContext, lifespan: int, now: int) -> RefreshTokenFamily:
+    """The request's refresh token family (a new one for a new grant) with a fresh current token id."""
+    family: RefreshTokenFamily | None = getattr(grant_request, "token_family", None)
+    if family is None:
+        family = RefreshTokenFamily(
+            realm_id=ctx.realm.id, user_id=ctx.user.id, client_id=ctx.client.id,
+            user_session_id=ctx.user_session.id, scope=ctx.scope, current_jti="",
+            expires_at=utcnow() + timedelta(seconds=lifespan),
+        )
+        db_session().add(family)
+        db_session().flush()
+    family.current_jti = secrets.token_urlsafe(24)
+    family.expires_at = utcnow() + timedelta(seconds=lifespan)
+    return family
+
+
+class KeycloakTokensMixin:
+    """Every grant issues Keycloak-shaped tokens and saves its changes, with its audit event, in one commit."""
+
+    EVENT = ""  # Keycloak's event type for a granted token
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
+        token = issue_tokens(self.request, user, tokens.granted_scope(scope), include_refresh_token)
+        self.record_event(token)  # committed with the token's changes by `save_token`
+        return token
+
+    def save_token(self, token):
+        db_session().commit()
+
+    def record_event(self, token: dict) -> None:
+        req = self.request
+        user_session: UserSession | None = getattr(req, "user_session", None)
+        family: RefreshTokenFamily | None = getattr(req, "token_family", None)
+        events.record(
+            db_session(), g.realm.id, self.EVENT, user_id=req.user.id if req.user else None,
+            client_id=req.client.client_id, session_id=user_session.id if user_session else None,
+            ip_address=request.remote_addr or "", grant_type=self.GRANT_TYPE, scope=token.get("scope"),
+            client_auth_method=getattr(req, "auth_method", None),
+            refresh_token_family=family.id if family else None, **self.event_details(),
+        )
+
+    def event_details(self) -> dict:
+        return {}
+
+
+class KnownScopesOnly:
+    """A token request that names a scope Keycloak does not know is refused (RFC 6749 §5.2
+    `invalid_scope`), for grants whose scope no authorization request has checked before."""
+
+    def validate_requested_scope(self):
+        if self.request.payload.scope and self.request.client.get_allowed_scope(self.request.payload.scope) is None:
+            raise InvalidScopeError()

@@ -1,0 +1,54 @@
+"""Which presented tokens are still live: refresh families not revoked, access tokens not denied,
+sessions active, members enabled. Userinfo (OIDC Core §5.3), introspection and revocation ask here.
+"""
+from __future__ import annotations
+
+import time
+
+from flask import g
+
+from idp.db import db_session
+from idp.db.models import RefreshTokenFamily, User
+from idp.ephemeral import ephemeral
+from idp.oidc import sessions, tokens
+
+ACCESS_TOKEN_DENYLIST = "revoked-access-token:"
+
+
+def deny_access_token(jti: str, seconds: float) -> None:
+    """Refuse the access token `jti` for the `seconds` it has left (at least one)."""
+    ephemeral().put(ACCESS_TOKEN_DENYLIST + jti, {}, max(int(seconds), 1))
+
+
+class LiveToken(dict):
+    """A token's claims, with the checks Authlib's revocation and introspection ask for."""
+
+    def check_client(self, client):
+        return self.get("azp") == client.client_id
+
+    def is_expired(self):
+        return int(self.get("exp", 0)) <= time.time()
+
+    def is_revoked(self):
+        return False  # lookup_token only returns live tokens
+
+
+def lookup_token(token: str) -> LiveToken | None:
+    """The claims of a live access, ID or refresh token of this realm, else None."""
+    session = db_session()
+    try:
+        claims = tokens.decode(session, g.realm, token, issuer=g.issuer, typ=("Bearer", "Refresh", "ID"))
+    except tokens.InvalidToken:
+        return None
+    if claims["typ"] == "Refresh":
+        family = session.get(RefreshTokenFamily, claims.get("fam", ""))
+        if family is None or family.revoked or family.current_jti != claims["jti"]:
+            return None
+    elif ephemeral().get(ACCESS_TOKEN_DENYLIST + claims["jti"]) is not None:
+        return None
+    if claims.get("sid") and sessions.find_session(session, g.realm, claims["sid"]) is None:
+        return None
+    user = session.get(User, claims.get("sub", ""))
+    if user is None or not user.enabled:
+        return None  # as Keycloak's introspection: a disabled member's tokens are inactive
+    return LiveToken(claims)
