@@ -6,14 +6,17 @@ A step never touches Flask: it is given a `StepContext` and answers with a `Page
 whatever a step wrote when it answers with a `Page` carrying errors.
 
 Plugins register through entry points (`idp.actions`, `idp.authenticators`, `idp.conditions`);
-the entry point's name is the name operators write in flow files.
+the entry point's name is the name operators write in flow files. A step is generic over its
+options model (`class SayHello(Action[SayHelloOptions])`), so `ctx.options` is typed per step,
+and reads the member through `ctx.member`, which is never None.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Callable, ClassVar, Mapping, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
@@ -31,21 +34,37 @@ class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+OtherOptionsT = TypeVar("OtherOptionsT", bound=BaseModel)
+
+
+class NoMember(RuntimeError):
+    """A step read `ctx.member` while no member is known: it runs before any authenticator
+    recognised one, so it must say `needs_user = False` and read `ctx.user` instead."""
+
+
 class Mailer(Protocol):
     def __call__(self, *, to: str, subject: str, text: str, html: str | None = None) -> None:
         """Send a mail from the realm's sender (raises idp.mail.MailError)."""
 
 
 class LinkMaker(Protocol):
-    def __call__(self, payload: dict, ttl: int, for_user: User | None = None) -> str:
+    def __call__(self, payload: dict[str, Any], ttl: int, for_user: User | None = None) -> str:
         """A single-use absolute URL that, when opened, calls this step's `follow_link(ctx, payload)`
-        with `ctx.user` the member the link is for: `for_user`, by default the step's member."""
+        with `ctx.member` the member the link is for: `for_user`, by default the step's member."""
+
+
+class EventRecorder(Protocol):
+    def __call__(self, type: str, /, **details: Any) -> None:
+        """Add an audit event of this sign-in (Keycloak's event type, e.g. LOGIN_ERROR): the
+        member, client and IP address are filled in; `user_id=` names another member."""
 
 
 @dataclass
-class StepContext:
-    """Everything a step may use. `data` is the step's own scratch space, kept between its
-    challenge and its process within one sign-in (JSON values only)."""
+class StepContext(Generic[OptionsT]):
+    """Everything a step may use. `user` is the member once an authenticator recognised one
+    (None before: only steps with `needs_user = False` see that); `data` is the step's own
+    scratch space, kept between its challenge and its process within one sign-in (JSON values only)."""
 
     realm: Realm
     config: RealmConfig
@@ -54,19 +73,19 @@ class StepContext:
     store: EphemeralStore
     user: User | None
     client: Client | None
-    options: BaseModel
-    data: dict
+    options: OptionsT
+    data: dict[str, Any]
     ip_address: str
     now: datetime
     send_mail: Mailer
     make_link: LinkMaker
-    record_event: Callable[..., None]
+    record_event: EventRecorder
     # Ends the member's other SSO sessions and revokes their refresh tokens (the
     # 全てのデバイスからサインアウトする checkbox); returns how many were ended.
     end_other_sessions: Callable[[], int] = lambda: 0
     # Another installed step by kind ("action" | "authenticate") and name, for steps that
     # offer a choice among others (the member's second factor, 別の方法を試す).
-    find_step: Callable[[str, str], "Step | None"] = lambda kind, name: None
+    find_step: Callable[[str, str], Step[Any] | None] = lambda kind, name: None
     # Disables the member for good (Keycloak's permanent lockout): unlike the step's other
     # writes it lasts when the step answers with a refused page, until `idp user unlock`.
     lock_out: Callable[[User], None] = disable_for_lockout
@@ -74,13 +93,26 @@ class StepContext:
     # authenticator check done by the browser); read-only for steps.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def member(self) -> User:
+        """The member this sign-in is for; the engine runs a step with `needs_user` only then."""
+        if self.user is None:
+            raise NoMember(f"no member is known yet in realm {self.realm.name}")
+        return self.user
+
+    def for_step(self, step: Step[OtherOptionsT], data: dict[str, Any] | None = None) -> StepContext[OtherOptionsT]:
+        """The context for another installed step this one runs (a second factor, update-password):
+        that step's default options, and `data` as its scratch space (this step's by default)."""
+        this: StepContext[Any] = self
+        return replace(this, options=step.Options(), data=self.data if data is None else data)
+
 
 @dataclass
 class Page:
     """Show `template` with `values`; `errors` maps a field name ("" for the page) to message keys."""
 
     template: str
-    values: dict = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
     status: int = 200
 
@@ -101,27 +133,30 @@ class Done:
     factor: str | None = None
 
 
-class Step(ABC):
-    """Base class of actions and authenticators; subclasses set the class attributes."""
+class Step(ABC, Generic[OptionsT]):
+    """Base class of actions and authenticators, generic over the step's options model; subclasses
+    set the class attributes (`Options` the model they are generic over, NoOptions by default)."""
 
     name: ClassVar[str]
-    Options: ClassVar[type[BaseModel]] = NoOptions
+    # Not a ClassVar, which may not name a type variable; mypy still checks a subclass's model
+    # against the one it is generic over. The default NoOptions is what Step[NoOptions] needs.
+    Options: type[OptionsT] = NoOptions  # type: ignore[assignment]  # OptionsT is NoOptions where not set
     needs_user: ClassVar[bool] = True
 
-    def needed(self, ctx: StepContext) -> bool:
+    def needed(self, ctx: StepContext[OptionsT]) -> bool:
         """Re-checked when the member reaches the step: False skips it (e.g. already verified)."""
         return True
 
     @abstractmethod
-    def challenge(self, ctx: StepContext) -> Page:
+    def challenge(self, ctx: StepContext[OptionsT]) -> Page:
         """What the member sees when they reach the step."""
 
     @abstractmethod
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[OptionsT], form: Mapping[str, str]) -> Page | Done:
         """Validate the submitted form; persist and answer Done, or answer the page with errors."""
 
-    def follow_link(self, ctx: StepContext, payload: dict) -> Page | Done:
-        """A link this step mailed was opened (maybe in another browser); `ctx.user` is set.
+    def follow_link(self, ctx: StepContext[OptionsT], payload: dict[str, Any]) -> Page | Done:
+        """A link this step mailed was opened (maybe in another browser); `ctx.member` is set.
 
         An action's Done shows its `actions/<name>-done.html` (the sign-in tab goes on by
         itself); an authenticator's Done recognises the member, and the flow it was mailed from
@@ -129,13 +164,13 @@ class Step(ABC):
         raise LookupError(f"{self.name} sends no links")
 
 
-class Action(Step):
+class Action(Step[OptionsT]):
     """A required action; `alias` is its Keycloak name for pending required actions."""
 
     alias: ClassVar[str | None] = None
 
 
-class Authenticator(Step):
+class Authenticator(Step[OptionsT]):
     """A step that recognises the member (password) or confirms them (a second factor).
 
     A second factor also names the choice it answers to (`factor`: "passkey" | "totp" |
@@ -145,7 +180,7 @@ class Authenticator(Step):
     factor: ClassVar[str | None] = None
     setup_action: ClassVar[str | None] = None
 
-    def is_set_up(self, ctx: StepContext) -> bool:
+    def is_set_up(self, ctx: StepContext[OptionsT]) -> bool:
         return False
 
 
@@ -154,6 +189,6 @@ class Condition:
     """A named predicate for `if:`; `takes_argument` conditions are written `name(ARG)`."""
 
     name: str
-    check: Callable[[StepContext, str | None], bool]
+    check: Callable[[StepContext[Any], str | None], bool]
     takes_argument: bool = False
     description: str = ""

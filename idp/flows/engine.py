@@ -8,15 +8,18 @@ Each step's need is re-checked when the member reaches it (authentik's planner d
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import delete
 
 from idp.db.models import PendingRequiredAction, User
 from idp.flows.api import Action, Done, Page, Step, StepContext
 from idp.flows.registry import Registry
-from idp.flows.schema import CONDITION_CALL, All, Any, FlowFile, Not, step_kind_and_name
+from idp.flows.schema import CONDITION_CALL, All, ConditionExpression, FlowFile, Not, StepBase, step_kind_and_name
+from idp.flows.schema import Any as AnyOf
 
 log = logging.getLogger("idp.flows")
 
@@ -29,9 +32,9 @@ class FlowBroken(RuntimeError):
 class CurrentStep:
     """The step the member is at; `token` changes whenever progress is made (stale forms)."""
 
-    plugin: Step
+    plugin: Step[Any]
     key: str
-    with_: dict
+    with_: dict[str, Any]
     token: str
 
 
@@ -39,20 +42,21 @@ class CurrentStep:
 class Progress:
     """The part of an auth session the engine owns (kept as JSON in the ephemeral store)."""
 
-    flow: dict
+    flow: dict[str, Any]
     position: int = 0
     completed: int = 0
-    pending: list | None = None
-    step_data: dict | None = None
-    always: list | None = None  # positions run even when the step says it is not needed (kc_action)
-    proven_factors: list | None = None  # second factors the member proved in this sign-in
+    pending: list[str] | None = None
+    step_data: dict[str, Any] | None = None
+    always: list[int] | None = None  # positions run even when the step says it is not needed (kc_action)
+    proven_factors: list[str] | None = None  # second factors the member proved in this sign-in
 
     @property
     def definition(self) -> FlowFile:
         return FlowFile.model_validate(self.flow)
 
 
-ContextFactory = Callable[[Step, dict, dict], StepContext]
+# The step, its validated options and its scratch space.
+ContextFactory = Callable[[Step[Any], BaseModel, dict[str, Any]], StepContext[Any]]
 
 
 class Engine:
@@ -67,19 +71,18 @@ class Engine:
         """The step to show now, skipping steps whose condition is false or that are not needed."""
         steps = progress.definition.steps
         while progress.position < len(steps):
-            kind, name = step_kind_and_name(steps[progress.position])
-            if kind == "pending":
-                step = self._next_pending_action(progress)
-                if step is not None:
-                    return step
+            definition = steps[progress.position]
+            if isinstance(definition, StepBase):
+                step = self._reached(progress, definition)
             else:
-                step = self._reached(progress, kind, name, steps[progress.position])
-                if step is not None:
-                    return step
+                step = self._next_pending_action(progress)
+            if step is not None:
+                return step
             self._advance(progress)
         return None
 
-    def _reached(self, progress: Progress, kind: str, name: str, definition) -> CurrentStep | None:
+    def _reached(self, progress: Progress, definition: StepBase) -> CurrentStep | None:
+        kind, name = step_kind_and_name(definition)
         plugin = self.registry.step(kind, name)
         if plugin is None:
             raise FlowBroken(f"step {kind}: {name} is not installed")
@@ -106,17 +109,17 @@ class Engine:
             progress.pending.pop(0)
         return None
 
-    def evaluate(self, expression, ctx: StepContext) -> bool:
+    def evaluate(self, expression: ConditionExpression, ctx: StepContext[Any]) -> bool:
         """An `if:` expression: named conditions combined with not/all/any."""
         if isinstance(expression, Not):
             return not self.evaluate(expression.not_, ctx)
         if isinstance(expression, All):
             return all(self.evaluate(item, ctx) for item in expression.all)
-        if isinstance(expression, Any):
+        if isinstance(expression, AnyOf):
             return any(self.evaluate(item, ctx) for item in expression.any)
         call = CONDITION_CALL.fullmatch(expression.strip())
         condition = self.registry.conditions.get(call["name"]) if call else None
-        if condition is None:
+        if call is None or condition is None:
             raise FlowBroken(f"condition {expression!r} is not installed")
         return condition.check(ctx, call["argument"])
 
@@ -133,7 +136,7 @@ class Engine:
     def challenge(self, progress: Progress, step: CurrentStep) -> Page:
         return step.plugin.challenge(self._context(progress, step.plugin, step.with_))
 
-    def complete(self, progress: Progress, plugin: Step, ctx: StepContext) -> None:
+    def complete(self, progress: Progress, plugin: Step[Any], ctx: StepContext[Any]) -> None:
         """Move past a finished step; a finished action is no longer a pending required action."""
         if isinstance(plugin, Action) and ctx.user is not None:
             names = {plugin.name} | ({plugin.alias} if plugin.alias else set())
@@ -158,7 +161,7 @@ class Engine:
         progress.completed += 1
         progress.pending = None
 
-    def _context(self, progress: Progress, plugin: Step, options: dict) -> StepContext:
+    def _context(self, progress: Progress, plugin: Step[Any], options: dict[str, Any]) -> StepContext[Any]:
         if progress.step_data is None:
             progress.step_data = {}
         data = progress.step_data.setdefault(self._key(progress), {})

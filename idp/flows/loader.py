@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from idp.flows.registry import Registry
-from idp.flows.schema import CONDITION_CALL, All, Any, FlowFile, Not, step_kind_and_name
+from idp.flows.schema import CONDITION_CALL, All, Any, FlowFile, Not, StepBase, step_kind_and_name
 from idp.yamlfile import ConfigFileError, ConfigProblem, describe_loc, position, problems_from, read_yaml
 
 log = logging.getLogger("idp.flows")
@@ -53,9 +53,9 @@ def load_flow_file(path: Path | str, registry: Registry, text: str | None = None
 
 def _check_names(flow: FlowFile, registry: Registry, path: str, document):
     for index, step in enumerate(flow.steps):
+        if not isinstance(step, StepBase):
+            continue  # pending-required-actions
         kind, name = step_kind_and_name(step)
-        if kind == "pending":
-            continue
         plugin = registry.step(kind, name)
         if plugin is None:
             yield _problem(path, document, ("steps", index, kind), _unknown_step(kind, name, registry))

@@ -6,10 +6,12 @@ A society's own package adds a step by declaring, in its pyproject.toml,
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import Any
 
-from idp.flows.api import Action, Authenticator, Condition
+from idp.flows.api import Action, Authenticator, Condition, Step
 
 log = logging.getLogger("idp.flows")
 GROUPS = {"action": "idp.actions", "authenticate": "idp.authenticators", "condition": "idp.conditions"}
@@ -17,14 +19,16 @@ GROUPS = {"action": "idp.actions", "authenticate": "idp.authenticators", "condit
 
 @dataclass(frozen=True)
 class Registry:
-    actions: dict[str, Action]
-    authenticators: dict[str, Authenticator]
+    actions: dict[str, Action[Any]]
+    authenticators: dict[str, Authenticator[Any]]
     conditions: dict[str, Condition]
 
-    def step(self, kind: str, name: str):
-        return (self.actions if kind == "action" else self.authenticators).get(name)
+    def step(self, kind: str, name: str) -> Step[Any] | None:
+        """The installed step a flow names as `action: name` or `authenticate: name`."""
+        steps: Mapping[str, Step[Any]] = self.actions if kind == "action" else self.authenticators
+        return steps.get(name)
 
-    def action_for_alias(self, alias: str) -> Action | None:
+    def action_for_alias(self, alias: str) -> Action[Any] | None:
         """The action a Keycloak required-action alias (or our own name) stands for."""
         for action in self.actions.values():
             if alias in (action.alias, action.name):
@@ -32,7 +36,8 @@ class Registry:
         return None
 
 
-def _load(group: str, expected: type) -> dict:
+def _load(group: str, expected: type) -> dict[str, Any]:
+    # `expected` is an abstract class (Action, Authenticator), which mypy's type[...] refuses.
     found = {}
     for point in entry_points(group=group):
         try:
