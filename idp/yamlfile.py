@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -15,6 +15,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 Model = TypeVar("Model", bound=BaseModel)
+# A place in a parsed file: keys and list indexes from the top, as pydantic reports errors.
+Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class ConfigFileError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def read_yaml(path: Path | str, text: str | None = None):
+def read_yaml(path: Path | str, text: str | None = None) -> Any:
     """Parse YAML keeping each node's position; syntax errors become a ConfigFileError."""
     path = str(path)
     if text is None:
@@ -49,7 +51,7 @@ def read_yaml(path: Path | str, text: str | None = None):
         raise ConfigFileError([ConfigProblem(path, line, column, f"YAML syntax: {exc.problem or exc}")]) from None
 
 
-def position(node, loc: tuple) -> tuple[int, int]:
+def position(node: Any, loc: Loc) -> tuple[int, int]:
     """The line and column (1-based) of the deepest node on `loc` that the file has."""
     line, column = 1, 1
     for part in loc:
@@ -66,7 +68,7 @@ def position(node, loc: tuple) -> tuple[int, int]:
     return line, column
 
 
-def describe_loc(loc: tuple) -> str:
+def describe_loc(loc: Loc) -> str:
     text = ""
     for part in loc:
         if isinstance(part, int):
@@ -76,7 +78,7 @@ def describe_loc(loc: tuple) -> str:
     return text
 
 
-def problems_from(error: ValidationError, path: str, document) -> list[ConfigProblem]:
+def problems_from(error: ValidationError, path: str, document: Any) -> list[ConfigProblem]:
     problems = []
     for item in error.errors():
         # pydantic adds the name of a tagged-union member to the location; drop what
@@ -89,7 +91,7 @@ def problems_from(error: ValidationError, path: str, document) -> list[ConfigPro
     return problems
 
 
-def load_model(model: type[Model], path: Path | str, text: str | None = None, context: dict | None = None) -> Model:
+def load_model(model: type[Model], path: Path | str, text: str | None = None, context: dict[str, Any] | None = None) -> Model:
     """Read and validate one YAML file into `model`, or raise ConfigFileError."""
     document = read_yaml(path, text)
     if document is None:

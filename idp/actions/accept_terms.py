@@ -13,50 +13,52 @@ from typing import Mapping
 from sqlalchemy import select
 
 from idp.db.models import TermsAcceptance
-from idp.flows.api import Action, Done, Page, StepContext
+from idp.flows.api import Action, Done, NoOptions, Page, StepContext
 from idp.realms.schema import TermsOfUse
 
 TEMPLATE = "actions/accept-terms.html"
 AGREE, DECLINE = "agree", "decline"
 
 
-class AcceptTerms(Action):
+class AcceptTerms(Action[NoOptions]):
     name = "accept-terms"
     alias = "TERMS_AND_CONDITIONS"
 
-    def needed(self, ctx: StepContext) -> bool:
+    def needed(self, ctx: StepContext[NoOptions]) -> bool:
         terms = ctx.config.terms
         return terms is not None and latest_accepted_version(ctx) != terms.version
 
-    def challenge(self, ctx: StepContext) -> Page:
-        return _terms_page(ctx)
+    def challenge(self, ctx: StepContext[NoOptions]) -> Page:
+        terms = ctx.config.terms
+        if terms is None:
+            raise LookupError("accept-terms is shown only after needed() found terms in the realm")
+        return _terms_page(terms)
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page | Done:
         terms = ctx.config.terms
         if terms is None:
             return Done()  # the operator withdrew the terms while the member was reading them
         if form.get("decision") == DECLINE:
-            return _terms_page(ctx, errors={"": ["accept_terms.declined"]}, declined=True)
+            return _terms_page(terms, errors={"": ["accept_terms.declined"]}, declined=True)
         if form.get("decision") != AGREE:
-            return _terms_page(ctx, errors={"": ["accept_terms.choose"]})
+            return _terms_page(terms, errors={"": ["accept_terms.choose"]})
         if form.get("terms_version") != terms.version:
             # The member agreed to the version on their screen, not to one published since.
-            return _terms_page(ctx, errors={"": ["accept_terms.updated"]})
-        ctx.session.add(TermsAcceptance(user_id=ctx.user.id, version=terms.version, accepted_at=ctx.now))
+            return _terms_page(terms, errors={"": ["accept_terms.updated"]})
+        ctx.session.add(TermsAcceptance(user_id=ctx.member.id, version=terms.version, accepted_at=ctx.now))
         ctx.record_event("ACCEPT_TERMS", version=terms.version)
         return Done()
 
 
-def latest_accepted_version(ctx: StepContext) -> str | None:
+def latest_accepted_version(ctx: StepContext[NoOptions]) -> str | None:
     """The version of the terms the member agreed to most recently, if any."""
     return ctx.session.scalar(
-        select(TermsAcceptance.version).where(TermsAcceptance.user_id == ctx.user.id)
+        select(TermsAcceptance.version).where(TermsAcceptance.user_id == ctx.member.id)
         .order_by(TermsAcceptance.accepted_at.desc()).limit(1)
     )
 
 
-def _terms_page(ctx: StepContext, errors: dict | None = None, declined: bool = False) -> Page:
-    terms = ctx.config.terms
+def _terms_page(terms: TermsOfUse, errors: dict[str, list[str]] | None = None, declined: bool = False) -> Page:
     values = {"title": terms.title, "version": terms.version, "paragraphs": paragraphs(terms), "declined": declined}
     return Page(TEMPLATE, values=values, errors=errors or {})
 

@@ -18,7 +18,7 @@ from qrcode.image.pure import PyPNGImage
 from idp.authenticators import totp
 from idp.db.models import Credential, new_id
 from idp.db.users import OTP
-from idp.flows.api import Action, Done, Page, StepContext
+from idp.flows.api import Action, Done, NoOptions, Page, StepContext
 from idp.security.secret_box import encrypt
 
 TEMPLATE = "actions/configure-totp.html"
@@ -29,20 +29,20 @@ APPS = ("Google Authenticator", "Microsoft Authenticator", "FreeOTP")
 QR_MODULE_PIXELS = 4
 
 
-class ConfigureTotp(Action):
+class ConfigureTotp(Action[NoOptions]):
     name = "configure-totp"
     alias = "CONFIGURE_TOTP"
 
-    def challenge(self, ctx: StepContext) -> Page:
+    def challenge(self, ctx: StepContext[NoOptions]) -> Page:
         return self._page(ctx, {"sign_out_everywhere": True})
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page | Done:
         code = form.get(CODE, "").strip()
         device_name = form.get(DEVICE_NAME, "").strip()
         typed = {DEVICE_NAME: device_name, "sign_out_everywhere": form.get(SIGN_OUT_EVERYWHERE) == "on"}
         step = matched_step(ctx, code)
         errors = {CODE: code_errors(code, step), DEVICE_NAME: device_name_errors(ctx, device_name)}
-        if any(errors.values()):
+        if step is None or any(errors.values()):
             return self._page(ctx, typed, errors)
         credential = Credential(id=new_id(), type=OTP, user_label=device_name, created_at=ctx.now,
                                 secret_data={"value": encrypt(ctx.data["secret"], ctx.settings.secret_key)},
@@ -50,16 +50,16 @@ class ConfigureTotp(Action):
         policy = ctx.config.otp_policy
         # The code that confirmed the app is spent: replaying it at sign-in is refused too.
         totp.mark_used(ctx.store, credential.id, step, policy.period, policy.look_around_window)
-        ctx.user.credentials.append(credential)
-        if ctx.user.second_factor is None:
-            ctx.user.second_factor = "totp"
+        ctx.member.credentials.append(credential)
+        if ctx.member.second_factor is None:
+            ctx.member.second_factor = "totp"
         ctx.record_event("UPDATE_TOTP", credential_id=credential.id, credential_type=OTP)
         if typed["sign_out_everywhere"]:
             ctx.end_other_sessions()
         ctx.data.clear()
         return Done()
 
-    def _page(self, ctx: StepContext, typed: dict, errors: dict | None = None) -> Page:
+    def _page(self, ctx: StepContext[NoOptions], typed: dict, errors: dict | None = None) -> Page:
         secret = setup_secret(ctx)
         policy = ctx.config.otp_policy
         png, size = qr_png(setup_uri(ctx, secret))
@@ -73,21 +73,21 @@ class ConfigureTotp(Action):
         return Page(TEMPLATE, values=values, errors=errors or {}, status=400 if errors else 200)
 
 
-def setup_secret(ctx: StepContext) -> str:
+def setup_secret(ctx: StepContext[NoOptions]) -> str:
     """The key of this setup: made on the first visit, the same on every reload until confirmed."""
     if "secret" not in ctx.data:
         ctx.data["secret"] = totp.new_secret()
     return ctx.data["secret"]
 
 
-def setup_uri(ctx: StepContext, secret: str) -> str:
+def setup_uri(ctx: StepContext[NoOptions], secret: str) -> str:
     """The QR code's text; the app lists the account as `<society display name>:<user ID>`."""
     policy = ctx.config.otp_policy
-    return totp.key_uri(secret, issuer=ctx.config.display_name or ctx.config.realm, account=ctx.user.username,
+    return totp.key_uri(secret, issuer=ctx.config.display_name or ctx.config.realm, account=ctx.member.username,
                         digits=policy.digits, period=policy.period, algorithm=policy.algorithm)
 
 
-def matched_step(ctx: StepContext, code: str) -> int | None:
+def matched_step(ctx: StepContext[NoOptions], code: str) -> int | None:
     """The time step of the app's code for this setup's key, or None when it matches none."""
     policy = ctx.config.otp_policy
     return totp.matching_step(base64.b32decode(setup_secret(ctx)), code, digits=policy.digits,
@@ -101,27 +101,27 @@ def code_errors(code: str, step: int | None) -> list[str]:
     return ["configure_totp.error.invalid_code"] if step is None else []
 
 
-def device_name_errors(ctx: StepContext, name: str) -> list[str]:
+def device_name_errors(ctx: StepContext[NoOptions], name: str) -> list[str]:
     if not name:
         return ["configure_totp.error.missing_device_name"]
     if len(name) > DEVICE_NAME_MAX:
         return ["configure_totp.error.device_name_too_long"]
     # At sign-in the member picks a device by its name: two alike could not be told apart.
-    if any(c.type == OTP and c.user_label == name for c in ctx.user.credentials):
+    if any(c.type == OTP and c.user_label == name for c in ctx.member.credentials):
         return ["configure_totp.error.device_name_taken"]
     return []
 
 
-def credential_data(ctx: StepContext) -> dict:
+def credential_data(ctx: StepContext[NoOptions]) -> dict:
     """Keycloak's OTP credential data; our keys are base32 text, hence secretEncoding BASE32."""
     policy = ctx.config.otp_policy
     return {"subType": "totp", "digits": policy.digits, "period": policy.period, "counter": 0,
             "algorithm": policy.algorithm, "secretEncoding": "BASE32"}
 
 
-def next_priority(ctx: StepContext) -> int:
+def next_priority(ctx: StepContext[NoOptions]) -> int:
     # Keycloak lists credentials by priority, newest last, in steps of ten.
-    return max((c.priority for c in ctx.user.credentials), default=0) + 10
+    return max((c.priority for c in ctx.member.credentials), default=0) + 10
 
 
 def qr_png(text: str) -> tuple[bytes, int]:

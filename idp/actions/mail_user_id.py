@@ -17,7 +17,7 @@ from idp.actions.birthdate_input import PARTS, InvalidBirthdate, half_width, rea
 from idp.actions.recovery_rules import same_answer_time, within_limits
 from idp.db.models import User
 from idp.db.users import normalize_email
-from idp.flows.api import Action, Done, Page, StepContext
+from idp.flows.api import Action, Done, NoOptions, Page, StepContext
 from idp.i18n import JAPAN_TIME
 from idp.mail import MailError
 from idp.mail.render import realm_mail
@@ -29,14 +29,14 @@ MAX_LENGTH = 255
 UNSENT_USER_ID = "x" * 13
 
 
-class MailUserId(Action):
+class MailUserId(Action[NoOptions]):
     name = "mail-user-id"
     needs_user = False
 
-    def challenge(self, ctx: StepContext) -> Page:
+    def challenge(self, ctx: StepContext[NoOptions]) -> Page:
         return Page(TEMPLATE)
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page | Done:
         email = form.get("email", "").strip()
         entered = {part: half_width(form.get(part, "")) for part in PARTS}
         errors, birthdate = {}, None
@@ -48,19 +48,19 @@ class MailUserId(Action):
             birthdate = read_birthdate(entered, today=ctx.now.astimezone(JAPAN_TIME).date())
         except InvalidBirthdate as problem:
             errors["birthdate"] = [problem.key]
-        if errors:
+        if errors or birthdate is None:
             return Page(TEMPLATE, values={"email": email[:MAX_LENGTH], **entered}, errors=errors, status=400)
         with same_answer_time(ctx):
             _mail_if_matched(ctx, email, birthdate)
         return Page(TEMPLATE, values={"sent": True})
 
 
-def _mail_if_matched(ctx: StepContext, email: str, birthdate: date) -> None:
+def _mail_if_matched(ctx: StepContext[NoOptions], email: str, birthdate: date) -> None:
     if not within_limits(ctx, "forgot-user-id", email):
         ctx.record_event("SEND_USER_ID_ERROR", error="too_many_requests", email=email)
         return
     user = _member_with(ctx, email, birthdate)
-    if user is None:
+    if user is None or user.email is None:
         _render(ctx, UNSENT_USER_ID, name="")
         ctx.record_event("SEND_USER_ID_ERROR", error="user_not_found", email=email)
         return
@@ -73,7 +73,7 @@ def _mail_if_matched(ctx: StepContext, email: str, birthdate: date) -> None:
     ctx.record_event("SEND_USER_ID", user_id=user.id, username=user.username, email=user.email)
 
 
-def _member_with(ctx: StepContext, email: str, birthdate: date) -> User | None:
+def _member_with(ctx: StepContext[NoOptions], email: str, birthdate: date) -> User | None:
     """The enabled member whose registered address (not user ID) and date of birth both match."""
     user = ctx.session.scalar(select(User).where(
         User.realm_id == ctx.realm.id, User.service_account_client_id.is_(None),
@@ -83,5 +83,5 @@ def _member_with(ctx: StepContext, email: str, birthdate: date) -> User | None:
     return user
 
 
-def _render(ctx: StepContext, user_id: str, name: str) -> tuple[str, str, str]:
+def _render(ctx: StepContext[NoOptions], user_id: str, name: str) -> tuple[str, str, str]:
     return realm_mail(ctx.settings, ctx.config, MAIL, "forgot_user_id.mail.subject", user_id=user_id, name=name)

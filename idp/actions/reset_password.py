@@ -8,39 +8,38 @@ the ended sessions, RESET_PASSWORD.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import delete
 
 from idp.db.models import PendingRequiredAction
-from idp.flows.api import Action, Done, Page, Step, StepContext
+from idp.flows.api import Action, Done, NoOptions, Page, StepContext
 
 PASSWORD_STEP = "update-password"
 
 
-class ResetPassword(Action):
+class ResetPassword(Action[NoOptions]):
     name = "reset-password"
 
-    def challenge(self, ctx: StepContext) -> Page:
+    def challenge(self, ctx: StepContext[NoOptions]) -> Page:
         step, sub = _update_password(ctx)
         return step.challenge(sub)
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page | Done:
         step, sub = _update_password(ctx)
         answer = step.process(sub, form)
         if isinstance(answer, Done):
-            names = {step.name, step.alias} - {None}
             ctx.session.execute(delete(PendingRequiredAction).where(
-                PendingRequiredAction.user_id == ctx.user.id, PendingRequiredAction.action.in_(names)))
+                PendingRequiredAction.user_id == ctx.member.id, PendingRequiredAction.action.in_(step.queued_as)))
             ctx.end_other_sessions()
-            ctx.record_event("RESET_PASSWORD", username=ctx.user.username)
+            ctx.record_event("RESET_PASSWORD", username=ctx.member.username)
         return answer
 
 
-def _update_password(ctx: StepContext) -> tuple[Step, StepContext]:
+def _update_password(ctx: StepContext[NoOptions]) -> tuple[Action[Any], StepContext[Any]]:
     """The installed update-password step (found by name: actions never import each other)."""
     step = ctx.find_step("action", PASSWORD_STEP)
-    if step is None:
+    if not isinstance(step, Action):
         raise LookupError(f"reset-password needs the {PASSWORD_STEP} action installed")
-    return step, replace(ctx, options=step.Options())
+    return step, ctx.for_step(step)

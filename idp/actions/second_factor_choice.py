@@ -3,7 +3,8 @@ shared by `set-user-id` and `select-second-factor`. Setting the factor up is a l
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Mapping
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -12,7 +13,7 @@ from idp.flows.api import StepContext
 
 Factor = Literal["passkey", "totp", "email"]
 # The guide's order: 生体認証, OTP アプリ認証, OTP メール認証.
-ALL_FACTORS: tuple[str, ...] = ("passkey", "totp", "email")
+ALL_FACTORS: tuple[Factor, ...] = ("passkey", "totp", "email")
 FIELD = "second_factor"
 # Set to "1" by platform-authenticator.js when the browser reports a platform authenticator.
 PLATFORM_FLAG = "platform_authenticator"
@@ -33,12 +34,12 @@ def has_second_factor(user: User) -> bool:
     return user.second_factor is not None or any(c.type in ("otp", "webauthn") for c in user.credentials)
 
 
-def choice_values(offer: list[str], chosen: str | None) -> dict:
+def choice_values(offer: Sequence[str], chosen: str | None) -> dict[str, Any]:
     """What the page's radio group needs: the factors offered and the one checked."""
     return {"factors": list(offer), FIELD: chosen}
 
 
-def read_choice(form: Mapping[str, str], offer: list[str]) -> tuple[str | None, list[str]]:
+def read_choice(form: Mapping[str, str], offer: Sequence[str]) -> tuple[str | None, list[str]]:
     """The submitted factor and the message keys that refuse it (none when it stands).
 
     A passkey needs the browser's word that a platform authenticator exists; without
@@ -54,5 +55,5 @@ def read_choice(form: Mapping[str, str], offer: list[str]) -> tuple[str | None, 
 
 def store_choice(ctx: StepContext, choice: str) -> None:
     """Remember the factor; the step that sets it up reads `user.second_factor`."""
-    ctx.user.second_factor = choice
+    ctx.member.second_factor = choice
     ctx.record_event("CUSTOM_REQUIRED_ACTION", custom_required_action="select-second-factor", second_factor=choice)

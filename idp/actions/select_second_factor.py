@@ -22,20 +22,20 @@ class SelectSecondFactorOptions(BaseModel):
     offer: Offer = list(ALL_FACTORS)
 
 
-class SelectSecondFactor(Action):
+class SelectSecondFactor(Action[SelectSecondFactorOptions]):
     name = "select-second-factor"
     alias = None
     Options = SelectSecondFactorOptions
 
-    def needed(self, ctx: StepContext) -> bool:
-        return not has_second_factor(ctx.user)
+    def needed(self, ctx: StepContext[SelectSecondFactorOptions]) -> bool:
+        return not has_second_factor(ctx.member)
 
-    def challenge(self, ctx: StepContext) -> Page:
-        return Page(TEMPLATE, values=choice_values(ctx.options.offer, ctx.user.second_factor))
+    def challenge(self, ctx: StepContext[SelectSecondFactorOptions]) -> Page:
+        return Page(TEMPLATE, values=choice_values(ctx.options.offer, ctx.member.second_factor))
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[SelectSecondFactorOptions], form: Mapping[str, str]) -> Page | Done:
         choice, errors = read_choice(form, ctx.options.offer)
-        if errors:
+        if errors or choice is None:
             return Page(TEMPLATE, values=choice_values(ctx.options.offer, choice), errors={FIELD: errors})
         store_choice(ctx, choice)
         return Done()

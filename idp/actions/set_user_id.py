@@ -6,7 +6,8 @@ from __future__ import annotations
 import string
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError
@@ -48,13 +49,13 @@ class UserIdMistakes:
     """What is wrong with a typed user ID: message keys, and the characters each one is about."""
 
     keys: list[str] = field(default_factory=list)
-    characters: dict[str, list[dict]] = field(default_factory=dict)
+    characters: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
-    def add(self, key: str, found: list[str] = ()) -> None:
+    def add(self, key: str, found: Sequence[str] = ()) -> None:
         self.keys.append(key)
         if found:
             # Keyed by what the member reads, so "\r\n" is one 「改行」.
-            shown: dict[str, dict] = {}
+            shown: dict[str, dict[str, Any]] = {}
             for char in found:
                 shown.setdefault(_invisible_name(char) or char, {"char": char, "name": _invisible_name(char)})
             self.characters[key] = list(shown.values())
@@ -74,7 +75,7 @@ def _is_full_width(char: str) -> bool:
     return unicodedata.east_asian_width(char) in ("F", "W")
 
 
-def _distinct(chars) -> list[str]:
+def _distinct(chars: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(chars))
 
 
@@ -105,44 +106,45 @@ def forbidden_list(policy: UserIdPolicy) -> list[dict]:
             for char, name in SYMBOL_NAMES.items() if char not in policy.allowed_symbols]
 
 
-class SetUserId(Action):
+class SetUserId(Action[SetUserIdOptions]):
     name = "set-user-id"
     alias = None
     Options = SetUserIdOptions
 
-    def needed(self, ctx: StepContext) -> bool:
-        return ctx.user.user_id_chosen_at is None
+    def needed(self, ctx: StepContext[SetUserIdOptions]) -> bool:
+        return ctx.member.user_id_chosen_at is None
 
-    def challenge(self, ctx: StepContext) -> Page:
+    def challenge(self, ctx: StepContext[SetUserIdOptions]) -> Page:
         # The society's ID is prefilled: keeping it is allowed when it meets the policy.
-        return self._page(ctx, ctx.user.username, ctx.user.second_factor)
+        return self._page(ctx, ctx.member.username, ctx.member.second_factor)
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[SetUserIdOptions], form: Mapping[str, str]) -> Page | Done:
         typed = (form.get(FIELD) or "").strip()
         mistakes = user_id_mistakes(typed, ctx.config.user_id_policy)
         errors = {FIELD: mistakes.keys}
         choice = None
         if self._asks_for_factor(ctx):
             choice, errors[FACTOR_FIELD] = read_choice(form, ctx.options.offer)
-        previous, wanted = ctx.user.username, typed.lower()
+        previous, wanted = ctx.member.username, typed.lower()
         changed = wanted != previous
         # Asked even when the factor is refused, so the member learns of both at once.
         if not mistakes.keys and changed and not _claim(ctx, wanted, keep=not any(errors.values())):
             errors[FIELD] = ["set_user_id.error.taken"]
         if any(errors.values()):
             return self._page(ctx, typed, choice, errors, mistakes.characters)
-        ctx.user.user_id_chosen_at = ctx.now
+        ctx.member.user_id_chosen_at = ctx.now
         ctx.record_event("UPDATE_PROFILE", previous_username=previous if changed else None,
                          updated_username=wanted if changed else None)
         if choice is not None:
             store_choice(ctx, choice)
         return Done()
 
-    def _asks_for_factor(self, ctx: StepContext) -> bool:
+    def _asks_for_factor(self, ctx: StepContext[SetUserIdOptions]) -> bool:
         # A member who already has a factor keeps it; the page then asks only for the ID.
-        return ctx.options.choose_second_factor and not has_second_factor(ctx.user)
+        return ctx.options.choose_second_factor and not has_second_factor(ctx.member)
 
-    def _page(self, ctx, user_id, choice, errors=None, characters=None) -> Page:
+    def _page(self, ctx: StepContext[SetUserIdOptions], user_id: str, choice: str | None,
+              errors: dict[str, list[str]] | None = None, characters: dict[str, list[dict[str, Any]]] | None = None) -> Page:
         policy = ctx.config.user_id_policy
         offer = ctx.options.offer if self._asks_for_factor(ctx) else []
         values = {
@@ -157,12 +159,12 @@ class SetUserId(Action):
         return Page(TEMPLATE, values=values, errors={key: keys for key, keys in (errors or {}).items() if keys})
 
 
-def _claim(ctx: StepContext, user_id: str, keep: bool) -> bool:
+def _claim(ctx: StepContext[SetUserIdOptions], user_id: str, keep: bool) -> bool:
     """Whether the user ID is free, learnt by taking it in a savepoint: the realm's unique index
     decides, so two members racing for one ID cannot both win. `keep=False` gives it back."""
     savepoint = ctx.session.begin_nested()
     try:
-        ctx.user.username = user_id
+        ctx.member.username = user_id
         ctx.session.flush()
     except IntegrityError:
         savepoint.rollback()

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from idp.actions.email_rules import EMPTY, INVALID, TOO_LONG, email_problems
 from idp.db.users import normalize_email
-from idp.flows.api import Action, Done, Page, StepContext
+from idp.flows.api import Action, Done, NoOptions, Page, StepContext
 
 TEMPLATE = "actions/update-email.html"
 ERROR_KEYS = {
@@ -22,21 +22,21 @@ ERROR_KEYS = {
 TAKEN = "update_email.error.taken"
 
 
-class UpdateEmail(Action):
+class UpdateEmail(Action[NoOptions]):
     name = "update-email"
     alias = "UPDATE_EMAIL"
 
-    def challenge(self, ctx: StepContext) -> Page:
-        return Page(TEMPLATE, values={"email": ctx.user.email or ""})
+    def challenge(self, ctx: StepContext[NoOptions]) -> Page:
+        return Page(TEMPLATE, values={"email": ctx.member.email or ""})
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page | Done:
         typed = form.get("email", "")
         # Browsers strip the spaces around a type=email value too; spaces inside stay errors.
         problems = email_problems(typed.strip())
         if problems:
             return _show_again(typed, [ERROR_KEYS[problem] for problem in problems])
         address = normalize_email(typed)
-        previous = ctx.user.email
+        previous = ctx.member.email
         if address == normalize_email(previous):
             return Done()
         if not _claim(ctx, address):
@@ -45,13 +45,13 @@ class UpdateEmail(Action):
         return Done()
 
 
-def _claim(ctx: StepContext, address: str) -> bool:
+def _claim(ctx: StepContext[NoOptions], address: str | None) -> bool:
     """Give the member `address` (unverified) unless the index says another member has it."""
     try:
         # Changed inside the savepoint: its rollback then also puts the old values back.
         with ctx.session.begin_nested():
-            ctx.user.email = address
-            ctx.user.email_verified = False
+            ctx.member.email = address
+            ctx.member.email_verified = False
             ctx.session.flush()
     except IntegrityError:
         return False

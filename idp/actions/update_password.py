@@ -8,21 +8,21 @@ from __future__ import annotations
 from typing import Mapping
 
 from idp.db.users import previous_hashes, set_password
-from idp.flows.api import Action, Done, Page, StepContext
+from idp.flows.api import Action, Done, NoOptions, Page, StepContext
 from idp.security.password_policy import GUIDE_SYMBOLS, PasswordPolicy, Violation
 
 TEMPLATE = "actions/update-password.html"
 NOT_USER_ID = Violation("password_policy.not_username")
 
 
-class UpdatePassword(Action):
+class UpdatePassword(Action[NoOptions]):
     name = "update-password"
     alias = "UPDATE_PASSWORD"
 
-    def challenge(self, ctx: StepContext) -> Page:
+    def challenge(self, ctx: StepContext[NoOptions]) -> Page:
         return _page(ctx)
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page | Done:
         password = form.get("password", "")
         confirmation = form.get("password_confirm", "")
         problems = password_problems(ctx, password)
@@ -32,17 +32,17 @@ class UpdatePassword(Action):
             return _page(ctx, {"password_confirm": [Violation("update_password.missing_confirmation")]})
         if confirmation != password:
             return _page(ctx, {"password_confirm": [Violation("update_password.confirmation_differs")]})
-        set_password(ctx.session, ctx.user, password, ctx.settings, temporary=False)
+        set_password(ctx.session, ctx.member, password, ctx.settings, temporary=False)
         ctx.record_event("UPDATE_PASSWORD")
         return Done()
 
 
-def password_problems(ctx: StepContext, password: str) -> list[Violation]:
+def password_problems(ctx: StepContext[NoOptions], password: str) -> list[Violation]:
     """Why `password` cannot be the member's new one: the realm's policy, then our own rule that
     it is never the user ID (even where the policy leaves notUsername out)."""
     if not password:
         return [Violation("update_password.missing")]
-    user = ctx.user
+    user = ctx.member
     problems = _policy(ctx).violations(
         password, username=user.username, email=user.email or "", previous_hashes=previous_hashes(user)
     )
@@ -51,7 +51,7 @@ def password_problems(ctx: StepContext, password: str) -> list[Violation]:
     return problems
 
 
-def _policy(ctx: StepContext) -> PasswordPolicy:
+def _policy(ctx: StepContext[NoOptions]) -> PasswordPolicy:
     return PasswordPolicy.parse(ctx.config.password_policy)
 
 
@@ -71,7 +71,7 @@ def rules(policy: PasswordPolicy) -> list[Violation]:
     return shown
 
 
-def _page(ctx: StepContext, problems: dict[str, list[Violation]] | None = None) -> Page:
+def _page(ctx: StepContext[NoOptions], problems: dict[str, list[Violation]] | None = None) -> Page:
     """The form; each problem is shown with its parameters (e.g. the minimum length), so the
     messages travel in `values` as well as their keys in `errors`."""
     problems = problems or {}

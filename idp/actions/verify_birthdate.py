@@ -40,21 +40,21 @@ class BirthdateOptions(BaseModel):
     every_time: bool = False
 
 
-class VerifyBirthdate(Action):
+class VerifyBirthdate(Action[BirthdateOptions]):
     name = "verify-birthdate"
     Options = BirthdateOptions
 
-    def needed(self, ctx: StepContext) -> bool:
-        if ctx.user.birthdate is None:
+    def needed(self, ctx: StepContext[BirthdateOptions]) -> bool:
+        if ctx.member.birthdate is None:
             log.warning("verify-birthdate skipped: no date of birth on file for user %s in realm %s",
-                        ctx.user.id, ctx.realm.name)
+                        ctx.member.id, ctx.realm.name)
             return False
-        return ctx.options.every_time or ctx.user.birthdate_verified_at is None
+        return ctx.options.every_time or ctx.member.birthdate_verified_at is None
 
-    def challenge(self, ctx: StepContext) -> Page:
+    def challenge(self, ctx: StepContext[BirthdateOptions]) -> Page:
         return _page(ctx, {})
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[BirthdateOptions], form: Mapping[str, str]) -> Page | Done:
         entered = {part: half_width(form.get(part, "")) for part in PARTS}
         lock, guard = Lock(ctx), _realm_guard(ctx)
         if lock.until() or guard.refuses():
@@ -63,31 +63,32 @@ class VerifyBirthdate(Action):
             birthdate = read_birthdate(entered, today=ctx.now.astimezone(JAPAN_TIME).date())
         except InvalidBirthdate as problem:
             return _page(ctx, entered, errors={"birthdate": [problem.key]})
-        if birthdate != ctx.user.birthdate:
+        if birthdate != ctx.member.birthdate:
             guard.failed()
             return _wrong_date(ctx, lock, entered)
         lock.forget_attempts()
-        ctx.user.birthdate_verified_at = ctx.now
+        ctx.member.birthdate_verified_at = ctx.now
         ctx.record_event("VERIFY_BIRTHDATE")
         return Done()
 
 
-def _wrong_date(ctx: StepContext, lock: "Lock", entered: dict) -> Page:
+def _wrong_date(ctx: StepContext[BirthdateOptions], lock: "Lock", entered: dict) -> Page:
     attempts = lock.count_wrong_attempt()
     ctx.record_event("VERIFY_BIRTHDATE_ERROR", error="birthdate_mismatch", attempt=attempts)
     if attempts >= ctx.options.max_attempts:
-        if lock.start():
-            ctx.record_event("USER_LOCKED", reason="verify-birthdate", until=lock.until().isoformat())
+        until = lock.start()
+        if until is not None:
+            ctx.record_event("USER_LOCKED", reason="verify-birthdate", until=until.isoformat())
         return _page(ctx, entered)
     values = {**entered, "attempts_left": ctx.options.max_attempts - attempts}
     return _page(ctx, values, errors={"birthdate": ["verify_birthdate.mismatch"]})
 
 
-def _realm_guard(ctx: StepContext) -> StepGuard:
+def _realm_guard(ctx: StepContext[BirthdateOptions]) -> StepGuard:
     return StepGuard(ctx, "birthdate", error_event="VERIFY_BIRTHDATE_ERROR")
 
 
-def _page(ctx: StepContext, values: dict, errors: dict | None = None) -> Page:
+def _page(ctx: StepContext[BirthdateOptions], values: dict, errors: dict | None = None) -> Page:
     """The form; while the step is locked, the lock notice with the time to come back; while the
     realm's detection locks the member, the form under the lockout message of every factor."""
     until = Lock(ctx).until()
@@ -105,9 +106,9 @@ class Lock:
     """Wrong tries of one member in one realm, counted in the ephemeral store, and the lock they
     lead to. The lock's end is compared with `ctx.now`, so tests can move time past it."""
 
-    def __init__(self, ctx: StepContext):
+    def __init__(self, ctx: StepContext[BirthdateOptions]):
         self.ctx = ctx
-        member = f"{ctx.realm.id}:{ctx.user.id}"
+        member = f"{ctx.realm.id}:{ctx.member.id}"
         self.attempts_key = f"verify-birthdate:attempts:{member}"
         self.lock_key = f"verify-birthdate:lock:{member}"
         self.seconds = ctx.options.lock_minutes * 60
@@ -126,12 +127,13 @@ class Lock:
     def count_wrong_attempt(self) -> int:
         return self.ctx.store.incr(self.attempts_key, ttl=self.seconds)
 
-    def start(self) -> bool:
-        """Lock the step; False when a concurrent request already did (one USER_LOCKED event)."""
+    def start(self) -> datetime | None:
+        """Lock the step until the time returned; None when a concurrent request already did (one
+        USER_LOCKED event)."""
         until = self.ctx.now + timedelta(seconds=self.seconds)
         started = self.ctx.store.add(self.lock_key, {"until": until.isoformat()}, ttl=self.seconds)
         self.forget_attempts()
-        return started
+        return until if started else None
 
     def forget_attempts(self) -> None:
         self.ctx.store.delete(self.attempts_key)

@@ -10,7 +10,7 @@ from typing import Mapping
 
 from idp.authenticators import webauthn_server as webauthn
 from idp.db.models import Credential
-from idp.flows.api import Action, Done, Page, StepContext
+from idp.flows.api import Action, Done, NoOptions, Page, StepContext
 
 TEMPLATE = "actions/webauthn-register.html"
 LABEL_TEMPLATE = "actions/webauthn-register-label.html"
@@ -20,16 +20,16 @@ LABEL_MAX_LENGTH = 255
 CHECKED = ("y", "on", "1", "true")
 
 
-class WebAuthnRegister(Action):
+class WebAuthnRegister(Action[NoOptions]):
     name = "webauthn-register"
     alias = "webauthn-register"
 
-    def challenge(self, ctx: StepContext) -> Page:
+    def challenge(self, ctx: StepContext[NoOptions]) -> Page:
         if "registered" in ctx.data:
             return _label_page(DEFAULT_LABEL)
         return _start(ctx)
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page | Done:
         if form.get("retry"):
             ctx.data.clear()
             return _start(ctx)
@@ -38,14 +38,14 @@ class WebAuthnRegister(Action):
         return _check_ceremony(ctx, form)
 
 
-def _start(ctx: StepContext, sign_out_everywhere: bool = False) -> Page:
+def _start(ctx: StepContext[NoOptions], sign_out_everywhere: bool = False) -> Page:
     """A fresh challenge, excluding the passkeys the member already has."""
-    options, state = webauthn.begin_registration(ctx, webauthn.passkeys(ctx.user))
+    options, state = webauthn.begin_registration(ctx, webauthn.passkeys(ctx.member))
     ctx.data["registration"] = state
     return Page(TEMPLATE, values={"options": options, "sign_out_everywhere": sign_out_everywhere})
 
 
-def _check_ceremony(ctx: StepContext, form: Mapping[str, str]) -> Page:
+def _check_ceremony(ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page:
     state = ctx.data.get("registration")
     answer = form.get(webauthn.CREDENTIAL_FIELD, "")
     if form.get(webauthn.ERROR_FIELD) == "InvalidStateError":
@@ -60,7 +60,7 @@ def _check_ceremony(ctx: StepContext, form: Mapping[str, str]) -> Page:
         ctx.record_event("UPDATE_CREDENTIAL_ERROR", credential_type=webauthn.TYPE, error="invalid_registration",
                          reason=str(problem)[:200])
         return _retry_page()
-    if any(c.credential_data.get("credentialId") == passkey["credentialId"] for c in webauthn.passkeys(ctx.user)):
+    if any(c.credential_data.get("credentialId") == passkey["credentialId"] for c in webauthn.passkeys(ctx.member)):
         ctx.record_event("UPDATE_CREDENTIAL_ERROR", credential_type=webauthn.TYPE, error="credential_exists")
         return _retry_page("webauthn_register.error.already_registered")
     ctx.data.pop("registration")
@@ -69,7 +69,7 @@ def _check_ceremony(ctx: StepContext, form: Mapping[str, str]) -> Page:
     return _label_page(DEFAULT_LABEL)
 
 
-def _name_and_store(ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+def _name_and_store(ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page | Done:
     label = form.get("label", "").strip()
     if not label:
         return _label_page(label, "webauthn_register.error.label_empty")
@@ -77,9 +77,9 @@ def _name_and_store(ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
         return _label_page(label, "webauthn_register.error.label_too_long")
     passkey = Credential(type=webauthn.TYPE, user_label=label, credential_data=ctx.data.pop("registered"),
                          created_at=ctx.now)
-    ctx.user.credentials.append(passkey)
-    if ctx.user.second_factor is None:
-        ctx.user.second_factor = "passkey"
+    ctx.member.credentials.append(passkey)
+    if ctx.member.second_factor is None:
+        ctx.member.second_factor = "passkey"
     ctx.session.flush()
     details = dict(credential_type=webauthn.TYPE, credential_id=passkey.id, credential_user_label=label)
     ctx.record_event("UPDATE_CREDENTIAL", **details)

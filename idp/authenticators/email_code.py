@@ -27,7 +27,7 @@ from typing import Mapping
 
 from idp.db.models import User
 from idp.db.users import email_codes_on
-from idp.flows.api import Authenticator, Done, Page, StepContext
+from idp.flows.api import Authenticator, Done, NoOptions, Page, StepContext
 from idp.mail import MailError
 from idp.mail.render import realm_mail
 from idp.security.brute_force import LOCKED_MESSAGE, StepGuard
@@ -42,7 +42,7 @@ def has_verified_address(user: User) -> bool:
     return bool(user.email) and bool(user.email_verified)
 
 
-class EmailCodeStep(Authenticator):
+class EmailCodeStep(Authenticator[NoOptions]):
     """The code is mailed when the member reaches the step (once per sign-in: a reload shows the
     page again without a new mail); 再送信 mails a new one, which replaces the old."""
 
@@ -50,12 +50,12 @@ class EmailCodeStep(Authenticator):
     factor = "email"
     setup_action = None  # the verified address is the device: verify-email sets it up
 
-    def is_set_up(self, ctx: StepContext) -> bool:
-        return email_codes_on(ctx.user)
+    def is_set_up(self, ctx: StepContext[NoOptions]) -> bool:
+        return email_codes_on(ctx.member)
 
-    def challenge(self, ctx: StepContext) -> Page:
+    def challenge(self, ctx: StepContext[NoOptions]) -> Page:
         # Refused rather than skipped: skipping would let the member past a second factor.
-        if not has_verified_address(ctx.user):
+        if not has_verified_address(ctx.member):
             return _page(ctx, errors=["email_code.error.no_address"], status=400)
         if StepGuard(ctx, "email-code").holds():
             return _page(ctx, errors=[LOCKED_MESSAGE])  # no mail while its code could not be used
@@ -63,8 +63,8 @@ class EmailCodeStep(Authenticator):
             return _send(ctx, notice="email_code.sent")
         return _page(ctx)
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
-        if not has_verified_address(ctx.user):
+    def process(self, ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page | Done:
+        if not has_verified_address(ctx.member):
             return _page(ctx, errors=["email_code.error.no_address"], status=400)
         guard = StepGuard(ctx, "email-code")
         if guard.refuses(credential_type="email-code"):
@@ -79,7 +79,7 @@ def typed_code(raw: str) -> str:
     return "".join(unicodedata.normalize("NFKC", raw).split()).replace("-", "")
 
 
-def _check(ctx: StepContext, guard: StepGuard, code: str) -> Page | Done:
+def _check(ctx: StepContext[NoOptions], guard: StepGuard, code: str) -> Page | Done:
     if not code:
         return _page(ctx, field_errors=["email_code.error.missing"], status=400)
     if len(code) != DIGITS or not code.isascii() or not code.isdigit():
@@ -101,14 +101,14 @@ def _check(ctx: StepContext, guard: StepGuard, code: str) -> Page | Done:
     return _page(ctx, errors=[reason], status=400)
 
 
-def _resend(ctx: StepContext) -> Page:
+def _resend(ctx: StepContext[NoOptions]) -> Page:
     wait = _seconds_until_resend(ctx)
     if wait > 0:
         return _page(ctx, errors=[{"key": "email_code.error.cooldown", "params": {"seconds": wait}}], status=429)
     return _send(ctx, notice="email_code.resent")
 
 
-def _seconds_until_resend(ctx: StepContext) -> int:
+def _seconds_until_resend(ctx: StepContext[NoOptions]) -> int:
     sent_at = ctx.data.get("sent_at")
     if sent_at is None:
         return 0
@@ -116,8 +116,11 @@ def _seconds_until_resend(ctx: StepContext) -> int:
     return max(0, math.ceil(ctx.config.email_code.resend_cooldown_seconds - elapsed))
 
 
-def _send(ctx: StepContext, notice: str) -> Page:
+def _send(ctx: StepContext[NoOptions], notice: str) -> Page:
     """Mail a new code, within the hourly cap; a mail that could not be delivered does not count."""
+    address = ctx.member.email
+    if address is None:  # removed by an administrator since the step began
+        return _page(ctx, errors=["mail.delivery_failed"], status=503)
     slot = _take_send_slot(ctx)
     if slot is None:
         minutes = math.ceil((HOUR - ctx.now.timestamp() % HOUR) / 60)
@@ -127,24 +130,24 @@ def _send(ctx: StepContext, notice: str) -> Page:
     subject, text, html = realm_mail(ctx.settings, ctx.config, MAIL, "email_code.mail.subject",
                                      code=code, minutes=minutes)
     try:
-        ctx.send_mail(to=ctx.user.email, subject=subject, text=text, html=html)
+        ctx.send_mail(to=address, subject=subject, text=text, html=html)
     except MailError:
         ctx.store.delete(slot)
         return _page(ctx, errors=["mail.delivery_failed"], status=503)
     MailedCode(ctx).keep(code)
     ctx.data["sent_at"] = ctx.now.timestamp()
-    ctx.record_event("SEND_EMAIL_CODE", email=ctx.user.email)
+    ctx.record_event("SEND_EMAIL_CODE", email=address)
     return _page(ctx, notice=notice)
 
 
-def _take_send_slot(ctx: StepContext) -> str | None:
+def _take_send_slot(ctx: StepContext[NoOptions]) -> str | None:
     """One of the member's `max_sends_per_hour` mails in this clock hour, or None when all are used.
 
     Slots taken with `add` rather than a counter: a counter cannot be taken back when the mail
     then fails, and a failed mail must not count."""
     hour = int(ctx.now.timestamp() // HOUR)
     for number in range(ctx.config.email_code.max_sends_per_hour):
-        slot = f"email-code-sent:{ctx.realm.id}:{ctx.user.id}:{hour}:{number}"
+        slot = f"email-code-sent:{ctx.realm.id}:{ctx.member.id}:{hour}:{number}"
         if ctx.store.add(slot, {}, HOUR):
             return slot
     return None
@@ -168,10 +171,10 @@ class MailedCode:
     One per member and realm, whichever sign-in mailed it last. Wrong tries are counted per
     code with the store's atomic counter, so parallel guesses cannot slip past the limit."""
 
-    def __init__(self, ctx: StepContext):
+    def __init__(self, ctx: StepContext[NoOptions]):
         self.ctx = ctx
         self.settings = ctx.config.email_code
-        self.key = f"email-code:{ctx.realm.id}:{ctx.user.id}"
+        self.key = f"email-code:{ctx.realm.id}:{ctx.member.id}"
 
     def keep(self, code: str) -> None:
         nonce = secrets.token_hex(16)
@@ -196,7 +199,7 @@ class MailedCode:
         return Verdict("wrong", "invalid_email_code", self.settings.max_attempts - tries)
 
     def _digest(self, nonce: str, code: str) -> str:
-        message = f"{self.ctx.realm.id}:{self.ctx.user.id}:{nonce}:{code}".encode()
+        message = f"{self.ctx.realm.id}:{self.ctx.member.id}:{nonce}:{code}".encode()
         return hmac.new(_code_key(self.ctx.settings.secret_key), message, hashlib.sha256).hexdigest()
 
 
@@ -211,8 +214,8 @@ def masked(address: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def _page(ctx: StepContext, *, notice: str | None = None, errors: list | None = None,
+def _page(ctx: StepContext[NoOptions], *, notice: str | None = None, errors: list | None = None,
           field_errors: list | None = None, status: int = 200) -> Page:
     found = {key: value for key, value in (("", errors), ("code", field_errors)) if value}
-    return Page(TEMPLATE, values={"address": masked(ctx.user.email or ""), "notice": notice},
+    return Page(TEMPLATE, values={"address": masked(ctx.member.email or ""), "notice": notice},
                 errors=found, status=status)

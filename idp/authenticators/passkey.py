@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from idp.authenticators import webauthn_server as webauthn
 from idp.db.models import Credential, User
-from idp.flows.api import Authenticator, Done, Page, StepContext
+from idp.flows.api import Authenticator, Done, NoOptions, Page, StepContext
 from idp.security.brute_force import LOCKED_MESSAGE, StepGuard
 
 TEMPLATE = "passkey.html"
@@ -19,23 +19,23 @@ REFUSED = "passkey.error.refused"
 PASSKEY_FIELDS = ("retry", webauthn.CREDENTIAL_FIELD, webauthn.ERROR_FIELD)
 
 
-class PasskeyStep(Authenticator):
+class PasskeyStep(Authenticator[NoOptions]):
     """Any of the member's passkeys; a sign count that goes backwards is refused and audited."""
 
     name = "passkey"
     factor = "passkey"
     setup_action = "webauthn-register"
 
-    def is_set_up(self, ctx: StepContext) -> bool:
-        return bool(webauthn.passkeys(ctx.user))
+    def is_set_up(self, ctx: StepContext[NoOptions]) -> bool:
+        return bool(webauthn.passkeys(ctx.member))
 
-    def needed(self, ctx: StepContext) -> bool:
+    def needed(self, ctx: StepContext[NoOptions]) -> bool:
         return self.is_set_up(ctx)
 
-    def challenge(self, ctx: StepContext) -> Page:
-        return _start(ctx, webauthn.passkeys(ctx.user))
+    def challenge(self, ctx: StepContext[NoOptions]) -> Page:
+        return _start(ctx, webauthn.passkeys(ctx.member))
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page | Done:
         if form.get("retry"):
             return self.challenge(ctx)
         state = ctx.data.get("authentication")
@@ -47,7 +47,7 @@ class PasskeyStep(Authenticator):
             return _locked(self.challenge(ctx))
         try:
             response = webauthn.parse_assertion(answer)
-            assertion = webauthn.finish_authentication(ctx, state, response, webauthn.passkeys(ctx.user))
+            assertion = webauthn.finish_authentication(ctx, state, response, webauthn.passkeys(ctx.member))
         except webauthn.CeremonyRefused as problem:
             _refused(ctx, "invalid_user_credentials", reason=str(problem)[:200])
             guard.failed(credential_type=webauthn.TYPE)
@@ -55,7 +55,7 @@ class PasskeyStep(Authenticator):
         return _accept(ctx, assertion, lambda: self.challenge(ctx), guard) or Done(factor="passkey")
 
 
-class PasskeyLogin(Authenticator):
+class PasskeyLogin(Authenticator[NoOptions]):
     """`authenticate: passkey-login` — the sign-in page, where a member may also sign in with a
     passkey alone when the realm turns webauthn.passkey_first_factor on: the browser offers their
     passkeys for this site in the user ID field's autofill (or after the button), and the passkey
@@ -65,14 +65,14 @@ class PasskeyLogin(Authenticator):
     name = "passkey-login"
     needs_user = False
 
-    def challenge(self, ctx: StepContext) -> Page:
+    def challenge(self, ctx: StepContext[NoOptions]) -> Page:
         return _with_passkeys(ctx, _password_step(ctx).challenge(ctx))
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page | Done:
         offered = ctx.config.webauthn.passkey_first_factor
         if not offered or not any(form.get(field) for field in PASSKEY_FIELDS):
-            answer = _password_step(ctx).process(ctx, form)
-            return _with_passkeys(ctx, answer) if isinstance(answer, Page) else answer
+            checked = _password_step(ctx).process(ctx, form)
+            return _with_passkeys(ctx, checked) if isinstance(checked, Page) else checked
         state = ctx.data.get("authentication")
         answer = form.get(webauthn.CREDENTIAL_FIELD, "")
         if form.get("retry") or state is None:
@@ -99,14 +99,14 @@ class PasskeyLogin(Authenticator):
         return refused or Done(user=member, factor="passkey")
 
 
-def _password_step(ctx: StepContext) -> Authenticator:
+def _password_step(ctx: StepContext[NoOptions]) -> Authenticator[NoOptions]:
     step = ctx.find_step("authenticate", "password")
-    if step is None:
+    if not isinstance(step, Authenticator):
         raise LookupError("passkey-login needs the password step installed")
     return step
 
 
-def _with_passkeys(ctx: StepContext, page: Page) -> Page:
+def _with_passkeys(ctx: StepContext[NoOptions], page: Page) -> Page:
     """The password step's page, plus a fresh passkey challenge when the realm offers passkeys."""
     if not ctx.config.webauthn.passkey_first_factor:
         return page
@@ -115,14 +115,14 @@ def _with_passkeys(ctx: StepContext, page: Page) -> Page:
     return Page(LOGIN_TEMPLATE, values={**page.values, "options": options}, errors=page.errors, status=page.status)
 
 
-def _start(ctx: StepContext, allowed: list[Credential]) -> Page:
+def _start(ctx: StepContext[NoOptions], allowed: list[Credential]) -> Page:
     options, state = webauthn.begin_authentication(ctx, allowed)
     ctx.data["authentication"] = state
     return Page(TEMPLATE, values={"options": options})
 
 
-def _accept(ctx: StepContext, assertion: webauthn.Assertion, again: Callable[[], Page], guard: StepGuard,
-            **who) -> Page | None:
+def _accept(ctx: StepContext[NoOptions], assertion: webauthn.Assertion, again: Callable[[], Page], guard: StepGuard,
+            **who: str) -> Page | None:
     """Record the passkey's use, or refuse (and count as a failure) a sign count that went
     backwards (a cloned key?) and show the step's page `again` (with a fresh challenge) saying so."""
     credential = assertion.credential
@@ -145,11 +145,11 @@ def _locked(page: Page) -> Page:
     return page
 
 
-def _refused(ctx: StepContext, error: str, **details) -> None:
+def _refused(ctx: StepContext[NoOptions], error: str, **details: object) -> None:
     ctx.record_event("LOGIN_ERROR", error=error, credential_type=webauthn.TYPE, **details)
 
 
-def _member_by_handle(ctx: StepContext, user_handle: bytes | None) -> User | None:
+def _member_by_handle(ctx: StepContext[NoOptions], user_handle: bytes | None) -> User | None:
     """The member whose id the passkey carries as its user handle (set at registration)."""
     if not user_handle:
         return None

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from idp.config import Settings
 from idp.db.models import Realm, User
 from idp.db.users import check_password, find_user
-from idp.flows.api import Authenticator, Done, Page, StepContext
+from idp.flows.api import Authenticator, Done, NoOptions, Page, StepContext
 from idp.security.brute_force import LOCKED_MESSAGE, StepGuard
 from idp.security.passwords import dummy_verify
 
@@ -42,16 +42,16 @@ class PasswordAuthenticator:
         return PasswordResult(user, None)
 
 
-class PasswordStep(Authenticator):
+class PasswordStep(Authenticator[NoOptions]):
     """`authenticate: password` — the sign-in page of SPEC §1."""
 
     name = "password"
     needs_user = False
 
-    def challenge(self, ctx: StepContext) -> Page:
+    def challenge(self, ctx: StepContext[NoOptions]) -> Page:
         return Page("login.html", values={"username": ctx.extra.get("login_hint", "")})
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page | Done:
         username, password = form.get("username", ""), form.get("password", "")
         errors = {}
         if not username.strip():
@@ -68,14 +68,14 @@ class PasswordStep(Authenticator):
             dummy_verify(password, ctx.settings)  # a locked account answers as slowly as any other
             return Page("login.html", values={"username": username}, errors={"": [LOCKED_MESSAGE]}, status=401)
         result = PasswordAuthenticator(ctx.session, ctx.realm, ctx.settings).authenticate(username, password)
-        if result.user is None:
+        if result.error is not None:
             ctx.record_event("LOGIN_ERROR", error="invalid_user_credentials", username=username[:255])
             guard.failed(username=username[:255])
             return Page("login.html", values={"username": username}, errors={"": [result.error]}, status=401)
         return Done(user=result.user, remember_me=form.get("remember_me") in ("y", "on", "1", "true"))
 
     @staticmethod
-    def _member(ctx: StepContext, username: str) -> User | None:
+    def _member(ctx: StepContext[NoOptions], username: str) -> User | None:
         """Whose failures these are; a user ID nobody signs in with counts as typed (so an
         unknown ID locks exactly like a real one and the page gives nothing away)."""
         user = find_user(ctx.session, ctx.realm, username.strip())

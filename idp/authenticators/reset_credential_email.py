@@ -15,7 +15,7 @@ from typing import Mapping
 
 from idp.actions.recovery_rules import same_answer_time, within_limits
 from idp.db.users import find_user, normalize_email
-from idp.flows.api import Authenticator, Done, Page, StepContext
+from idp.flows.api import Authenticator, Done, NoOptions, Page, StepContext
 from idp.mail import MailError
 from idp.mail.render import realm_mail
 
@@ -27,14 +27,14 @@ MAX_LENGTH = 255
 UNSENT_LINK = "https://unsent.invalid/login-actions/link/" + "x" * 43
 
 
-class ResetCredentialEmail(Authenticator):
+class ResetCredentialEmail(Authenticator[NoOptions]):
     name = "reset-credential-email"
     needs_user = False
 
-    def challenge(self, ctx: StepContext) -> Page:
+    def challenge(self, ctx: StepContext[NoOptions]) -> Page:
         return Page(TEMPLATE, values={"username": ""})
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[NoOptions], form: Mapping[str, str]) -> Page | Done:
         typed = form.get("username", "").strip()
         if not typed or len(typed) > MAX_LENGTH:
             error = "reset_credentials.missing_username" if not typed else "reset_credentials.too_long"
@@ -43,15 +43,15 @@ class ResetCredentialEmail(Authenticator):
             _mail_if_known(ctx, typed)
         return Page(TEMPLATE, values={"sent": True, "minutes": _minutes(ctx)})
 
-    def follow_link(self, ctx: StepContext, payload: dict) -> Page | Done:
+    def follow_link(self, ctx: StepContext[NoOptions], payload: dict) -> Page | Done:
         """Only for the address the link was sent to, and only while the member may sign in."""
-        if not ctx.user.enabled or normalize_email(payload.get("email")) != normalize_email(ctx.user.email):
+        if not ctx.member.enabled or normalize_email(payload.get("email")) != normalize_email(ctx.member.email):
             ctx.record_event("RESET_PASSWORD_ERROR", error="invalid_user_credentials")
             return Page(LINK_REFUSED_TEMPLATE, errors={"": ["reset_credentials.link_refused"]}, status=400)
-        return Done(user=ctx.user)
+        return Done(user=ctx.member)
 
 
-def _mail_if_known(ctx: StepContext, typed: str) -> None:
+def _mail_if_known(ctx: StepContext[NoOptions], typed: str) -> None:
     user = find_user(ctx.session, ctx.realm, typed)
     if not within_limits(ctx, "reset-credentials", typed):
         ctx.record_event("SEND_RESET_PASSWORD_ERROR", error="too_many_requests", username=typed,
@@ -72,10 +72,10 @@ def _mail_if_known(ctx: StepContext, typed: str) -> None:
     ctx.record_event("SEND_RESET_PASSWORD", user_id=user.id, username=user.username, email=user.email)
 
 
-def _minutes(ctx: StepContext) -> int:
+def _minutes(ctx: StepContext[NoOptions]) -> int:
     return math.ceil(ctx.config.tokens.action_token_lifespan / 60)
 
 
-def _render(ctx: StepContext, link: str, name: str) -> tuple[str, str, str]:
+def _render(ctx: StepContext[NoOptions], link: str, name: str) -> tuple[str, str, str]:
     return realm_mail(ctx.settings, ctx.config, MAIL, "reset_credentials.mail.subject", url=link, name=name,
                       minutes=_minutes(ctx))

@@ -8,8 +8,8 @@ The factors themselves are separate steps, found by name (`ctx.find_step`), neve
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
-from typing import Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,11 +29,11 @@ class SecondFactorOptions(BaseModel):
     set_up_missing: bool = True
 
 
-class SecondFactor(Authenticator):
+class SecondFactor(Authenticator[SecondFactorOptions]):
     name = "second-factor"
     Options = SecondFactorOptions
 
-    def needed(self, ctx: StepContext) -> bool:
+    def needed(self, ctx: StepContext[SecondFactorOptions]) -> bool:
         if ctx.extra.get("proven_factors"):
             return False  # e.g. signed in with a passkey: a second factor is already proven
         if self._ready(ctx):
@@ -44,16 +44,16 @@ class SecondFactor(Authenticator):
             return True
         if ctx.config.second_factor_required:
             log.warning("member %s has no second factor to use or set up; put select-second-factor before "
-                        "second-factor in the flow", ctx.user.id)
+                        "second-factor in the flow", ctx.member.id)
         return False
 
-    def challenge(self, ctx: StepContext) -> Page:
+    def challenge(self, ctx: StepContext[SecondFactorOptions]) -> Page:
         if ctx.data.get("choosing"):
             return self._choices(ctx)
         step, sub = self._current(ctx)
         return self._offer_others(step.challenge(sub), ctx, step)
 
-    def process(self, ctx: StepContext, form: Mapping[str, str]) -> Page | Done:
+    def process(self, ctx: StepContext[SecondFactorOptions], form: Mapping[str, str]) -> Page | Done:
         if form.get("try_another") == "1":
             ctx.data["choosing"] = True
             return self._choices(ctx)
@@ -65,52 +65,53 @@ class SecondFactor(Authenticator):
             return Done()
         return self._offer_others(answer, ctx, step)
 
-    def _pick(self, ctx: StepContext, name: str) -> Page:
+    def _pick(self, ctx: StepContext[SecondFactorOptions], name: str) -> Page:
         if name not in {step.name for step in self._ready(ctx)}:
             return self._choices(ctx, errors={"factor": ["second_factor.choose_one"]})
         ctx.data.update(choosing=False, using=name)
         step, sub = self._current(ctx)
         return self._offer_others(step.challenge(sub), ctx, step)
 
-    def _current(self, ctx: StepContext) -> tuple[Step, StepContext]:
+    def _current(self, ctx: StepContext[SecondFactorOptions]) -> tuple[Step[Any], StepContext[Any]]:
         """The factor to ask for now: the one picked, else the member's choice, else the first ready."""
         ready = {step.name: step for step in self._ready(ctx)}
-        if ready:
-            chosen = self._chosen(ctx)
-            name = ctx.data.get("using") if ctx.data.get("using") in ready else (
-                chosen.name if chosen is not None and chosen.name in ready else next(iter(ready)))
-            return ready[name], self._sub(ctx, "authenticate", ready[name])
-        setup = self._setup(ctx)
-        return setup, self._sub(ctx, "action", setup)
+        if not ready:
+            setup = self._setup(ctx)
+            if setup is None:  # needed() said there is one: the flow or the installed steps changed since
+                raise LookupError(f"member {ctx.member.id} has no second factor to use or set up")
+            return setup, self._sub(ctx, "action", setup)
+        chosen = self._chosen(ctx)
+        preferred = (ctx.data.get("using"), chosen.name if chosen is not None else None)
+        name = next((name for name in preferred if name is not None and name in ready), next(iter(ready)))
+        return ready[name], self._sub(ctx, "authenticate", ready[name])
 
-    def _factors(self, ctx: StepContext) -> list[Authenticator]:
+    def _factors(self, ctx: StepContext[SecondFactorOptions]) -> list[Authenticator[Any]]:
         found = [ctx.find_step("authenticate", name) for name in SIGN_IN_STEPS]
-        return [step for step in found if step is not None and step.factor]
+        return [step for step in found if isinstance(step, Authenticator) and step.factor]
 
-    def _ready(self, ctx: StepContext) -> list[Authenticator]:
+    def _ready(self, ctx: StepContext[SecondFactorOptions]) -> list[Authenticator[Any]]:
         return [step for step in self._factors(ctx) if step.is_set_up(self._sub(ctx, "authenticate", step))]
 
-    def _chosen(self, ctx: StepContext) -> Authenticator | None:
-        return next((step for step in self._factors(ctx) if step.factor == ctx.user.second_factor), None)
+    def _chosen(self, ctx: StepContext[SecondFactorOptions]) -> Authenticator[Any] | None:
+        return next((step for step in self._factors(ctx) if step.factor == ctx.member.second_factor), None)
 
-    def _setup(self, ctx: StepContext) -> Step | None:
+    def _setup(self, ctx: StepContext[SecondFactorOptions]) -> Step[Any] | None:
         chosen = self._chosen(ctx)
         if chosen is None or not chosen.setup_action:
             return None
         return ctx.find_step("action", chosen.setup_action)
 
     @staticmethod
-    def _sub(ctx: StepContext, kind: str, step: Step) -> StepContext:
-        data = ctx.data.setdefault(f"{kind}:{step.name}", {})
-        return replace(ctx, options=step.Options(), data=data)
+    def _sub(ctx: StepContext[SecondFactorOptions], kind: str, step: Step[Any]) -> StepContext[Any]:
+        return ctx.for_step(step, data=ctx.data.setdefault(f"{kind}:{step.name}", {}))
 
-    def _offer_others(self, page: Page, ctx: StepContext, current: Step) -> Page:
+    def _offer_others(self, page: Page, ctx: StepContext[SecondFactorOptions], current: Step[Any]) -> Page:
         others = [step.factor for step in self._ready(ctx) if step.name != current.name]
         if others:
             page.values = {**page.values, "other_factors": others}
         return page
 
-    def _choices(self, ctx: StepContext, errors: dict | None = None) -> Page:
+    def _choices(self, ctx: StepContext[SecondFactorOptions], errors: dict[str, list[str]] | None = None) -> Page:
         factors = [(step.name, step.factor) for step in self._ready(ctx)]
         return Page(CHOOSE_TEMPLATE, values={"factors": factors}, errors=errors or {},
                     status=400 if errors else 200)

@@ -16,6 +16,8 @@ import time
 import unicodedata
 from urllib.parse import quote, urlencode
 
+from idp.ephemeral import EphemeralStore
+
 ALGORITHMS = {"HmacSHA1": hashlib.sha1, "HmacSHA256": hashlib.sha256, "HmacSHA512": hashlib.sha512}
 
 
@@ -92,7 +94,7 @@ def key_uri(secret: str, *, issuer: str, account: str, digits: int = 6, period: 
     return f"otpauth://totp/{label}?{urlencode(params, quote_via=quote)}"
 
 
-def mark_used(store, device_id: str, step: int, period: int, window: int = 1) -> bool:
+def mark_used(store: EphemeralStore, device_id: str, step: int, period: int, window: int = 1) -> bool:
     """Record that `device_id`'s code for `step` was accepted; False when it already was.
 
     The record outlives the time the code is valid (the step plus the window either side)."""

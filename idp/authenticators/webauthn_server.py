@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from fido2 import cbor
@@ -20,6 +22,7 @@ from fido2.cose import CoseKey
 from fido2.server import Fido2Server
 from fido2.webauthn import (
     Aaguid,
+    AttestationConveyancePreference,
     AttestedCredentialData,
     AuthenticationResponse,
     AuthenticatorData,
@@ -28,6 +31,8 @@ from fido2.webauthn import (
     PublicKeyCredentialType,
     PublicKeyCredentialUserEntity,
     RegistrationResponse,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
 )
 
 from idp.db.models import Credential, User
@@ -61,7 +66,7 @@ def decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _json_object(answer: str) -> dict:
+def _json_object(answer: str) -> dict[str, Any]:
     """The browser's answer as a JSON object; fido2's from_dict turns `null` into None, which
     would only fail later, outside the checks."""
     answered = json.loads(answer)
@@ -80,17 +85,20 @@ def origin(base_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def rp_id(ctx: StepContext) -> str:
+def rp_id(ctx: StepContext[Any]) -> str:
     """The relying-party id: the realm's setting, else the public host of IDP_BASE_URL."""
-    return ctx.config.webauthn.rp_id or urlsplit(ctx.settings.base_url).hostname
+    host = ctx.config.webauthn.rp_id or urlsplit(ctx.settings.base_url).hostname
+    if not host:
+        raise ValueError(f"IDP_BASE_URL {ctx.settings.base_url!r} names no host for passkeys")
+    return host
 
 
-def server(ctx: StepContext) -> Fido2Server:
+def server(ctx: StepContext[Any]) -> Fido2Server:
     """A fido2 server that accepts only answers from our own pages' origin (exactly, port included;
     fido2's default would accept any subdomain and port)."""
     name = ctx.config.webauthn.rp_name or ctx.config.display_name or ctx.realm.name
     expected = origin(ctx.settings.base_url)
-    return Fido2Server(PublicKeyCredentialRpEntity(id=rp_id(ctx), name=name), attestation="none",
+    return Fido2Server(PublicKeyCredentialRpEntity(id=rp_id(ctx), name=name), attestation=AttestationConveyancePreference.NONE,
                        verify_origin=lambda answered: answered.lower() == expected)
 
 
@@ -108,22 +116,25 @@ def attested(credential: Credential) -> AttestedCredentialData:
     """The stored passkey as fido2 checks signatures against it."""
     data = credential.credential_data
     aaguid = Aaguid.parse(data["aaguid"]) if data.get("aaguid") else Aaguid.NONE
-    public_key = CoseKey.parse(cbor.decode(decode(data["credentialPublicKey"])))
+    cose_key = cbor.decode(decode(data["credentialPublicKey"]))
+    if not isinstance(cose_key, Mapping):
+        raise ValueError("the stored credentialPublicKey is not a COSE key")
+    public_key = CoseKey.parse(cose_key)
     return AttestedCredentialData.create(aaguid, decode(data["credentialId"]), public_key)
 
 
-def begin_registration(ctx: StepContext, existing: Iterable[Credential]) -> tuple[dict, dict]:
+def begin_registration(ctx: StepContext[Any], existing: Iterable[Credential]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Options for navigator.credentials.create (JSON) and the state to keep in ctx.data."""
-    user = ctx.user
+    user = ctx.member
     member = PublicKeyCredentialUserEntity(id=user.id.encode(), name=user.username,
                                            display_name=user.full_name or user.username)
     options, state = server(ctx).register_begin(
-        member, [descriptor(credential) for credential in existing], resident_key_requirement="preferred",
-        user_verification=ctx.config.webauthn.user_verification)
+        member, [descriptor(credential) for credential in existing], resident_key_requirement=ResidentKeyRequirement.PREFERRED,
+        user_verification=UserVerificationRequirement(ctx.config.webauthn.user_verification))
     return dict(options), _plain(state)
 
 
-def finish_registration(ctx: StepContext, state: dict, answer: str) -> dict:
+def finish_registration(ctx: StepContext[Any], state: dict[str, Any], answer: str) -> dict[str, Any]:
     """The new passkey's credential_data, once the browser's answer checks out."""
     try:
         answered = _json_object(answer)
@@ -132,6 +143,8 @@ def finish_registration(ctx: StepContext, state: dict, answer: str) -> dict:
     except MALFORMED as problem:
         raise CeremonyRefused(str(problem)) from problem
     attested_data = auth_data.credential_data
+    if attested_data is None:
+        raise CeremonyRefused("the answer carries no credential")
     return {
         "credentialId": encode(attested_data.credential_id),
         "credentialPublicKey": encode(cbor.encode(attested_data.public_key)),
@@ -144,12 +157,14 @@ def finish_registration(ctx: StepContext, state: dict, answer: str) -> dict:
     }
 
 
-def begin_authentication(ctx: StepContext, allowed: Iterable[Credential] | None) -> tuple[dict, dict]:
+def begin_authentication(ctx: StepContext[Any], allowed: Iterable[Credential] | None,
+                         ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Options for navigator.credentials.get (JSON) and the state to keep in ctx.data.
     `allowed` None asks for any of the member's discoverable passkeys (passkey as first factor)."""
     descriptors = None if allowed is None else [descriptor(credential) for credential in allowed]
     options, state = server(ctx).authenticate_begin(descriptors,
-                                                    user_verification=ctx.config.webauthn.user_verification)
+                                                    user_verification=UserVerificationRequirement(
+                                                        ctx.config.webauthn.user_verification))
     return dict(options), _plain(state)
 
 
@@ -169,7 +184,7 @@ def parse_assertion(answer: str) -> AuthenticationResponse:
         raise CeremonyRefused(str(problem)) from problem
 
 
-def finish_authentication(ctx: StepContext, state: dict, response: AuthenticationResponse,
+def finish_authentication(ctx: StepContext[Any], state: dict[str, Any], response: AuthenticationResponse,
                           candidates: Iterable[Credential]) -> Assertion:
     """Check the signature against the candidate passkeys (challenge, origin and RP id included)."""
     by_id = {decode(credential.credential_data["credentialId"]): credential for credential in candidates}
@@ -190,18 +205,18 @@ def sign_count_went_backwards(credential: Credential, received: int) -> bool:
     return (stored or received) != 0 and received <= stored
 
 
-def record_use(credential: Credential, sign_count: int, when) -> None:
+def record_use(credential: Credential, sign_count: int, when: datetime) -> None:
     credential.credential_data = dict(credential.credential_data, counter=sign_count)
     credential.last_used_at = when
 
 
-def _transports(answered: dict) -> list[str]:
+def _transports(answered: dict[str, Any]) -> list[str]:
     """The transports the browser reported (getTransports()), kept as hints for later sign-ins."""
     reported = answered.get("response", {}).get("transports") or []
     return [name for name in reported if isinstance(name, str) and name in KNOWN_TRANSPORTS]
 
 
-def _plain(state: Mapping) -> dict:
+def _plain(state: Mapping[str, Any]) -> dict[str, Any]:
     """fido2's state with plain strings only, for ctx.data (JSON)."""
     verification = state.get("user_verification")
     return {"challenge": state["challenge"], "user_verification": str(verification) if verification else None}

@@ -169,6 +169,11 @@ class Action(Step[OptionsT]):
 
     alias: ClassVar[str | None] = None
 
+    @property
+    def queued_as(self) -> set[str]:
+        """The names a pending required action for this step carries: its own and its alias."""
+        return {self.name} | ({self.alias} if self.alias else set())
+
 
 class Authenticator(Step[OptionsT]):
     """A step that recognises the member (password) or confirms them (a second factor).

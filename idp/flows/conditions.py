@@ -1,49 +1,56 @@
 """Built-in conditions for `if:`: named questions about the member, never expressions to eval."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from idp.db.models import TermsAcceptance
 from idp.flows.api import Condition, StepContext
 
-
-def _password_is_temporary(ctx: StepContext, _argument) -> bool:
-    return any(c.type == "password" and c.temporary for c in ctx.user.credentials)
+Check = Callable[[StepContext[Any], str | None], bool]
 
 
-def _terms_outdated(ctx: StepContext, _argument) -> bool:
-    from idp.db.models import TermsAcceptance
-    from sqlalchemy import select
+def _password_is_temporary(ctx: StepContext[Any], _argument: str | None) -> bool:
+    return any(c.type == "password" and c.temporary for c in ctx.member.credentials)
 
+
+def _terms_outdated(ctx: StepContext[Any], _argument: str | None) -> bool:
     terms = ctx.config.terms
     if terms is None:
         return False
     latest = ctx.session.scalar(
-        select(TermsAcceptance.version).where(TermsAcceptance.user_id == ctx.user.id)
+        select(TermsAcceptance.version).where(TermsAcceptance.user_id == ctx.member.id)
         .order_by(TermsAcceptance.accepted_at.desc()).limit(1)
     )
     return latest != terms.version
 
 
-def _has_required_action(ctx: StepContext, alias) -> bool:
-    return any(pending.action == alias for pending in ctx.user.required_actions)
+def _has_required_action(ctx: StepContext[Any], alias: str | None) -> bool:
+    return any(pending.action == alias for pending in ctx.member.required_actions)
 
 
-def _has_credential(kind: str):
-    return lambda ctx, _argument: any(c.type == kind for c in ctx.user.credentials)
+def _has_credential(kind: str) -> Check:
+    return lambda ctx, _argument: any(c.type == kind for c in ctx.member.credentials)
 
 
-def _no_second_factor(ctx: StepContext, _argument) -> bool:
-    return ctx.user.second_factor is None and not any(c.type in ("otp", "webauthn") for c in ctx.user.credentials)
+def _no_second_factor(ctx: StepContext[Any], _argument: str | None) -> bool:
+    member = ctx.member
+    return member.second_factor is None and not any(c.type in ("otp", "webauthn") for c in member.credentials)
 
 
-first_login = Condition("first-login", lambda ctx, _: ctx.user.first_login_completed_at is None,
+first_login = Condition("first-login", lambda ctx, _: ctx.member.first_login_completed_at is None,
                         description="the member has never finished signing in")
 birthdate_not_verified = Condition(
-    "birthdate-not-verified", lambda ctx, _: ctx.user.birthdate is not None and ctx.user.birthdate_verified_at is None,
+    "birthdate-not-verified",
+    lambda ctx, _: ctx.member.birthdate is not None and ctx.member.birthdate_verified_at is None,
     description="a date of birth is on file and has not been confirmed yet")
 terms_outdated = Condition("terms-outdated", _terms_outdated,
                            description="the realm has terms the member has not accepted in this version")
-email_not_verified = Condition("email-not-verified", lambda ctx, _: not ctx.user.email_verified,
+email_not_verified = Condition("email-not-verified", lambda ctx, _: not ctx.member.email_verified,
                                description="the member's email address is not verified")
-user_id_not_set = Condition("user-id-not-set", lambda ctx, _: ctx.user.user_id_chosen_at is None,
+user_id_not_set = Condition("user-id-not-set", lambda ctx, _: ctx.member.user_id_chosen_at is None,
                             description="the member still has the user ID the society issued")
 no_second_factor = Condition("no-second-factor", _no_second_factor,
                              description="the member has neither chosen nor set up a second factor")

@@ -18,7 +18,9 @@ from sqlalchemy import delete
 from idp.db.models import PendingRequiredAction, User
 from idp.flows.api import Action, Done, Page, Step, StepContext
 from idp.flows.registry import Registry
-from idp.flows.schema import CONDITION_CALL, All, ConditionExpression, FlowFile, Not, StepBase, step_kind_and_name
+from idp.flows.schema import (
+    CONDITION_CALL, ActionStep, All, AuthenticateStep, ConditionExpression, FlowFile, Not, step_kind_and_name,
+)
 from idp.flows.schema import Any as AnyOf
 
 log = logging.getLogger("idp.flows")
@@ -72,16 +74,16 @@ class Engine:
         steps = progress.definition.steps
         while progress.position < len(steps):
             definition = steps[progress.position]
-            if isinstance(definition, StepBase):
-                step = self._reached(progress, definition)
-            else:
+            if isinstance(definition, str):  # pending-required-actions
                 step = self._next_pending_action(progress)
+            else:
+                step = self._reached(progress, definition)
             if step is not None:
                 return step
             self._advance(progress)
         return None
 
-    def _reached(self, progress: Progress, definition: StepBase) -> CurrentStep | None:
+    def _reached(self, progress: Progress, definition: ActionStep | AuthenticateStep) -> CurrentStep | None:
         kind, name = step_kind_and_name(definition)
         plugin = self.registry.step(kind, name)
         if plugin is None:
@@ -139,9 +141,8 @@ class Engine:
     def complete(self, progress: Progress, plugin: Step[Any], ctx: StepContext[Any]) -> None:
         """Move past a finished step; a finished action is no longer a pending required action."""
         if isinstance(plugin, Action) and ctx.user is not None:
-            names = {plugin.name} | ({plugin.alias} if plugin.alias else set())
             ctx.session.execute(delete(PendingRequiredAction).where(
-                PendingRequiredAction.user_id == ctx.user.id, PendingRequiredAction.action.in_(names)))
+                PendingRequiredAction.user_id == ctx.user.id, PendingRequiredAction.action.in_(plugin.queued_as)))
         if progress.pending:
             progress.pending.pop(0)
             progress.completed += 1

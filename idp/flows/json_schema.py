@@ -9,17 +9,19 @@ from __future__ import annotations
 import copy
 import re
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel
 
-from idp.flows.api import Condition
+from idp.flows.api import Condition, Step
 from idp.flows.registry import Registry
 from idp.flows.schema import CONDITION_ARGUMENT, FlowFile
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
 
 
-def flow_json_schema(registry: Registry) -> dict:
+def flow_json_schema(registry: Registry) -> dict[str, Any]:
     """The schema for `flows/*.yaml` given the installed steps and conditions."""
     schema = _draft7(FlowFile.model_json_schema(by_alias=True))
     definitions = schema["definitions"]
@@ -38,14 +40,14 @@ def flow_json_schema(registry: Registry) -> dict:
     return schema
 
 
-def _draft7(schema: dict) -> dict:
+def _draft7(schema: dict[str, Any]) -> dict[str, Any]:
     """pydantic writes `$defs` (2019-09 and later); draft-07 keeps shared parts in `definitions`."""
     schema = copy.deepcopy(schema)
     schema["definitions"] = schema.pop("$defs", {})
     return _rewrite_refs(schema, "#/$defs/", "#/definitions/")
 
 
-def _rewrite_refs(node, old: str, new: str):
+def _rewrite_refs(node: Any, old: str, new: str) -> Any:
     if isinstance(node, dict):
         return {key: (value.replace(old, new, 1) if key == "$ref" and isinstance(value, str)
                       else _rewrite_refs(value, old, new)) for key, value in node.items()}
@@ -54,8 +56,8 @@ def _rewrite_refs(node, old: str, new: str):
     return node
 
 
-def _condition_names(conditions: dict[str, Condition]) -> dict:
-    choices = []
+def _condition_names(conditions: dict[str, Condition]) -> dict[str, Any]:
+    choices: list[dict[str, Any]] = []
     for name, condition in sorted(conditions.items()):
         if condition.takes_argument:
             choices.append({"type": "string", "pattern": f"^{_literal(name)}\\({CONDITION_ARGUMENT}\\)$",
@@ -72,7 +74,7 @@ def _literal(name: str) -> str:
     return re.sub(r"([.^$*+?()[\]{}|\\/])", r"\\\1", name)
 
 
-def _use_condition_names(node) -> None:
+def _use_condition_names(node: Any) -> None:
     """Every place a condition may be a plain string now offers the installed names."""
     if isinstance(node, dict):
         choices = node.get("oneOf")
@@ -86,7 +88,8 @@ def _use_condition_names(node) -> None:
             _use_condition_names(item)
 
 
-def _describe_steps(step_schema: dict, key: str, steps: dict, definitions: dict) -> None:
+def _describe_steps(step_schema: dict[str, Any], key: str, steps: Mapping[str, Step[Any]],
+                    definitions: dict[str, Any]) -> None:
     """Name the installed steps, and check each one's `with:` against its own options model."""
     names = sorted(steps)
     step_schema["properties"][key].update(
@@ -100,14 +103,14 @@ def _describe_steps(step_schema: dict, key: str, steps: dict, definitions: dict)
     ]
 
 
-def _summary(step) -> str:
+def _summary(step: Step[Any]) -> str:
     """The first line of the step's docstring, or else of its module's."""
     doc = type(step).__doc__ or sys.modules[type(step).__module__].__doc__ or ""
     lines = doc.strip().splitlines()
     return lines[0] if lines else ""
 
 
-def _options_schema(step_name: str, options: type[BaseModel], definitions: dict) -> dict:
+def _options_schema(step_name: str, options: type[BaseModel], definitions: dict[str, Any]) -> dict[str, Any]:
     """A step's options schema, its shared parts moved under the step's name to keep them apart."""
     schema = options.model_json_schema()
     prefix = f"{step_name}.options."

@@ -10,14 +10,17 @@ import difflib
 import hashlib
 import logging
 import threading
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any as AnyValue
 
 from pydantic import ValidationError
 
+from idp.flows.api import Step
 from idp.flows.registry import Registry
-from idp.flows.schema import CONDITION_CALL, All, Any, FlowFile, Not, StepBase, step_kind_and_name
-from idp.yamlfile import ConfigFileError, ConfigProblem, describe_loc, position, problems_from, read_yaml
+from idp.flows.schema import CONDITION_CALL, All, Any, ConditionExpression, FlowFile, Not, step_kind_and_name
+from idp.yamlfile import ConfigFileError, ConfigProblem, Loc, describe_loc, position, problems_from, read_yaml
 
 log = logging.getLogger("idp.flows")
 
@@ -51,9 +54,9 @@ def load_flow_file(path: Path | str, registry: Registry, text: str | None = None
     return LoadedFlow(flow.flow, hashlib.sha256(text.encode()).hexdigest()[:16], flow, path)
 
 
-def _check_names(flow: FlowFile, registry: Registry, path: str, document):
+def _check_names(flow: FlowFile, registry: Registry, path: str, document: AnyValue) -> Iterator[ConfigProblem]:
     for index, step in enumerate(flow.steps):
-        if not isinstance(step, StepBase):
+        if isinstance(step, str):
             continue  # pending-required-actions
         kind, name = step_kind_and_name(step)
         plugin = registry.step(kind, name)
@@ -73,7 +76,8 @@ def _unknown_step(kind: str, name: str, registry: Registry) -> str:
     return f"unknown {kind} {name!r}{_did_you_mean(name, known)}"
 
 
-def _check_options(plugin, options: dict, path: str, document, loc: tuple):
+def _check_options(plugin: Step[AnyValue], options: dict[str, AnyValue], path: str, document: AnyValue,
+                   loc: Loc) -> Iterator[ConfigProblem]:
     try:
         plugin.Options.model_validate(options)
     except ValidationError as exc:
@@ -82,7 +86,8 @@ def _check_options(plugin, options: dict, path: str, document, loc: tuple):
             yield _problem(path, document, where, f"{describe_loc(where)}: {item['msg']}")
 
 
-def _check_condition(expression, registry: Registry, path: str, document, loc: tuple):
+def _check_condition(expression: ConditionExpression, registry: Registry, path: str, document: AnyValue,
+                     loc: Loc) -> Iterator[ConfigProblem]:
     if isinstance(expression, Not):
         yield from _check_condition(expression.not_, registry, path, document, loc + ("not",))
         return
@@ -106,12 +111,12 @@ def _check_condition(expression, registry: Registry, path: str, document, loc: t
         yield _problem(path, document, loc, f"condition {condition.name!r} takes no argument")
 
 
-def _did_you_mean(name: str, known) -> str:
+def _did_you_mean(name: str, known: Collection[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else f"; installed: {', '.join(sorted(known)) or 'none'}"
 
 
-def _problem(path: str, document, loc: tuple, message: str) -> ConfigProblem:
+def _problem(path: str, document: AnyValue, loc: Loc, message: str) -> ConfigProblem:
     line, column = position(document, loc)
     return ConfigProblem(path, line, column, message)
 

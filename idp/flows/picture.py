@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from html import escape
 
 from idp.flows.registry import Registry
-from idp.flows.schema import All, Any, FlowFile, Not, step_kind_and_name
+from idp.flows.schema import All, Any, ConditionExpression, FlowFile, Not, Step, step_kind_and_name
 
 FONT = 14
 SMALL = 11
@@ -51,7 +51,7 @@ code { font-size: 0.95em; }
 """
 
 
-def describe_condition(expression) -> str:
+def describe_condition(expression: ConditionExpression) -> str:
     """An `if:` condition in one readable line: "not first-login", "all of: a, b", "any of: (...)"."""
     if isinstance(expression, Not):
         return f"not {_nested(expression.not_)}"
@@ -62,12 +62,12 @@ def describe_condition(expression) -> str:
     return expression.strip()
 
 
-def _nested(expression) -> str:
+def _nested(expression: ConditionExpression) -> str:
     text = describe_condition(expression)
     return f"({text})" if isinstance(expression, (All, Any)) else text
 
 
-def condition_lines(expression, indent: str = "") -> list[str]:
+def condition_lines(expression: ConditionExpression, indent: str = "") -> list[str]:
     """The condition as an outline, one name per line, for drawing inside a diamond."""
     if isinstance(expression, Not) and isinstance(expression.not_, str):
         return [f"{indent}not {expression.not_.strip()}"]
@@ -80,7 +80,7 @@ def condition_lines(expression, indent: str = "") -> list[str]:
     return [f"{indent}{expression.strip()}"]
 
 
-def condition_names(expression) -> list[str]:
+def condition_names(expression: ConditionExpression) -> list[str]:
     """Every condition name used in an expression (for tooltips and tests)."""
     if isinstance(expression, Not):
         return condition_names(expression.not_)
@@ -119,9 +119,9 @@ class Node:
         return self.y + self.height
 
 
-def _step_nodes(step, registry: Registry | None) -> list[Node]:
+def _step_nodes(step: Step, registry: Registry | None) -> list[Node]:
     kind, name = step_kind_and_name(step)
-    if kind == "pending":
+    if isinstance(step, str):
         return [Node("pending", [("kind", "PENDING REQUIRED ACTIONS"), ("", name), ("small", PENDING_NOTE)])]
     options = [("small", option_text(key, value)) for key, value in step.with_.items()]
     box = Node("step", [("kind", kind.upper()), ("", name)] + options, tooltip=_step_help(registry, kind, name))
@@ -137,7 +137,7 @@ def _step_help(registry: Registry | None, kind: str, name: str) -> str:
     return f"{kind}: {name}" + (f" — {doc[0]}" if doc else "")
 
 
-def _condition_help(registry: Registry | None, expression) -> str:
+def _condition_help(registry: Registry | None, expression: ConditionExpression) -> str:
     lines = [f"if: {describe_condition(expression)}"]
     for name in dict.fromkeys(condition_names(expression)):
         condition = registry.conditions.get(name) if registry else None
@@ -154,7 +154,7 @@ def _layout(flow: FlowFile, registry: Registry | None) -> tuple[list[Node], floa
     for node in nodes:
         node.measure()
     column = max(node.width for node in nodes)
-    y = MARGIN
+    y: float = MARGIN
     for node in nodes:
         node.x, node.y = MARGIN + (column - node.width) / 2, y
         y += node.height + GAP
@@ -236,7 +236,7 @@ def _texts(node: Node) -> str:
     return "".join(texts)
 
 
-def option_text(key: str, value) -> str:
+def option_text(key: str, value: object) -> str:
     """A `with:` option as the operator wrote it in YAML (true, not Python's True)."""
     shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return f"{key}: {shown}"
@@ -247,8 +247,10 @@ def flow_html(flow: FlowFile, registry: Registry | None = None) -> str:
     rows = []
     for number, step in enumerate(flow.steps, start=1):
         kind, name = step_kind_and_name(step)
-        condition = describe_condition(step.if_) if getattr(step, "if_", None) is not None else "常に (always)"
-        options = ", ".join(option_text(key, value) for key, value in getattr(step, "with_", {}).items()) or "-"
+        if_ = None if isinstance(step, str) else step.if_
+        condition = "常に (always)" if if_ is None else describe_condition(if_)
+        with_ = {} if isinstance(step, str) else step.with_
+        options = ", ".join(option_text(key, value) for key, value in with_.items()) or "-"
         rows.append(f"<tr><td>{number}</td><td>{escape(kind)}</td><td><code>{escape(name)}</code></td>"
                     f"<td>{escape(condition)}</td><td>{escape(options)}</td></tr>")
     return (

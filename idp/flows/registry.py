@@ -31,7 +31,7 @@ class Registry:
     def action_for_alias(self, alias: str) -> Action[Any] | None:
         """The action a Keycloak required-action alias (or our own name) stands for."""
         for action in self.actions.values():
-            if alias in (action.alias, action.name):
+            if alias in action.queued_as:
                 return action
         return None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal, Union
+from typing import Any as AnyValue
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
@@ -30,7 +31,7 @@ class Any(Strict):
     any: list["ConditionExpression"] = Field(min_length=1)
 
 
-def _condition_shape(value) -> str | None:
+def _condition_shape(value: AnyValue) -> str | None:
     """Which form of condition `value` is, so an error names one form instead of all four.
 
     Tags are bracketed: pydantic puts them in the error location, and `idp.yamlfile` drops
@@ -70,7 +71,7 @@ class AuthenticateStep(StepBase):
 PENDING_REQUIRED_ACTIONS = "pending-required-actions"
 
 
-def _step_shape(value) -> str | None:
+def _step_shape(value: AnyValue) -> str | None:
     """Which kind of step `value` is (bracketed tags, as for conditions), or None for no kind."""
     if isinstance(value, (ActionStep, AuthenticateStep)):
         return "[action]" if isinstance(value, ActionStep) else "[authenticate]"
@@ -98,7 +99,7 @@ class FlowFile(Strict):
     steps: list[Step] = Field(min_length=1)
 
 
-def step_kind_and_name(step) -> tuple[str, str]:
+def step_kind_and_name(step: Step) -> tuple[str, str]:
     """("action" | "authenticate" | "pending", name) of a parsed step."""
     if isinstance(step, ActionStep):
         return "action", step.action
