@@ -1,5 +1,5 @@
 # kosmo-idp: `make run` starts the identity provider and the demo portal, `make test` runs every test,
-# `make bench` prints the performance table of benchmarks/README.md.
+# `make lint` checks style and types, `make bench` prints the performance table of benchmarks/README.md.
 #
 # Installs go into .venv; a stamp file per install, keyed on pyproject.toml, makes the second
 # run fast and a changed pyproject.toml reinstall.
@@ -16,7 +16,7 @@ BENCH_NODE_INSTALLED := $(BENCH_NODE_DIR)/node_modules/.installed
 BENCH_SCALE ?= default
 BENCH_BACKENDS ?= sqlite,postgres
 
-.PHONY: run test bench clean
+.PHONY: run test lint bench clean
 
 ## run: set up on first use, then serve http://localhost:8080 (IdP) and http://localhost:8081 (portal)
 run: $(INSTALLED)
@@ -25,6 +25,11 @@ run: $(INSTALLED)
 ## test: install the test extras (and the interop tests' npm packages) and run the whole suite
 test: $(INSTALLED_TEST) $(if $(wildcard $(NODE_DIR)/package.json),$(NODE_INSTALLED)) $(BENCH_NODE_INSTALLED)
 	$(BIN)/python -m pytest
+
+## lint: ruff's checks over the code and the tests, and mypy's types over the code (CI runs it before the tests)
+lint: $(INSTALLED_TEST)
+	$(BIN)/ruff check idp tests
+	$(BIN)/mypy idp
 
 ## bench: issue 12's figures as one table (BENCH_SCALE=tiny|default|full, BENCH_BACKENDS=sqlite,postgres)
 bench: $(INSTALLED) $(BENCH_NODE_INSTALLED)
