@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -121,14 +123,14 @@ class Settings:
     }
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read every `IDP_*` variable, falling back to the defaults above."""
-        environ = os.environ if environ is None else environ
-        values: dict = {}
+        variables = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
         for f in fields(cls):
             name = cls.ENV.get(f.name)
-            if name and environ.get(name, "") != "":
-                values[f.name] = _convert(name, environ[name], f.default)
+            if name and variables.get(name, "") != "":
+                values[f.name] = _convert(name, variables[name], f.default)
         values.update(overrides)
         settings = cls(**values)
         if not settings.secret_key:

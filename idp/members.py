@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -210,7 +210,8 @@ def _column_positions(line: int, header: list[str]) -> dict[str, int]:
 def _read_row(line: int, cells: list[str], positions: dict[str, int], width: int) -> tuple[MemberRow | None, list[Problem]]:
     if len(cells) < width or any(cell.strip() for cell in cells[width:]):
         return None, [Problem(line, f"has {len(cells)} cells; the header has {width}")]
-    fields, problems = {}, []
+    fields: dict[str, Any] = {}
+    problems: list[Problem] = []
     for name, check in _CHECKS.items():
         try:
             fields[name] = check(cells[positions[name]])
@@ -304,7 +305,7 @@ def _repeated_in_file(rows: list[MemberRow]) -> list[Problem]:
 
 def _existing_users(session: Session, realm: Realm, user_ids: list[str]) -> dict[str, bool]:
     """User ID -> whether it is a client's service account, for those the realm already has."""
-    found = {}
+    found: dict[str, bool] = {}
     for chunk in _chunks(user_ids):
         query = select(User.username, User.service_account_client_id.is_not(None)).where(
             User.realm_id == realm.id, User.username.in_(chunk)
@@ -315,7 +316,7 @@ def _existing_users(session: Session, realm: Realm, user_ids: list[str]) -> dict
 
 def _email_owners(session: Session, realm: Realm, emails: list[str]) -> dict[str, str]:
     """Email -> user ID of the member already holding it."""
-    owners = {}
+    owners: dict[str, str] = {}
     for chunk in _chunks(emails):
         query = select(func.lower(User.email), User.username).where(
             User.realm_id == realm.id, func.lower(User.email).in_(chunk)

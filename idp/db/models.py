@@ -264,11 +264,15 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+# The longest key the SQL backend stores as it is (idp.ephemeral shortens longer ones).
+EPHEMERAL_KEY_LENGTH = 255
+
+
 class EphemeralEntry(Base):
     """TTL state for the SQL backend of the ephemeral store (see idp/ephemeral)."""
 
     __tablename__ = "ephemeral_entries"
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(EPHEMERAL_KEY_LENGTH), primary_key=True)
     value: Mapped[str] = mapped_column(Text, default="{}")
     count: Mapped[int] = mapped_column(Integer, default=0)  # for counters (incr)
     expires_at: Mapped[float] = mapped_column(index=True)

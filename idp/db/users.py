@@ -140,7 +140,11 @@ def set_password(session: Session, user: User, password: str | None, settings, t
     """
     from idp.security.passwords import hash_password
 
-    secret_data, credential_data = hashed if hashed is not None else hash_password(password, settings)
+    if hashed is None:
+        if password is None:
+            raise ValueError("set_password needs the password or its hash")
+        hashed = hash_password(password, settings)
+    secret_data, credential_data = hashed
     current = password_credential(user)
     if current is not None:
         current.type = PASSWORD_HISTORY
@@ -165,7 +169,7 @@ def _history_length(session: Session, user: User) -> int:
     from idp.realms import realm_config
     from idp.security.password_policy import PasswordPolicy
 
-    realm = session.get(Realm, user.realm_id)
+    realm = session.get_one(Realm, user.realm_id)
     return PasswordPolicy.parse(realm_config(realm).password_policy).history_count
 
 

@@ -7,6 +7,7 @@ description, is reported by name instead of silently dropped or left blank.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 
@@ -39,7 +40,7 @@ class Descriptions:
 
     def text(self, path: str, language: str, **values) -> str:
         """The text at `path` in `language`; a missing one is noted and rendered as its path."""
-        node = self.data
+        node: Any = self.data
         for part in path.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         text = node.get(language) if isinstance(node, dict) else None

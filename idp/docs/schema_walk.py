@@ -133,7 +133,7 @@ def field_limits(info: FieldInfo) -> tuple[tuple[str, object], ...]:
 
 def field_default(info: FieldInfo):
     if info.default_factory is not None:
-        return info.default_factory()
+        return info.get_default(call_default_factory=True, validated_data={})
     if info.default is PydanticUndefined:
         return REQUIRED
     if isinstance(info.default, BaseModel):

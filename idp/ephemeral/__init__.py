@@ -17,7 +17,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from idp.db import Database
-from idp.db.models import EphemeralEntry
+from idp.db.models import EPHEMERAL_KEY_LENGTH as KEY_LENGTH
+from idp.db.models import Base, EphemeralEntry
 
 
 class EphemeralStore(Protocol):
@@ -91,9 +92,6 @@ class RedisStore:
 
     def ping(self) -> None:
         self.redis.ping()
-
-
-KEY_LENGTH = EphemeralEntry.__table__.c.key.type.length
 
 
 def row_key(key: str) -> str:
@@ -226,7 +224,7 @@ def ephemeral_database(database: Database) -> Database:
         return database
     path = database.url.split("///", 1)[1]
     sibling = Database(f"sqlite:///{path.removesuffix('.db')}-ephemeral.db")
-    EphemeralEntry.__table__.create(sibling.engine, checkfirst=True)
+    Base.metadata.tables[EphemeralEntry.__tablename__].create(sibling.engine, checkfirst=True)
     return sibling
 
 

@@ -65,15 +65,22 @@ class BruteForce:
         # A context built without an ephemeral store (some step unit tests) has nowhere to count.
         return self.settings.enabled and self.store is not None
 
+    @property
+    def _records(self) -> EphemeralStore:
+        """Where the counts are kept; only asked for once `enabled` said there is a store."""
+        if self.store is None:
+            raise RuntimeError("brute-force detection was asked for counts it has no store for")
+        return self.store
+
     def locked(self, user_id: str, ip: str) -> int | None:
         """Seconds the member (or the address) must still wait, or None when they may try."""
         if not self.enabled:
             return None
-        return self._wait(self.store.get(self._user_key(user_id)), ip)
+        return self._wait(self._records.get(self._user_key(user_id)), ip)
 
     def _wait(self, member_record: dict | None, ip: str) -> int | None:
         """`locked`, given the member's record already read."""
-        left = max(self._seconds_left(member_record), self._seconds_left(self.store.get(self._ip_key(ip))))
+        left = max(self._seconds_left(member_record), self._seconds_left(self._records.get(self._ip_key(ip))))
         return left or None
 
     def lockout_error(self, who: str, ip: str, member: User | None = None) -> str | None:
@@ -84,13 +91,13 @@ class BruteForce:
             return "user_disabled"
         if not self.enabled:
             return None
-        record = self.store.get(self._user_key(who))  # read once: it tells the lock and its kind
+        record = self._records.get(self._user_key(who))  # read once: it tells the lock and its kind
         if not self._wait(record, ip):
             return None
         return "user_disabled" if record and record.get("permanent") else "user_temporarily_disabled"
 
     def permanently_locked(self, user_id: str) -> bool:
-        record = self.store.get(self._user_key(user_id))
+        record = self._records.get(self._user_key(user_id))
         return bool(record and record.get("permanent"))
 
     def failed(self, user_id: str, ip: str) -> Failure:
@@ -104,12 +111,12 @@ class BruteForce:
         """A correct answer clears the member's failures (the address keeps its count, so one
         account the attacker knows cannot wash away their guesses at others)."""
         if self.enabled:
-            self.store.delete(self._user_key(user_id))
+            self._records.delete(self._user_key(user_id))
 
     def unlock(self, user_id: str) -> bool:
         """Forget the member's failures and lock; True when they were permanently locked."""
         was_permanent = self.permanently_locked(user_id)
-        self.store.delete(self._user_key(user_id))
+        self._records.delete(self._user_key(user_id))
         return was_permanent
 
     def unlock_member(self, member: User) -> bool:
@@ -124,7 +131,7 @@ class BruteForce:
         """The member's failures in Keycloak's attack-detection JSON (the Admin API's
         `GET attack-detection/brute-force/users/{id}`): `lastFailure` in epoch milliseconds,
         `disabled` while a lock (temporary or permanent) holds."""
-        record = self.store.get(self._user_key(user_id)) if self.enabled else None
+        record = self._records.get(self._user_key(user_id)) if self.enabled else None
         if not record:
             return {"numFailures": 0, "disabled": False, "lastIPFailure": "n/a", "lastFailure": 0}
         return {"numFailures": record["failures"], "disabled": record["not_before"] > self.now,
@@ -138,7 +145,7 @@ class BruteForce:
             wait = self._quick_login_wait(record, delta_ms)
             if record["failures"] >= settings.failure_factor:
                 record.update(not_before=self.now + PERMANENT_SECONDS, permanent=True)
-                self.store.put(key, record, PERMANENT_SECONDS)
+                self._records.put(key, record, PERMANENT_SECONDS)
                 return Failure(PERMANENT_SECONDS, lock_started=True, permanent=True, failures=record["failures"])
         else:
             wait = settings.wait_increment_seconds * (record["failures"] // settings.failure_factor)
@@ -155,7 +162,7 @@ class BruteForce:
     def _next_failure(self, key: str, *, reset: bool) -> tuple[dict, int]:
         """The record with this failure counted, and the milliseconds since the previous one
         (0 for the first); failures older than max_delta_time are forgotten first."""
-        record = self.store.get(key) or {"failures": 0, "last_failure_ms": 0, "not_before": 0}
+        record = self._records.get(key) or {"failures": 0, "last_failure_ms": 0, "not_before": 0}
         now_ms = int(self.now * 1000)
         last = record["last_failure_ms"]
         delta_ms = now_ms - last if last else 0
@@ -175,7 +182,7 @@ class BruteForce:
         if wait > 0:
             record["not_before"] = self.now + wait
         keep = max(self.settings.max_delta_time_seconds, wait, 1)
-        self.store.put(key, record, keep)
+        self._records.put(key, record, keep)
         return Failure(wait, lock_started=wait > 0 and not already_locked, failures=record["failures"])
 
     def _seconds_left(self, record: dict | None) -> int:
@@ -253,7 +260,7 @@ class StepGuard:
         """Whether the member (or the address) is locked now; records nothing (for showing a page)."""
         return self.lockout_error() is not None
 
-    def refuses(self, **details) -> bool:
+    def refuses(self, **details: object) -> bool:
         """True while the member (or the address) is locked: the answer must then not even be
         checked. Records the refusal with Keycloak's error (see BruteForce.lockout_error)."""
         error = self.lockout_error()
@@ -267,7 +274,7 @@ class StepGuard:
         nothing, for a caller that reports the refusal in its own words (the password grant)."""
         return self.detection.lockout_error(self.who, self.ctx.ip_address, self.member)
 
-    def failed(self, **details) -> Failure:
+    def failed(self, **details: object) -> Failure:
         """Count a wrong answer. When it starts a lock: USER_LOCKED with Keycloak's details; when
         the lock is permanent the member is disabled as well (USER_DISABLED_BY_PERMANENT_LOCKOUT)."""
         failure = self.detection.failed(self.who, self.ctx.ip_address)

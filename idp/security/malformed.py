@@ -2,7 +2,9 @@
 any route looks anything up."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import chain
+from typing import Any
 
 from flask import Flask, abort, request
 
@@ -12,7 +14,7 @@ def init_app(app: Flask) -> None:
     app.url_value_preprocessor(refuse_nul)
 
 
-def refuse_nul(_endpoint, path_values: dict | None) -> None:
+def refuse_nul(_endpoint: str | None, path_values: dict[str, Any] | None) -> None:
     """NUL names no realm, client, member, session or token, and PostgreSQL cannot even compare
     text with it: a request carrying one in its path, query, form, cookies or JSON body is
     malformed (400), not a database error (500)."""
@@ -22,7 +24,7 @@ def refuse_nul(_endpoint, path_values: dict | None) -> None:
         abort(400)
 
 
-def _json_strings(value):
+def _json_strings(value: object) -> Iterator[str]:
     """Every string in a JSON document, keys included."""
     if isinstance(value, str):
         yield value

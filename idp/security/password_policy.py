@@ -20,6 +20,7 @@ import re
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from idp.security.passwords import ALGORITHMS, ARGON2, verify_password
 
@@ -33,36 +34,37 @@ class Violation:
     """One rule a password breaks: `key` names its Japanese message, `params` fill it in."""
 
     key: str
-    params: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class _Member:
     username: str
     email: str
-    previous_hashes: tuple
+    previous_hashes: tuple[tuple[Mapping[str, Any] | str, Mapping[str, Any] | str], ...]
 
 
 @dataclass(frozen=True)
 class _Kind:
-    """How one policy name reads its argument and checks a password (None: no check)."""
+    """How one policy name reads its argument and checks a password (None: no check). The
+    argument's type is the kind's own (a number, a pattern, none), hence Any here."""
 
-    read: Callable[[str, str | None], object]
-    check: Callable[[object, str, _Member], Violation | None] | None = None
+    read: Callable[[str, str | None], Any]
+    check: Callable[[Any, str, _Member], Violation | None] | None = None
 
 
 class PasswordPolicy:
     """A parsed password-policy string; `violations()` lists what a new password breaks."""
 
-    def __init__(self, text: str, rules: Iterable[tuple[str, object]]):
+    def __init__(self, text: str, rules: Iterable[tuple[str, Any]]):
         self.text = text
-        self.rules: dict[str, object] = dict(rules)
+        self.rules: dict[str, Any] = dict(rules)
 
     @classmethod
     def parse(cls, text: str) -> "PasswordPolicy":
         """Read Keycloak's policy syntax; ValueError names the part an operator must fix."""
         text = (text or "").strip()
-        rules: dict[str, object] = {}
+        rules: dict[str, Any] = {}
         if text:
             for part in re.split(r"(?<!\S)and(?!\S)", text):
                 name, config = _read_part(part.strip(), text)
@@ -76,9 +78,9 @@ class PasswordPolicy:
         self,
         password: str,
         *,
-        username: str = "",
-        email: str = "",
-        previous_hashes: Iterable[tuple[Mapping | str, Mapping | str]] = (),
+        username: str | None = "",
+        email: str | None = "",
+        previous_hashes: Iterable[tuple[Mapping[str, Any] | str, Mapping[str, Any] | str]] = (),
     ) -> list[Violation]:
         """Every rule `password` breaks, in the order the policy lists them.
 
@@ -125,7 +127,7 @@ class PasswordPolicy:
         return f"PasswordPolicy.parse({self.text!r})"
 
 
-def _read_part(part: str, text: str) -> tuple[str, object]:
+def _read_part(part: str, text: str) -> tuple[str, Any]:
     if not part:
         raise ValueError(f"password policy {text!r} has an empty part around 'and'")
     match = re.fullmatch(r"([A-Za-z]+)\s*(?:\((.*)\))?", part, flags=re.DOTALL)
@@ -144,7 +146,7 @@ def _unknown_name_message(name: str) -> str:
     return f"unknown password policy {name!r}{hint}; known policies: {', '.join(KINDS)}"
 
 
-def _check_lengths_agree(rules: Mapping[str, object]) -> None:
+def _check_lengths_agree(rules: Mapping[str, Any]) -> None:
     if "length" in rules and "maxLength" in rules and rules["length"] > rules["maxLength"]:
         raise ValueError(
             f"password policy length({rules['length']}) is more than maxLength({rules['maxLength']}): "
@@ -208,7 +210,7 @@ def _check_max_length(maximum: int, password: str, member: _Member) -> Violation
     return Violation("password_policy.max_length", {"max": maximum}) if len(password) > maximum else None
 
 
-def _at_least(key: str, counts: Callable[[str], bool]):
+def _at_least(key: str, counts: Callable[[str], bool]) -> Callable[[int, str, _Member], Violation | None]:
     def check(minimum: int, password: str, member: _Member) -> Violation | None:
         return Violation(key, {"min": minimum}) if sum(map(counts, password)) < minimum else None
 
@@ -243,7 +245,7 @@ def _check_history(count: int, password: str, member: _Member) -> Violation | No
     return Violation("password_policy.history", {"count": count}) if reused else None
 
 
-def _check_regex(pattern: re.Pattern, password: str, member: _Member) -> Violation | None:
+def _check_regex(pattern: re.Pattern[str], password: str, member: _Member) -> Violation | None:
     # Java's Matcher.matches(): the whole password must match, not just a part of it.
     return None if pattern.fullmatch(password) else Violation("password_policy.regex_pattern")
 

@@ -144,7 +144,7 @@ def token_client() -> str | None:
     if auth is not None and auth.type == "basic" and auth.username:
         client_id = unquote_plus(auth.username)
     else:
-        client_id = request.form.get("client_id")
+        client_id = request.form.get("client_id", "")
     if not client_id:
         return None
     who = f"{g.realm.name}/{client_id}"
@@ -177,7 +177,7 @@ def _first_refusal(limiter: RateLimiter, store: EphemeralStore) -> tuple[str, in
     then its relying party's allowance."""
     counted = counted_as()
     retry_after = limiter.hit(store, *counted) if counted else None
-    if retry_after is not None:
+    if counted is not None and retry_after is not None:
         return counted[0], retry_after
     client = token_client()
     retry_after = limiter.refusal(store, BY_CLIENT, client) if client else None

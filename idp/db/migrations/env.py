@@ -9,6 +9,8 @@ config = context.config
 
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic.ini names no sqlalchemy.url: run migrations through idp.db.Database.upgrade")
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(
