@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
 
 import click
@@ -276,7 +277,9 @@ def realm_list(ctx: Context) -> None:
             .subquery()
         )
         rows = session.execute(
-            select(Realm, func.coalesce(members.c.n, 0)).outerjoin(members, members.c.realm_id == Realm.id).order_by(Realm.name)
+            select(Realm, func.coalesce(members.c.n, 0))
+            .outerjoin(members, members.c.realm_id == Realm.id)
+            .order_by(Realm.name)
         ).all()
         lines = [
             f"{realm.name}\t{realm.display_name}\t{len(realm.clients)} clients\t{count} users"
@@ -545,7 +548,8 @@ def keys_rotate(ctx: Context, realm_name: str) -> None:
 
     with ctx.session() as session:
         key = rotate_signing_key(session, _realm(session, realm_name))
-        click.echo(f"realm {realm_name}: new signing key {key.kid} ({key.algorithm}); the previous key stays published until its tokens expire")
+        click.echo(f"realm {realm_name}: new signing key {key.kid} ({key.algorithm}); "
+                   "the previous key stays published until its tokens expire")
 
 
 @main.command()
@@ -559,7 +563,6 @@ def keys_rotate(ctx: Context, realm_name: str) -> None:
 def events(ctx: Context, realm_name, types, username, since, limit, as_json) -> None:
     """Audit events, newest first (times in UTC)."""
     import json
-    from datetime import timezone
 
     from sqlalchemy import select
 
@@ -575,7 +578,7 @@ def events(ctx: Context, realm_name, types, username, since, limit, as_json) -> 
             members = select(User.id).where(User.username == username.lower())
             query = query.where(AuditEvent.user_id.in_(members))
         if since:
-            query = query.where(AuditEvent.time >= since.replace(tzinfo=timezone.utc))
+            query = query.where(AuditEvent.time >= since.replace(tzinfo=UTC))
         found = session.scalars(query).all()
         realms = dict(session.execute(select(Realm.id, Realm.name)).all())
         user_ids = {e.user_id for e in found if e.user_id}
@@ -595,9 +598,9 @@ def _event_row(item, realms: dict, usernames: dict) -> dict:
 
 
 def _event_line(row: dict) -> str:
-    fields = [f"{name}={row[key]}" for name, key in (("realm", "realm"), ("user", "user"), ("client", "client_id"),
-                                                     ("ip", "ip_address"), ("session", "session_id"), ("error", "error"))
-              if row[key]]
+    named = (("realm", "realm"), ("user", "user"), ("client", "client_id"), ("ip", "ip_address"),
+             ("session", "session_id"), ("error", "error"))
+    fields = [f"{name}={row[key]}" for name, key in named if row[key]]
     fields += [f"{key}={value}" for key, value in sorted(row["details"].items())]
     return "  ".join([row["time"], row["type"], *fields])
 

@@ -144,11 +144,14 @@ class Settings:
         if not self.mail_url.startswith(("smtp://", "smtps://", "outbox:")):
             raise SettingsError("IDP_MAIL_URL must be smtp://host:port, smtps://user:pass@host:port or outbox:DIR")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise SettingsError(f"IDP_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {self.log_level!r}")
+            raise SettingsError(
+                f"IDP_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {self.log_level!r}")
         if not self.database_url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
-            raise SettingsError(f"IDP_DATABASE_URL must be sqlite:///PATH or postgresql://..., not {self.database_url!r}")
+            raise SettingsError(
+                f"IDP_DATABASE_URL must be sqlite:///PATH or postgresql://..., not {self.database_url!r}")
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise SettingsError(f"IDP_REDIS_URL must be redis://host:port/db (or rediss://, unix://), not {self.redis_url!r}")
+            raise SettingsError(
+                f"IDP_REDIS_URL must be redis://host:port/db (or rediss://, unix://), not {self.redis_url!r}")
         for name, value, least in (("IDP_ARGON2_TIME_COST", self.argon2_time_cost, 1),
                                    ("IDP_ARGON2_MEMORY_KIB", self.argon2_memory_kib, 8),
                                    ("IDP_ARGON2_PARALLELISM", self.argon2_parallelism, 1),

@@ -18,11 +18,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -91,7 +92,8 @@ def read_member_file(path: str | Path, track: Track = no_progress) -> list[Membe
     """Every row of the file, checked; raises MemberFileRefused listing all problems found."""
     records = _records(_decode(Path(path).read_bytes()))
     if not records:
-        raise MemberFileRefused([Problem(None, "the file is empty; its first line must be the header " + ",".join(COLUMNS))])
+        expected = ",".join(COLUMNS)
+        raise MemberFileRefused([Problem(None, f"the file is empty; its first line must be the header {expected}")])
     header_line, header = records[0]
     positions = _column_positions(header_line, header)
     rows, problems = [], []
@@ -207,7 +209,8 @@ def _column_positions(line: int, header: list[str]) -> dict[str, int]:
     return {name: names.index(name) for name in COLUMNS}
 
 
-def _read_row(line: int, cells: list[str], positions: dict[str, int], width: int) -> tuple[MemberRow | None, list[Problem]]:
+def _read_row(line: int, cells: list[str], positions: dict[str, int], width: int,
+              ) -> tuple[MemberRow | None, list[Problem]]:
     if len(cells) < width or any(cell.strip() for cell in cells[width:]):
         return None, [Problem(line, f"has {len(cells)} cells; the header has {width}")]
     fields: dict[str, Any] = {}

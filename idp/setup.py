@@ -1,7 +1,7 @@
 """What runs once before serving: migrate, load `realm-config/`, make signing keys and built-in clients."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import select
 

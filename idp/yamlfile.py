@@ -91,7 +91,8 @@ def problems_from(error: ValidationError, path: str, document: Any) -> list[Conf
     return problems
 
 
-def load_model(model: type[Model], path: Path | str, text: str | None = None, context: dict[str, Any] | None = None) -> Model:
+def load_model(model: type[Model], path: Path | str, text: str | None = None,
+               context: dict[str, Any] | None = None) -> Model:
     """Read and validate one YAML file into `model`, or raise ConfigFileError."""
     document = read_yaml(path, text)
     if document is None:

@@ -8,7 +8,7 @@ nothing is stored, so the member can still agree.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from sqlalchemy import select
 

@@ -3,8 +3,8 @@ the date-of-birth step and ユーザIDを忘れた方はこちら."""
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from datetime import date
-from typing import Mapping
 
 PARTS = ("year", "month", "day")
 EARLIEST_YEAR = 1900

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Mapping
+from collections.abc import Mapping
 
 import qrcode
 from qrcode.image.pure import PyPNGImage

@@ -8,8 +8,8 @@ too_many_requests).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
-from typing import Mapping
 
 from sqlalchemy import func, select
 

@@ -3,12 +3,18 @@ user ID step is absent or was done earlier. The choice is recorded; setting it u
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict
 
 from idp.actions.second_factor_choice import (
-    ALL_FACTORS, FIELD, Offer, choice_values, has_second_factor, read_choice, store_choice,
+    ALL_FACTORS,
+    FIELD,
+    Offer,
+    choice_values,
+    has_second_factor,
+    read_choice,
+    store_choice,
 )
 from idp.flows.api import Action, Done, Page, StepContext
 

@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import string
 import unicodedata
-from dataclasses import dataclass, field
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError
 
 from idp.actions.second_factor_choice import (
-    ALL_FACTORS, FIELD as FACTOR_FIELD, Offer, choice_values, has_second_factor, read_choice, store_choice,
+    ALL_FACTORS,
+    Offer,
+    choice_values,
+    has_second_factor,
+    read_choice,
+    store_choice,
+)
+from idp.actions.second_factor_choice import (
+    FIELD as FACTOR_FIELD,
 )
 from idp.flows.api import Action, Done, Page, StepContext
 from idp.realms.schema import UserIdPolicy
@@ -144,7 +152,8 @@ class SetUserId(Action[SetUserIdOptions]):
         return ctx.options.choose_second_factor and not has_second_factor(ctx.member)
 
     def _page(self, ctx: StepContext[SetUserIdOptions], user_id: str, choice: str | None,
-              errors: dict[str, list[str]] | None = None, characters: dict[str, list[dict[str, Any]]] | None = None) -> Page:
+              errors: dict[str, list[str]] | None = None,
+              characters: dict[str, list[dict[str, Any]]] | None = None) -> Page:
         policy = ctx.config.user_id_policy
         offer = ctx.options.offer if self._asks_for_factor(ctx) else []
         values = {

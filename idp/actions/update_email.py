@@ -5,7 +5,7 @@ not by a lookup first, so two members racing for one address cannot both win.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from sqlalchemy.exc import IntegrityError
 

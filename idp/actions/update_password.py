@@ -5,7 +5,7 @@ Event: UPDATE_PASSWORD when the new password is stored (argon2id, no longer temp
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from idp.db.users import previous_hashes, set_password
 from idp.flows.api import Action, Done, NoOptions, Page, StepContext

@@ -14,8 +14,8 @@ has no date-of-birth check, so the first two are our own names in its <ACTION>/_
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,7 +72,7 @@ class VerifyBirthdate(Action[BirthdateOptions]):
         return Done()
 
 
-def _wrong_date(ctx: StepContext[BirthdateOptions], lock: "Lock", entered: dict) -> Page:
+def _wrong_date(ctx: StepContext[BirthdateOptions], lock: Lock, entered: dict) -> Page:
     attempts = lock.count_wrong_attempt()
     ctx.record_event("VERIFY_BIRTHDATE_ERROR", error="birthdate_mismatch", attempt=attempts)
     if attempts >= ctx.options.max_attempts:

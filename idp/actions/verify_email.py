@@ -6,7 +6,7 @@ Events: VERIFY_EMAIL (detail `email`) when a link confirms the address, as Keycl
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -92,6 +92,7 @@ def _send(ctx: StepContext[VerifyEmailOptions], notice: str | None) -> Page:
     return _page(ctx, notice=notice)
 
 
-def _page(ctx: StepContext[VerifyEmailOptions], errors: dict | None = None, notice: str | None = None, wait_seconds: int = 0) -> Page:
+def _page(ctx: StepContext[VerifyEmailOptions], errors: dict[str, list[str]] | None = None, notice: str | None = None,
+          wait_seconds: int = 0) -> Page:
     values = {"email": ctx.member.email, "notice": notice, "wait_seconds": wait_seconds}
     return Page(TEMPLATE, values=values, errors=errors or {})

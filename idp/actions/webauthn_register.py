@@ -6,7 +6,7 @@ the passkey is stored only when the member presses OK on the label screen.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from idp.authenticators import webauthn_server as webauthn
 from idp.db.models import Credential

@@ -22,8 +22,8 @@ import hmac
 import math
 import secrets
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from idp.db.models import User
 from idp.db.users import email_codes_on

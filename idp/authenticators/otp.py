@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 from idp.authenticators import totp
 from idp.db.models import Credential, User

@@ -3,7 +3,7 @@ SPEC §4), on this device or a phone nearby (hybrid/QR); `passkey-login` signs i
 alone, offered by the browser's autofill (realm option webauthn.passkey_first_factor)."""
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import select
 

@@ -1,8 +1,8 @@
 """The password authenticator: user ID (or email) and password, with no hint of which was wrong."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from sqlalchemy.orm import Session
 

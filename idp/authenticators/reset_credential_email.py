@@ -11,7 +11,7 @@ SEND_RESET_PASSWORD (username, email) when the mail went out; SEND_RESET_PASSWOR
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 from idp.actions.recovery_rules import same_answer_time, within_limits
 from idp.db.users import find_user, normalize_email

@@ -98,7 +98,8 @@ def server(ctx: StepContext[Any]) -> Fido2Server:
     fido2's default would accept any subdomain and port)."""
     name = ctx.config.webauthn.rp_name or ctx.config.display_name or ctx.realm.name
     expected = origin(ctx.settings.base_url)
-    return Fido2Server(PublicKeyCredentialRpEntity(id=rp_id(ctx), name=name), attestation=AttestationConveyancePreference.NONE,
+    return Fido2Server(PublicKeyCredentialRpEntity(id=rp_id(ctx), name=name),
+                       attestation=AttestationConveyancePreference.NONE,
                        verify_origin=lambda answered: answered.lower() == expected)
 
 
@@ -123,13 +124,15 @@ def attested(credential: Credential) -> AttestedCredentialData:
     return AttestedCredentialData.create(aaguid, decode(data["credentialId"]), public_key)
 
 
-def begin_registration(ctx: StepContext[Any], existing: Iterable[Credential]) -> tuple[dict[str, Any], dict[str, Any]]:
+def begin_registration(ctx: StepContext[Any], existing: Iterable[Credential],
+                       ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Options for navigator.credentials.create (JSON) and the state to keep in ctx.data."""
     user = ctx.member
     member = PublicKeyCredentialUserEntity(id=user.id.encode(), name=user.username,
                                            display_name=user.full_name or user.username)
     options, state = server(ctx).register_begin(
-        member, [descriptor(credential) for credential in existing], resident_key_requirement=ResidentKeyRequirement.PREFERRED,
+        member, [descriptor(credential) for credential in existing],
+        resident_key_requirement=ResidentKeyRequirement.PREFERRED,
         user_verification=UserVerificationRequirement(ctx.config.webauthn.user_verification))
     return dict(options), _plain(state)
 

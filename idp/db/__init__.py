@@ -6,9 +6,9 @@ changes something and rolled back at the end of the request otherwise; the CLI a
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event

@@ -6,7 +6,7 @@ by unique indexes, so concurrent writers lose cleanly with an IntegrityError.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -30,7 +30,7 @@ def new_id() -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -42,11 +42,11 @@ class UTCDateTime(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc) if value is not None else None
+        return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 
@@ -67,7 +67,7 @@ class Realm(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    clients: Mapped[list["Client"]] = relationship(back_populates="realm", cascade="all, delete-orphan")
+    clients: Mapped[list[Client]] = relationship(back_populates="realm", cascade="all, delete-orphan")
 
 
 class Client(Base):
@@ -127,10 +127,10 @@ class User(Base):
     second_factor: Mapped[str | None] = mapped_column(String(20), nullable=True)  # passkey | totp | email
     first_login_completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
-    credentials: Mapped[list["Credential"]] = relationship(
+    credentials: Mapped[list[Credential]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="Credential.priority"
     )
-    required_actions: Mapped[list["PendingRequiredAction"]] = relationship(
+    required_actions: Mapped[list[PendingRequiredAction]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
 
@@ -197,7 +197,7 @@ class UserSession(Base):
     ip_address: Mapped[str] = mapped_column(String(64), default="")
     acr: Mapped[str] = mapped_column(String(20), default="1")
 
-    client_sessions: Mapped[list["ClientSession"]] = relationship(
+    client_sessions: Mapped[list[ClientSession]] = relationship(
         back_populates="user_session", cascade="all, delete-orphan"
     )
 

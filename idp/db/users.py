@@ -35,7 +35,7 @@ class UserExists(ValueError):
         super().__init__(f"another user already has {field} {value!r}")
 
     @classmethod
-    def from_integrity_error(cls, exc: IntegrityError, user: User) -> "UserExists":
+    def from_integrity_error(cls, exc: IntegrityError, user: User) -> UserExists:
         # PostgreSQL names the index, SQLite the columns or the index: both mention "email".
         field = "email" if "email" in str(exc.orig).lower() else "username"
         return cls(field, getattr(user, field))

@@ -35,7 +35,7 @@ class Descriptions:
         self.missing: set[str] = set()
 
     @classmethod
-    def load(cls, path: Path = FILE) -> "Descriptions":
+    def load(cls, path: Path = FILE) -> Descriptions:
         return cls(YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {})
 
     def text(self, path: str, language: str, **values) -> str:

@@ -37,8 +37,8 @@ class Writer:
         for row in rows:
             kind = self.kind(row.kind)
             limits = self.limits(row.limits)
-            lines.append(table_row([f"`{row.key}`", f"{kind}{self.label('limit_separator')}{limits}" if limits else kind,
-                                    self.default(row.default),
+            shown_kind = f"{kind}{self.label('limit_separator')}{limits}" if limits else kind
+            lines.append(table_row([f"`{row.key}`", shown_kind, self.default(row.default),
                                     self.described(f"models.{row.owner}.fields.{row.key}")]))
         return lines
 
@@ -87,7 +87,8 @@ def yaml_inline(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return value if value and value.strip() == value and ":" not in value and "#" not in value else json.dumps(value)
+        plain = value and value.strip() == value and ":" not in value and "#" not in value
+        return value if plain else json.dumps(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(map(yaml_inline, value)) + "]"
     if isinstance(value, dict):

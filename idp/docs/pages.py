@@ -27,7 +27,7 @@ class BuiltIns:
     conditions: dict
 
     @classmethod
-    def of(cls, registry: Registry) -> "BuiltIns":
+    def of(cls, registry: Registry) -> BuiltIns:
         def own(group: str, installed: dict) -> dict:
             names = {point.name for point in entry_points(group=group) if point.module.startswith("idp.")}
             return {name: installed[name] for name in sorted(names) if name in installed}

@@ -19,7 +19,14 @@ from idp.db.models import PendingRequiredAction, User
 from idp.flows.api import Action, Done, Page, Step, StepContext
 from idp.flows.registry import Registry
 from idp.flows.schema import (
-    CONDITION_CALL, ActionStep, All, AuthenticateStep, ConditionExpression, FlowFile, Not, step_kind_and_name,
+    CONDITION_CALL,
+    ActionStep,
+    All,
+    AuthenticateStep,
+    ConditionExpression,
+    FlowFile,
+    Not,
+    step_kind_and_name,
 )
 from idp.flows.schema import Any as AnyOf
 

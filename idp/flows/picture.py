@@ -10,6 +10,7 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from html import escape
+from itertools import pairwise
 
 from idp.flows.registry import Registry
 from idp.flows.schema import All, Any, ConditionExpression, FlowFile, Not, Step, step_kind_and_name
@@ -182,7 +183,7 @@ def flow_svg(flow: FlowFile, registry: Registry | None = None) -> str:
 
 def _edges(nodes: list[Node], lane: float) -> list[str]:
     edges = []
-    for index, (here, following) in enumerate(zip(nodes, nodes[1:])):
+    for index, (here, following) in enumerate(pairwise(nodes)):
         centre = here.x + here.width / 2
         edges.append(f'<path class="edge" d="M {centre:.1f} {here.bottom:.1f} V {following.y:.1f}" '
                      f'marker-end="url(#arrow)"/>')

@@ -6,7 +6,7 @@ steps and conditions and each `with:` against that step's own options schema.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 from typing import Any as AnyValue
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
@@ -20,15 +20,15 @@ class Strict(BaseModel):
 
 
 class Not(Strict):
-    not_: "ConditionExpression" = Field(alias="not")
+    not_: ConditionExpression = Field(alias="not")
 
 
 class All(Strict):
-    all: list["ConditionExpression"] = Field(min_length=1)
+    all: list[ConditionExpression] = Field(min_length=1)
 
 
 class Any(Strict):
-    any: list["ConditionExpression"] = Field(min_length=1)
+    any: list[ConditionExpression] = Field(min_length=1)
 
 
 def _condition_shape(value: AnyValue) -> str | None:
@@ -46,8 +46,10 @@ def _condition_shape(value: AnyValue) -> str | None:
 
 
 ConditionExpression = Annotated[
-    Union[Annotated[str, Tag("[name]")], Annotated[Not, Tag("[not]")],
-          Annotated[All, Tag("[all]")], Annotated[Any, Tag("[any]")]],
+    Annotated[str, Tag("[name]")]
+    | Annotated[Not, Tag("[not]")]
+    | Annotated[All, Tag("[all]")]
+    | Annotated[Any, Tag("[any]")],
     Discriminator(_condition_shape, custom_error_type="condition_shape",
                   custom_error_message="a condition is a name like `first-login`, or `not:`, `all:` or `any:`"),
 ]
@@ -83,8 +85,9 @@ def _step_shape(value: AnyValue) -> str | None:
 
 
 Step = Annotated[
-    Union[Annotated[ActionStep, Tag("[action]")], Annotated[AuthenticateStep, Tag("[authenticate]")],
-          Annotated[Literal["pending-required-actions"], Tag("[pending]")]],
+    Annotated[ActionStep, Tag("[action]")]
+    | Annotated[AuthenticateStep, Tag("[authenticate]")]
+    | Annotated[Literal["pending-required-actions"], Tag("[pending]")],
     Discriminator(_step_shape, custom_error_type="step_shape",
                   custom_error_message="a step is `action: NAME` or `authenticate: NAME` (exactly one of "
                                        "the two) or `pending-required-actions`"),

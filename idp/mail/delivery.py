@@ -5,7 +5,7 @@ import logging
 import secrets
 import smtplib
 import ssl
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -52,7 +52,7 @@ def send_by_smtp(mail_url: str, message: EmailMessage) -> None:
 def write_to_outbox(folder: Path, message: EmailMessage) -> Path:
     """Write one .eml file, named so that a plain sort lists mails oldest first, and log its links."""
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = folder / f"{stamp}-{secrets.token_hex(4)}.eml"
     path.write_bytes(message.as_bytes())
     for link in find_links(_text_part(message)):

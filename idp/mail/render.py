@@ -21,7 +21,8 @@ def render_mail(settings: Settings, theme: str, name: str, /, **values) -> tuple
     def text(key: str, **params) -> str:
         return texts[key].format(**params) if params else texts[key]
 
-    templates = _environment(tuple(folder / "templates" / "mail" for folder in themes.folders(settings.themes_dir, theme)))
+    folders = themes.folders(settings.themes_dir, theme)
+    templates = _environment(tuple(folder / "templates" / "mail" for folder in folders))
     plain = templates.get_template(f"{name}.txt").render(_=text, **values)
     html = templates.get_template(f"{name}.html").render(_=text, **values)
     return plain, html

@@ -145,7 +145,8 @@ def ensure_service_account(session: Session, realm: Realm, client: Client) -> Us
         user = User(realm_id=realm.id, username=username, service_account_client_id=client.client_id)
         session.add(user)
     user.roles = sorted(set(client.attributes.get("service_account_roles", [])) | {f"default-roles-{realm.name}"})
-    user.client_roles = {name: sorted(roles) for name, roles in client.attributes.get("service_account_client_roles", {}).items()}
+    client_roles = client.attributes.get("service_account_client_roles", {})
+    user.client_roles = {name: sorted(roles) for name, roles in client_roles.items()}
     session.flush()
     return user
 

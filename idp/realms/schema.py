@@ -105,8 +105,8 @@ class TokenSettings(Strict):
     access_code_lifespan: int = Field(default=60, ge=10)
     login_timeout: int = Field(default=1800, ge=60, description="Keycloak's accessCodeLifespanLogin")
     action_token_lifespan: int = Field(default=300, ge=60, description="Keycloak's actionTokenGeneratedByUserLifespan")
-    action_token_admin_lifespan: int = Field(default=43200, ge=60,
-                                             description="Keycloak's actionTokenGeneratedByAdminLifespan (mailed by the Admin API)")
+    action_token_admin_lifespan: int = Field(
+        default=43200, ge=60, description="Keycloak's actionTokenGeneratedByAdminLifespan (mailed by the Admin API)")
     sso_session_idle_timeout: int = Field(default=1800, ge=60)
     sso_session_max_lifespan: int = Field(default=36000, ge=60)
     remember_me_idle_timeout: int = Field(default=0, ge=0, description="0: the SSO idle timeout")

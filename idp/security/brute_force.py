@@ -10,7 +10,7 @@ the Admin API. Nothing here touches Flask or SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Callable
 
 from idp.ephemeral import EphemeralStore
@@ -219,7 +219,7 @@ def lock_events(failure: Failure, factor: str, now: float, member_known: bool) -
     for a permanent lockout of a member USER_DISABLED_BY_PERMANENT_LOCKOUT (they are disabled)."""
     common = dict(reason=REASON, num_failures=failure.failures, factor=factor)
     if not failure.permanent:
-        not_before = datetime.fromtimestamp(now + failure.wait_seconds, timezone.utc)
+        not_before = datetime.fromtimestamp(now + failure.wait_seconds, UTC)
         return [("USER_LOCKED", {**common, "not_before": not_before.isoformat()})]
     disabled = [("USER_DISABLED_BY_PERMANENT_LOCKOUT", common)] if member_known else []
     return [("USER_LOCKED", {**common, "permanent": True}), *disabled]

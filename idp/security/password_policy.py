@@ -61,7 +61,7 @@ class PasswordPolicy:
         self.rules: dict[str, Any] = dict(rules)
 
     @classmethod
-    def parse(cls, text: str) -> "PasswordPolicy":
+    def parse(cls, text: str) -> PasswordPolicy:
         """Read Keycloak's policy syntax; ValueError names the part an operator must fix."""
         text = (text or "").strip()
         rules: dict[str, Any] = {}

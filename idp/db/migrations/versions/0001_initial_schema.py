@@ -1,13 +1,13 @@
 """Initial schema: realms, clients, users, credentials, sessions, keys, events, ephemeral state
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 03:07:39.832973
 """
-from alembic import op
 import sqlalchemy as sa
-import idp.db.models
+from alembic import op
 
+import idp.db.models
 
 revision = '0001'
 down_revision = None
@@ -193,7 +193,8 @@ def upgrade() -> None:
     with op.batch_alter_table('refresh_token_families', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_refresh_token_families_realm_id'), ['realm_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_refresh_token_families_user_id'), ['user_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_refresh_token_families_user_session_id'), ['user_session_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_refresh_token_families_user_session_id'), ['user_session_id'],
+                              unique=False)
 
 
 

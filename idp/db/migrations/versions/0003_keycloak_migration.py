@@ -3,8 +3,8 @@
 Revision ID: 0003_keycloak_migration
 Revises: 0002
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0003_keycloak_migration"
 down_revision = "0002"
