@@ -15,6 +15,8 @@ BENCH_NODE_DIR := benchmarks/node
 BENCH_NODE_INSTALLED := $(BENCH_NODE_DIR)/node_modules/.installed
 BENCH_SCALE ?= default
 BENCH_BACKENDS ?= sqlite,postgres
+# A society's step shipped as its own package; `make lint` type-checks it against the step contract.
+PLUGIN_EXAMPLE := tests/fixtures/hello-plugin/kosmo_hello
 
 .PHONY: run test lint bench clean
 
@@ -29,7 +31,7 @@ test: $(INSTALLED_TEST) $(if $(wildcard $(NODE_DIR)/package.json),$(NODE_INSTALL
 ## lint: ruff's checks over the code and the tests, and mypy's types over the code (CI runs it before the tests)
 lint: $(INSTALLED_TEST)
 	$(BIN)/ruff check idp tests
-	$(BIN)/mypy idp
+	$(BIN)/mypy idp $(PLUGIN_EXAMPLE)
 
 ## bench: issue 12's figures as one table (BENCH_SCALE=tiny|default|full, BENCH_BACKENDS=sqlite,postgres)
 bench: $(INSTALLED) $(BENCH_NODE_INSTALLED)
