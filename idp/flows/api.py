@@ -103,7 +103,7 @@ class StepContext(Generic[OptionsT]):
     def for_step(self, step: Step[OtherOptionsT], data: dict[str, Any] | None = None) -> StepContext[OtherOptionsT]:
         """The context for another installed step this one runs (a second factor, update-password):
         that step's default options, and `data` as its scratch space (this step's by default)."""
-        this: StepContext[Any] = self
+        this: StepContext[Any] = self  # replace() would keep this step's options type, not the other's
         return replace(this, options=step.Options(), data=self.data if data is None else data)
 
 
