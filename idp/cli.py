@@ -203,8 +203,14 @@ def _attribute_mapping(path: str | None, terms_version: str | None):
 
 def _import_keycloak(ctx: Context, file: str, dry_run: bool, mapping, strict: bool) -> None:
     from idp.oidc.keys import ensure_signing_key
-    from idp.realms.keycloak import (KeycloakImportError, parse_export, plan_import, read_exports, refuse_notes,
-                                     write_import)
+    from idp.realms.keycloak import (
+        KeycloakImportError,
+        parse_export,
+        plan_import,
+        read_exports,
+        refuse_notes,
+        write_import,
+    )
 
     try:
         # Every realm of the file is checked before any is written, and all are written in one transaction.
@@ -226,7 +232,7 @@ def _import_keycloak(ctx: Context, file: str, dry_run: bool, mapping, strict: bo
         for plan in plans:
             _print_plan(plan)
         return
-    for realm, imported in zip(realms, imports):
+    for realm, imported in zip(realms, imports, strict=True):
         for note in imported.notes:
             click.echo(f"note: {note}", err=True)
         click.echo(f"realm {realm.name}: imported from Keycloak export {file} "
