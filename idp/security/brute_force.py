@@ -9,9 +9,10 @@ the Admin API. Nothing here touches Flask or SQL.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from idp.ephemeral import EphemeralStore
 from idp.realms.schema import BruteForceSettings, RealmConfig
