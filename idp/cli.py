@@ -103,12 +103,19 @@ def _run_gunicorn(settings, host: str, ports: list[int], workers: int) -> None:
 
     from gunicorn.app.base import BaseApplication
 
-    # The workers add up their metrics in a folder they share; one of this run's own unless
-    # IDP_METRICS_DIR names one. They read their settings from the environment.
+    # The workers share their metrics in a folder, one of this run's own unless IDP_METRICS_DIR
+    # names one, through prometheus_client's multiprocess mode. It chooses that mode when it is
+    # imported, so the variable is set here, before any worker imports it.
     metrics_dir = settings.metrics_dir or tempfile.mkdtemp(prefix="idp-metrics-")
-    for earlier_run in Path(metrics_dir).glob("process-*.json"):
+    Path(metrics_dir).mkdir(parents=True, exist_ok=True)
+    for earlier_run in Path(metrics_dir).glob("*.db"):
         earlier_run.unlink()  # counters start again with the server, as Prometheus expects
-    os.environ["IDP_METRICS_DIR"] = metrics_dir
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+
+    def worker_exited(_arbiter, worker) -> None:
+        from prometheus_client import multiprocess  # imported only now: the variable is set
+
+        multiprocess.mark_process_dead(worker.pid, metrics_dir)
 
     def forget_metrics(_arbiter) -> None:
         if not settings.metrics_dir:
@@ -119,6 +126,7 @@ def _run_gunicorn(settings, host: str, ports: list[int], workers: int) -> None:
             self.cfg.set("bind", [f"{host}:{port}" for port in ports])
             self.cfg.set("workers", workers)
             self.cfg.set("threads", 4)
+            self.cfg.set("child_exit", worker_exited)
             self.cfg.set("on_exit", forget_metrics)
 
         def load(self):

@@ -63,7 +63,8 @@ class Settings:
     proxy_fix: int = 0
     # A second port for /health/* and /metrics (0: none, both stay on the main port).
     management_port: int = 0
-    # Where gunicorn's workers add up their metrics; `idp serve --workers N` makes one for its run.
+    # Where gunicorn's workers share their metrics (prometheus_client's multiprocess folder);
+    # unset, `idp serve --workers N` makes one for its run.
     metrics_dir: str = ""
     log_level: str = "INFO"
     # Argon2id parameters for newly hashed passwords (OWASP's recommended minimum).

@@ -1,9 +1,9 @@
 """What operators watch: health checks, Prometheus metrics and one JSON log line per request.
 
 With IDP_MANAGEMENT_PORT set, `idp serve` also listens there; that port answers only /health/*
-and /metrics, and the main port no longer answers /metrics. Metrics are counted in each
-process's memory (nothing else is ever kept there); gunicorn's workers also write their counts
-to a folder they share, so that a scrape, which reaches one worker, reports them all.
+and /metrics, and the main port no longer answers /metrics. Metrics are prometheus_client's,
+counted in each process's memory (nothing else is ever kept there) or, under gunicorn, in its
+multiprocess mode, so that a scrape, which reaches one worker, reports them all.
 """
 from __future__ import annotations
 
@@ -12,14 +12,24 @@ import logging
 import os
 import re
 import sys
-import threading
 import time
 import uuid
 import weakref
-from bisect import bisect_left
-from pathlib import Path
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, has_app_context, has_request_context, jsonify, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    jsonify,
+    request,
+)
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import event, text
 
 from idp.db import Database, get_database
@@ -34,121 +44,71 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 GRANT_TYPES = {"authorization_code", "refresh_token", "password", "client_credentials"}
 SIGN_IN_RESULTS = {"LOGIN": "success", "LOGIN_ERROR": "failure"}
+LABEL_ORDER = ("realm", "grant_type", "result", "group", "method", "endpoint", "le")
 
 bp = Blueprint("operations", __name__)
 MANAGEMENT_ENDPOINTS = {"operations.live", "operations.ready", "operations.prometheus"}
 
 
 class Metrics:
-    """Counters and a latency histogram, written out in the Prometheus text format (0.0.4).
+    """The counters and the latency histogram, kept by prometheus_client.
 
-    With a `folder`, the process keeps a copy of its counts in its own JSON file there, and the
-    exposition adds up every process's file. A stopped worker's file stays, so totals never go
-    down while the server runs."""
+    In one process (Werkzeug, the Flask test client) they live in this object's own registry.
+    Under gunicorn, `idp serve` sets PROMETHEUS_MULTIPROC_DIR before a worker imports
+    prometheus_client, so each worker writes its samples to its own files in that `shared_folder`
+    and a scrape, which reaches one worker, adds up every worker's files. A stopped worker's
+    files stay, so totals never go down while the server runs."""
 
-    def __init__(self, folder: Path | None = None, process_id: int | None = None):
-        self._lock = threading.Lock()
-        self.folder = folder
-        self.process_id = os.getpid() if process_id is None else process_id
-        self.logins: dict[tuple, int] = {}
-        self.grants: dict[tuple, int] = {}
-        self.rate_limited: dict[tuple, int] = {}
-        self.durations: dict[tuple, list] = {}  # labels -> [bucket counts..., count, sum]
+    def __init__(self, shared_folder: str | None = None):
+        self.shared_folder = shared_folder
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.logins = Counter("idp_logins_total", "Sign-ins (LOGIN events) and refused sign-ins (LOGIN_ERROR events).",
+                              ["realm", "result"], registry=self.registry)
+        self.grants = Counter("idp_token_grants_total", "Token endpoint requests by grant type and result.",
+                              ["realm", "grant_type", "result"], registry=self.registry)
+        self.rate_limited = Counter("idp_rate_limited_total", "Requests refused with 429 by the request rate limits.",
+                                    ["realm", "group"], registry=self.registry)
+        self.durations = Histogram("idp_request_duration_seconds", "Time to answer a request.",
+                                   ["method", "endpoint"], buckets=DURATION_BUCKETS, registry=self.registry)
 
     def count_login(self, realm: str, result: str) -> None:
-        with self._lock:
-            self.logins[(realm, result)] = self.logins.get((realm, result), 0) + 1
+        self.logins.labels(realm, result).inc()
 
     def count_grant(self, realm: str, grant_type: str, result: str) -> None:
-        key = (realm, grant_type, result)
-        with self._lock:
-            self.grants[key] = self.grants.get(key, 0) + 1
+        self.grants.labels(realm, grant_type, result).inc()
 
     def count_rate_limited(self, realm: str, group: str) -> None:
-        with self._lock:
-            self.rate_limited[(realm, group)] = self.rate_limited.get((realm, group), 0) + 1
+        self.rate_limited.labels(realm, group).inc()
 
     def observe(self, method: str, endpoint: str, seconds: float) -> None:
-        with self._lock:
-            row = self.durations.setdefault((method, endpoint), [0] * len(DURATION_BUCKETS) + [0, 0.0])
-            bucket = bisect_left(DURATION_BUCKETS, seconds)
-            if bucket < len(DURATION_BUCKETS):
-                row[bucket] += 1
-            row[-2] += 1
-            row[-1] += seconds
-
-    def _tables(self) -> dict[str, dict]:
-        return {name: value for name, value in vars(self).items() if isinstance(value, dict)}
-
-    def save(self) -> None:
-        """Write this process's counts to its file in the shared folder (nothing without one)."""
-        if self.folder is None:
-            return
-        path = self.folder / f"process-{self.process_id}.json"
-        written = path.with_suffix(".writing")
-        # Under the lock to the end: a worker's threads share the one .writing file, and one
-        # thread's replace would otherwise take it away from another's (FileNotFoundError).
-        with self._lock:
-            snapshot = {name: [[list(key), value] for key, value in table.items()]
-                        for name, table in self._tables().items()}
-            written.write_text(json.dumps(snapshot))
-            os.replace(written, path)  # readers see the old file or the new one, never half of one
-
-    def _add(self, snapshot: dict) -> None:
-        tables = self._tables()
-        for name, rows in snapshot.items():
-            table = tables.get(name)
-            if table is None:
-                continue  # written by another version of the code
-            for key, value in rows:
-                key = tuple(key)
-                if isinstance(value, list):
-                    table[key] = [mine + theirs for mine, theirs in zip(table.get(key, [0] * len(value)), value)]
-                else:
-                    table[key] = table.get(key, 0) + value
+        self.durations.labels(method, endpoint).observe(seconds)
 
     def exposition(self) -> str:
         """This process's counts, or with a shared folder every process's added up."""
-        if self.folder is None:
-            return self._text()
-        self.save()
-        total = Metrics()
-        for path in sorted(self.folder.glob("process-*.json")):
-            total._add(json.loads(path.read_text()))
-        return total._text()
+        if self.shared_folder is None:
+            return prometheus_text(self.registry.collect())
+        return prometheus_text(MultiProcessCollector(None, path=self.shared_folder).collect())
 
-    def _text(self) -> str:
-        with self._lock:
-            lines = [
-                "# HELP idp_logins_total Sign-ins (LOGIN events) and refused sign-ins (LOGIN_ERROR events).",
-                "# TYPE idp_logins_total counter",
-                *(_sample("idp_logins_total", {"realm": r, "result": res}, n) for (r, res), n in sorted(self.logins.items())),
-                "# HELP idp_token_grants_total Token endpoint requests by grant type and result.",
-                "# TYPE idp_token_grants_total counter",
-                *(_sample("idp_token_grants_total", {"realm": r, "grant_type": t, "result": res}, n)
-                  for (r, t, res), n in sorted(self.grants.items())),
-                "# HELP idp_rate_limited_total Requests refused with 429 by the request rate limits.",
-                "# TYPE idp_rate_limited_total counter",
-                *(_sample("idp_rate_limited_total", {"realm": r, "group": grp}, n)
-                  for (r, grp), n in sorted(self.rate_limited.items())),
-                "# HELP idp_request_duration_seconds Time to answer a request.",
-                "# TYPE idp_request_duration_seconds histogram",
-            ]
-            for (method, endpoint), row in sorted(self.durations.items()):
-                labels = {"method": method, "endpoint": endpoint}
-                cumulative = 0
-                for bound, hits in zip(DURATION_BUCKETS, row):
-                    cumulative += hits
-                    lines.append(_sample("idp_request_duration_seconds_bucket", {**labels, "le": repr(bound)}, cumulative))
-                lines.append(_sample("idp_request_duration_seconds_bucket", {**labels, "le": "+Inf"}, row[-2]))
-                lines.append(_sample("idp_request_duration_seconds_count", labels, row[-2]))
-                lines.append(_sample("idp_request_duration_seconds_sum", labels, row[-1]))
-        return "\n".join(lines) + "\n"
+
+def prometheus_text(families) -> str:
+    """The Prometheus text format (0.0.4), written here rather than by `generate_latest` so that
+    labels come in the order of LABEL_ORDER and counts read as whole numbers, as they always have
+    here, in one process and in multiprocess mode alike (whose collector sorts labels by name).
+    The `_created` series are left out, as multiprocess mode leaves them out."""
+    lines = []
+    for family in families:
+        name = f"{family.name}_total" if family.type == "counter" else family.name
+        lines += [f"# HELP {name} {family.documentation}", f"# TYPE {name} {family.type}"]
+        lines += [_sample(sample.name, sample.labels, sample.value)
+                  for sample in family.samples if not sample.name.endswith("_created")]
+    return "\n".join(lines) + "\n"
 
 
 def _sample(name: str, labels: dict, value: float) -> str:
-    pairs = ",".join(f'{key}="{_escape(str(val))}"' for key, val in labels.items())
-    return f"{name}{{{pairs}}} {value}"
+    ordered = sorted(labels.items(), key=lambda pair: LABEL_ORDER.index(pair[0]))
+    pairs = ",".join(f'{key}="{_escape(str(val))}"' for key, val in ordered)
+    number = int(value) if float(value).is_integer() else value
+    return f"{name}{{{pairs}}} {number}"
 
 
 def _escape(value: str) -> str:
@@ -240,7 +200,6 @@ def _finish_request(response: Response) -> Response:
         "request_id": request_id, "method": request.method, "path": request.path, "status": response.status_code,
         "duration_ms": round(seconds * 1000, 1), "realm": realm, "client_id": _client_id(), "ip": request.remote_addr,
     }, ensure_ascii=False))
-    metrics().save()
     return response
 
 
@@ -297,10 +256,8 @@ def _log_to_stderr() -> None:
 
 
 def init_app(app: Flask) -> None:
-    metrics_dir = Path(app.config["IDP_SETTINGS"].metrics_dir) if app.config["IDP_SETTINGS"].metrics_dir else None
-    if metrics_dir is not None:
-        metrics_dir.mkdir(parents=True, exist_ok=True)
-    app.extensions["idp.metrics"] = Metrics(metrics_dir)
+    # prometheus_client chose its mode from this variable when it was imported (see `idp serve`).
+    app.extensions["idp.metrics"] = Metrics(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
     database = app.extensions["idp.db"]
     if database not in _watched:
         _watch_sign_ins(database)
