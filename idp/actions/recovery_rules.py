@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from idp.ephemeral import keys
 from idp.flows.api import StepContext
 
 HOUR = 3600
@@ -19,8 +20,8 @@ def within_limits(ctx: StepContext, kind: str, typed: str) -> bool:
     limits = ctx.config.recovery
     # Hashed: the store needs no copy of what members type.
     address = hashlib.sha256(typed.strip().lower().encode()).hexdigest()
-    per_address = ctx.store.incr(f"recovery:{kind}:address:{ctx.realm.id}:{address}", ttl=HOUR)
-    per_ip = ctx.store.incr(f"recovery:{kind}:ip:{ctx.realm.id}:{ctx.ip_address}", ttl=HOUR)
+    per_address = ctx.store.incr(keys.recovery_mails_to_address(kind, ctx.realm.id, address), ttl=HOUR)
+    per_ip = ctx.store.incr(keys.recovery_mails_from_ip(kind, ctx.realm.id, ctx.ip_address), ttl=HOUR)
     return per_address <= limits.max_mails_per_address_per_hour and per_ip <= limits.max_mails_per_ip_per_hour
 
 

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from idp.actions.birthdate_input import PARTS, InvalidBirthdate, half_width, read_birthdate
+from idp.ephemeral import keys
 from idp.flows.api import Action, Done, Page, StepContext
 from idp.i18n import JAPAN_TIME, japan_time_parts, messages_for
 from idp.security.brute_force import LOCKED_MESSAGE, StepGuard
@@ -108,9 +109,8 @@ class Lock:
 
     def __init__(self, ctx: StepContext[BirthdateOptions]):
         self.ctx = ctx
-        member = f"{ctx.realm.id}:{ctx.member.id}"
-        self.attempts_key = f"verify-birthdate:attempts:{member}"
-        self.lock_key = f"verify-birthdate:lock:{member}"
+        self.attempts_key = keys.birthdate_attempts(ctx.realm.id, ctx.member.id)
+        self.lock_key = keys.birthdate_lock(ctx.realm.id, ctx.member.id)
         self.seconds = ctx.options.lock_minutes * 60
 
     def until(self) -> datetime | None:

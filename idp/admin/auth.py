@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 
 from idp.admin import errors
 from idp.db.models import Client, Realm, User
-from idp.ephemeral import ephemeral
+from idp.ephemeral import ephemeral, keys
 from idp.oidc import sessions, tokens
-from idp.oidc.live_tokens import ACCESS_TOKEN_DENYLIST
 from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES
 
 MASTER = "master"
@@ -73,7 +72,7 @@ def _verified(session: Session, target: Realm, token: str, issuer_of) -> tuple[R
             claims = tokens.decode(session, realm, token, issuer=issuer_of(realm.name), typ="Bearer")
         except tokens.InvalidToken:
             continue
-        if ephemeral().get(ACCESS_TOKEN_DENYLIST + claims["jti"]) is not None:
+        if ephemeral().get(keys.revoked_access_token(claims["jti"])) is not None:
             break
         return realm, claims
     raise errors.unauthorized()

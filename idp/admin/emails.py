@@ -16,7 +16,7 @@ from idp.admin import errors
 from idp.admin.api import bp, changed, json_body, member
 from idp.db import db_session
 from idp.db.models import Client, User
-from idp.ephemeral import ephemeral
+from idp.ephemeral import ephemeral, keys
 from idp.i18n import messages_for
 from idp.mail import MailError, send_mail
 from idp.mail.render import render_mail
@@ -126,7 +126,7 @@ def _expiry(texts: dict[str, str], lifespan: int) -> str:
 
 
 def _link_key(key: str) -> str:
-    return f"admin-actions:{g.realm.id}:{key}"
+    return keys.admin_actions_link(g.realm.id, key)
 
 
 @realm_bp.get("/login-actions/action-token")

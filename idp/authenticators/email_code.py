@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from idp.db.models import User
 from idp.db.users import email_codes_on
+from idp.ephemeral import keys
 from idp.flows.api import Authenticator, Done, NoOptions, Page, StepContext
 from idp.mail import MailError
 from idp.mail.render import realm_mail
@@ -147,7 +148,7 @@ def _take_send_slot(ctx: StepContext[NoOptions]) -> str | None:
     then fails, and a failed mail must not count."""
     hour = int(ctx.now.timestamp() // HOUR)
     for number in range(ctx.config.email_code.max_sends_per_hour):
-        slot = f"email-code-sent:{ctx.realm.id}:{ctx.member.id}:{hour}:{number}"
+        slot = keys.mailed_code_send_slot(ctx.realm.id, ctx.member.id, hour, number)
         if ctx.store.add(slot, {}, HOUR):
             return slot
     return None
@@ -174,7 +175,7 @@ class MailedCode:
     def __init__(self, ctx: StepContext[NoOptions]):
         self.ctx = ctx
         self.settings = ctx.config.email_code
-        self.key = f"email-code:{ctx.realm.id}:{ctx.member.id}"
+        self.key = keys.mailed_code(ctx.realm.id, ctx.member.id)
 
     def keep(self, code: str) -> None:
         nonce = secrets.token_hex(16)
@@ -186,7 +187,8 @@ class MailedCode:
         record = self.ctx.store.get(self.key)
         if record is None or self.ctx.now.timestamp() >= record["expires_at"]:
             return Verdict("expired", "expired_code")
-        tries = self.ctx.store.incr(f"{self.key}:tries:{record['nonce']}", self.settings.lifespan_seconds)
+        tries = self.ctx.store.incr(keys.mailed_code_tries(self.ctx.realm.id, self.ctx.member.id, record["nonce"]),
+                                   self.settings.lifespan_seconds)
         if tries > self.settings.max_attempts:
             return Verdict("dead", "email_code_attempts_exceeded")
         if hmac.compare_digest(record["digest"], self._digest(record["nonce"], code)):

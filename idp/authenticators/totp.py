@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 
 import pyotp
 
-from idp.ephemeral import EphemeralStore
+from idp.ephemeral import EphemeralStore, keys
 
 ALGORITHMS = {"HmacSHA1": hashlib.sha1, "HmacSHA256": hashlib.sha256, "HmacSHA512": hashlib.sha512}
 
@@ -117,4 +117,4 @@ def mark_used(store: EphemeralStore, device_id: str, step: int, period: int, win
     """Record that `device_id`'s code for `step` was accepted; False when it already was.
 
     The record outlives the time the code is valid (the step plus the window either side)."""
-    return store.add(f"otp-used:{device_id}:{step}", {}, period * (2 * window + 2))
+    return store.add(keys.used_otp_step(device_id, step), {}, period * (2 * window + 2))

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from flask import g, request
 from werkzeug.wrappers import Response
 
-from idp.ephemeral import ephemeral
+from idp.ephemeral import ephemeral, keys
 
 COOKIE = "AUTH_SESSION_ID"
 
@@ -43,7 +43,7 @@ class AuthSession:
 
     @property
     def key(self) -> str:
-        return f"auth:{g.realm.id}:{self.root_id}:{self.tab_id}"
+        return keys.auth_session(g.realm.id, self.root_id, self.tab_id)
 
 
 def start(client_id: str, authorization_request: dict, progress: dict, **fields) -> AuthSession:
@@ -63,7 +63,7 @@ def load(tab_id: str | None) -> AuthSession | None:
     root_id = request.cookies.get(COOKIE)
     if not root_id or not tab_id:
         return None
-    key = f"auth:{g.realm.id}:{root_id}:{tab_id}"
+    key = keys.auth_session(g.realm.id, root_id, tab_id)
     read = _read_this_request()
     if key not in read:
         read[key] = ephemeral().get(key)

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from idp import events
 from idp.db import db_session
 from idp.db.models import Client, User, UserSession, utcnow
-from idp.ephemeral import ephemeral
+from idp.ephemeral import ephemeral, keys
 from idp.flows.api import Action, Done, Page, Step, StepContext
 from idp.flows.engine import CurrentStep, Engine, FlowBroken, Progress
 from idp.flows.loader import FlowLibrary
@@ -115,7 +115,7 @@ def step_context(plugin: Step, options, data: dict, user: User | None, client: C
                 "with": options.model_dump(mode="json"), "payload": payload}
         if kind == "authenticate" and auth is not None:
             link["sign_in"] = _sign_in_snapshot(auth)
-        ephemeral().put(f"link:{g.realm.id}:{key}", link, ttl)
+        ephemeral().put(keys.sign_in_link(g.realm.id, key), link, ttl)
         return f"{g.issuer}/login-actions/link/{key}"
 
     def record_event(type: str, user_id: str | None = None, **details) -> None:
@@ -317,7 +317,7 @@ def step_status():
 @realm_bp.get("/login-actions/link/<key>")
 def follow_link(key: str):
     """A link a step mailed (e.g. メールアドレスの確認): single use, in any browser."""
-    link = ephemeral().take(f"link:{g.realm.id}:{key}")
+    link = ephemeral().take(keys.sign_in_link(g.realm.id, key))
     session = db_session()
     user = session.get(User, link["user_id"]) if link else None
     plugin = library().registry.step(link["kind"], link["name"]) if link else None

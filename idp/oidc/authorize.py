@@ -117,13 +117,13 @@ def account_console_redirect(kc_action: str | None, return_to: str) -> Response:
 
 def account_console_return() -> str | None:
     """Where the account pages asked to come back to, if this callback answers their request."""
-    from idp.ephemeral import ephemeral
+    from idp.ephemeral import ephemeral, keys
 
     asked = session.pop("account_console", None)
     if not asked or not secrets.compare_digest(asked["state"], request.args.get("state", "")):
         return None
     if request.args.get("code"):
-        ephemeral().take(f"code:{g.realm.id}:{request.args['code']}")  # single use, and unused
+        ephemeral().take(keys.authorization_code(g.realm.id, request.args['code']))  # single use, and unused
     return_to = asked["return_to"]
     if not return_to.startswith(f"/realms/{g.realm.name}/account"):
         return None

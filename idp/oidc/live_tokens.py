@@ -9,15 +9,13 @@ from flask import g
 
 from idp.db import db_session
 from idp.db.models import RefreshTokenFamily, User
-from idp.ephemeral import ephemeral
+from idp.ephemeral import ephemeral, keys
 from idp.oidc import sessions, tokens
-
-ACCESS_TOKEN_DENYLIST = "revoked-access-token:"
 
 
 def deny_access_token(jti: str, seconds: float) -> None:
     """Refuse the access token `jti` for the `seconds` it has left (at least one)."""
-    ephemeral().put(ACCESS_TOKEN_DENYLIST + jti, {}, max(int(seconds), 1))
+    ephemeral().put(keys.revoked_access_token(jti), {}, max(int(seconds), 1))
 
 
 class LiveToken(dict):
@@ -44,7 +42,7 @@ def lookup_token(token: str) -> LiveToken | None:
         family = session.get(RefreshTokenFamily, claims.get("fam", ""))
         if family is None or family.revoked or family.current_jti != claims["jti"]:
             return None
-    elif ephemeral().get(ACCESS_TOKEN_DENYLIST + claims["jti"]) is not None:
+    elif ephemeral().get(keys.revoked_access_token(claims["jti"])) is not None:
         return None
     if claims.get("sid") and sessions.find_session(session, g.realm, claims["sid"]) is None:
         return None

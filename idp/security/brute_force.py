@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from idp.ephemeral import EphemeralStore
+from idp.ephemeral import EphemeralStore, keys
 from idp.realms.schema import BruteForceSettings, RealmConfig
 
 if TYPE_CHECKING:
@@ -193,10 +193,10 @@ class BruteForce:
         return max(0, int(left + 0.999))
 
     def _user_key(self, user_id: str) -> str:
-        return f"brute-force:{self.realm_id}:user:{user_id.lower()}"
+        return keys.brute_force_member(self.realm_id, user_id)
 
     def _ip_key(self, ip: str) -> str:
-        return f"brute-force:{self.realm_id}:ip:{ip}"
+        return keys.brute_force_ip(self.realm_id, ip)
 
 
 def disable_for_lockout(member: User) -> None:

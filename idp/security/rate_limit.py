@@ -24,7 +24,7 @@ from flask import Flask, current_app, g, jsonify, make_response, render_template
 from werkzeug.wrappers import Response
 
 from idp.config import RateLimit
-from idp.ephemeral import EphemeralStore, ephemeral
+from idp.ephemeral import EphemeralStore, ephemeral, keys
 from idp.errors import DEPENDENCY_ERRORS, one_line
 from idp.login import auth_session
 from idp.operations import metrics
@@ -54,7 +54,7 @@ class RateLimiter:
         limit, window, retry_after = self._window(group)
         if limit is None:
             return None
-        count = store.incr(f"rate-limit:{group}:{who}:{window}", limit.seconds)
+        count = store.incr(keys.rate_limit_count(group, who, window), limit.seconds)
         if count == limit.requests + 1:  # once per window, so a flood does not flood the log too
             self._log_reached(group, who, limit, retry_after)
         return retry_after if count > limit.requests else None
@@ -65,14 +65,14 @@ class RateLimiter:
         limit, window, retry_after = self._window(group)
         if limit is None:
             return
-        if store.incr(f"rate-limit:{group}:{who}:{window}", limit.seconds) == limit.requests:
-            store.put(f"rate-limit:{group}:{who}:{window}:used-up", {}, limit.seconds)
+        if store.incr(keys.rate_limit_count(group, who, window), limit.seconds) == limit.requests:
+            store.put(keys.rate_limit_used_up(group, who, window), {}, limit.seconds)
             self._log_reached(group, who, limit, retry_after)
 
     def refusal(self, store: EphemeralStore, group: str, who: str) -> int | None:
         """The seconds until the window ends when `record` found its allowance used up, else None."""
         limit, window, retry_after = self._window(group)
-        if limit is None or store.get(f"rate-limit:{group}:{who}:{window}:used-up") is None:
+        if limit is None or store.get(keys.rate_limit_used_up(group, who, window)) is None:
             return None
         return retry_after
 

@@ -13,7 +13,7 @@ from flask import g
 
 from idp.db import db_session
 from idp.db.models import RefreshTokenFamily, User, UserSession
-from idp.ephemeral import ephemeral
+from idp.ephemeral import ephemeral, keys
 from idp.oidc import sessions
 from idp.oidc.grants.base import KeycloakTokensMixin
 from idp.oidc.live_tokens import deny_access_token
@@ -90,10 +90,10 @@ class CodeGrant(KeycloakTokensMixin, AuthorizationCodeGrant):
             "code_challenge_method": data.get("code_challenge_method"),
         }
         ttl = g.realm_config.tokens.access_code_lifespan
-        ephemeral().put(f"code:{g.realm.id}:{code}", stored, ttl)
+        ephemeral().put(keys.authorization_code(g.realm.id, code), stored, ttl)
 
     def query_authorization_code(self, code, client):
-        stored = ephemeral().take(f"code:{g.realm.id}:{code}")
+        stored = ephemeral().take(keys.authorization_code(g.realm.id, code))
         if stored is None:
             _revoke_what_the_code_issued(code)
             raise InvalidGrantError("Code not valid")
@@ -134,7 +134,7 @@ class CodeGrant(KeycloakTokensMixin, AuthorizationCodeGrant):
 
 def _remember_code_use(code: str, issued: dict, ttl: int) -> None:
     """Keep what the code's first use issued, for `_revoke_what_the_code_issued` when it comes back."""
-    ephemeral().put(f"code-used:{g.realm.id}:{code}", issued, max(ttl, 1))
+    ephemeral().put(keys.redeemed_code(g.realm.id, code), issued, max(ttl, 1))
 
 
 def _revoke_what_the_code_issued(code: str) -> None:
@@ -144,7 +144,7 @@ def _revoke_what_the_code_issued(code: str) -> None:
     userinfo, introspection and revocation consult. (Access tokens refreshed from the family
     later stay valid until they expire, minutes at most.)
     """
-    issued = ephemeral().get(f"code-used:{g.realm.id}:{code}")
+    issued = ephemeral().get(keys.redeemed_code(g.realm.id, code))
     if not issued:
         return
     family = db_session().get(RefreshTokenFamily, issued.get("family_id") or "")
