@@ -4,13 +4,11 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect
 
 from idp import db, ephemeral, i18n, operations, themes
 from idp.config import Settings
+from idp.extensions import csrf
 from idp.security import headers, malformed, rate_limit
-
-csrf = CSRFProtect()
 
 
 class IdentityProvider(Flask):

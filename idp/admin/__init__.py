@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
+from idp.extensions import csrf
+
 
 def init_app(app: Flask) -> None:
     """Register the API. Each resource module adds its routes to `api.bp` when imported; `emails`
     adds its mailed link's page to the realm blueprint, so this runs before that is registered."""
     from idp.admin import api, attack_detection, clients, credentials, emails, events, user_actions, users  # noqa: F401
-    from idp.app import csrf
-
     csrf.exempt(api.bp)  # bearer tokens, not browser forms
     app.register_blueprint(api.bp)

@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 
 from idp.db import db_session
 from idp.db.models import User
+from idp.extensions import csrf
 from idp.oidc import authorize as authorization
 from idp.oidc import keys, sessions, tokens
 from idp.oidc.discovery import discovery_document
@@ -146,8 +147,6 @@ def realm_not_found(error):
 
 
 def init_app(app: Flask) -> None:
-    from idp.app import csrf
-
     app.extensions["idp.oidc_server"] = create_server(app)
     # Relying parties call these with their own credentials, not a browser form; and OIDC Core
     # §3.1.2.1 lets a relying party POST the authorization request from its own page.
