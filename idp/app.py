@@ -5,9 +5,12 @@ import logging
 
 from flask import Flask
 
-from idp import db, ephemeral, i18n, operations, themes
+from idp import admin, db, ephemeral, errors, i18n, operations, request_context, themes
+from idp.account import views as account
 from idp.config import Settings
 from idp.extensions import csrf
+from idp.login import views as login
+from idp.oidc import views as oidc
 from idp.security import headers, malformed, rate_limit
 
 
@@ -44,6 +47,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     ephemeral.init_app(app, ephemeral.make_store(settings.redis_url, database))
     themes.init_app(app)
     i18n.init_app(app)
+    request_context.init_app(app)
     csrf.init_app(app)
     headers.init_app(app)
     malformed.init_app(app)
@@ -59,12 +63,10 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
 
 
 def _register_blueprints(app: Flask) -> None:
-    from idp import admin, errors
-    from idp.account import views as account  # noqa: F401 - importing adds /account to the realm blueprint
-    from idp.login import views as login
-    from idp.oidc import views as oidc
-
-    login.init_app(app)  # adds its pages to the realm blueprint before it is registered
-    admin.init_app(app)  # the Admin API; its mailed-link page joins the realm blueprint too
-    oidc.init_app(app)
+    """The realm's areas under `/realms/<realm>`, the Admin API, and the error pages. Protocol code
+    is handed the sign-in it starts, so it never imports the pages."""
+    oidc.init_app(app, begin_sign_in=login.begin_sign_in)
+    login.init_app(app)
+    admin.init_app(app)
+    app.register_blueprint(request_context.realm_blueprint(oidc.bp, login.bp, account.bp))
     errors.init_app(app)

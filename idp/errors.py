@@ -12,6 +12,7 @@ from sqlalchemy import inspect as inspect_instance
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from idp.db import release_request_session
+from idp.request_context import forget_realm_request, optional_realm_request
 
 log = logging.getLogger("idp.errors")
 
@@ -19,8 +20,8 @@ log = logging.getLogger("idp.errors")
 RETRY_AFTER_SECONDS = 10
 UNAVAILABLE_DESCRIPTION = "The server is temporarily unavailable, try again later"
 # The realm's pages and endpoints a browser opens; every other OpenID Connect endpoint answers JSON.
-BROWSER_ENDPOINTS = {"oidc.authorize", "oidc.logout"}
-JSON_ENDPOINTS = {"oidc.realm_info", "oidc.openid_configuration", "oidc.step_status"}
+BROWSER_ENDPOINTS = {"realm.oidc.authorize", "realm.oidc.logout"}
+JSON_ENDPOINTS = {"realm.oidc.realm_info", "realm.oidc.openid_configuration", "realm.login.step_status"}
 DEPENDENCY_ERRORS = (sql_errors.OperationalError, sql_errors.InterfaceError, sql_errors.TimeoutError,
                      redis_errors.ConnectionError, redis_errors.TimeoutError)
 
@@ -56,7 +57,7 @@ def _answers_json() -> bool:
     """Relying parties and the admin API get JSON; members' pages get HTML."""
     if request.path == "/admin" or request.path.startswith("/admin/"):
         return True
-    if request.endpoint == "oidc.logout":
+    if request.endpoint == "realm.oidc.logout":
         return request.method == "POST" and "refresh_token" in request.form
     if "/protocol/openid-connect/" in request.path and request.endpoint not in BROWSER_ENDPOINTS:
         return True
@@ -67,9 +68,9 @@ def _drop_request_session() -> None:
     """Roll back what the request had not committed; nothing touches the database again while
     this request is answered."""
     release_request_session()
-    realm = g.get("realm")
-    if realm is not None and {"name", "display_name"} & inspect_instance(realm).unloaded:
-        g.pop("realm")  # reading it now would load it again; the page names no realm then
+    entered = optional_realm_request()
+    if entered is not None and {"name", "display_name"} & inspect_instance(entered.realm).unloaded:
+        forget_realm_request()  # reading it now would load it again; the page names no realm then
 
 
 def unavailable(cause: BaseException):

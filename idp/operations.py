@@ -36,6 +36,7 @@ from idp.db import Database, get_database
 from idp.db.models import AuditEvent
 from idp.ephemeral import ephemeral
 from idp.errors import one_line
+from idp.request_context import optional_realm_request
 
 log = logging.getLogger("idp.requests")
 problems = logging.getLogger("idp.operations")
@@ -189,10 +190,11 @@ def _finish_request(response: Response) -> Response:
     request_id = g.get("request_id") or uuid.uuid4().hex
     seconds = time.perf_counter() - g.get("request_started", time.perf_counter())
     response.headers["X-Request-Id"] = request_id
-    realm = g.realm.name if "realm" in g else None
+    entered = optional_realm_request()
+    realm = entered.realm.name if entered else None
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
     metrics().observe(request.method, endpoint, seconds)
-    if request.endpoint == "oidc.token" and realm:
+    if request.endpoint == "realm.oidc.token" and realm:
         grant_type = _form_value("grant_type")
         metrics().count_grant(realm, grant_type if grant_type in GRANT_TYPES else "other",
                               "success" if response.status_code == 200 else "error")
@@ -238,8 +240,9 @@ def _watch_sign_ins(database: Database) -> None:
 
 
 def _realm_name(realm_id: str) -> str:
-    if has_request_context() and "realm" in g and g.realm.id == realm_id:
-        return g.realm.name
+    entered = optional_realm_request() if has_request_context() else None
+    if entered is not None and entered.realm.id == realm_id:
+        return entered.realm.name
     return realm_id
 
 

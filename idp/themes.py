@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flask import Flask, abort, current_app, g, has_app_context, send_from_directory, url_for
+from flask import Flask, abort, current_app, send_from_directory, url_for
 from flask.templating import Environment
 from jinja2 import BaseLoader, FileSystemLoader, TemplateNotFound
+
+from idp.request_context import optional_realm_request
 
 BASE = "ja"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -38,8 +40,8 @@ def check(themes_dir: Path, theme: str) -> None:
 
 def current_theme() -> str:
     """The theme of the realm this request is for (the base theme outside a realm)."""
-    config = g.get("realm_config") if has_app_context() else None
-    return config.theme if config is not None else BASE
+    entered = optional_realm_request()
+    return entered.config.theme if entered is not None else BASE
 
 
 class ThemedEnvironment(Environment):

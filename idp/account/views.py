@@ -1,4 +1,5 @@
-"""The account pages at /realms/{realm}/account: profile, second factors, password, email, devices.
+"""The account pages at /realms/{realm}/account (the realm blueprint's `account` area): profile,
+second factors, password, email, devices.
 
 Every page needs the browser's SSO session; without one the member is sent to sign in through
 the realm's built-in `account-console` client and comes back to the page they asked for.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import flash, g, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -21,8 +22,11 @@ from idp.db import db_session
 from idp.db.models import Client, ClientSession, User, UserSession
 from idp.i18n import japan_time
 from idp.oidc import sessions
-from idp.oidc.views import bp as realm_bp
+from idp.oidc.authorize import account_console_redirect
 from idp.realms import ACCOUNT_CONSOLE
+from idp.request_context import realm_request
+
+bp = Blueprint("account", __name__, url_prefix="/account")
 
 # The steps a member may start here, by the name in the URL, and their Keycloak kc_action.
 KC_ACTIONS = {
@@ -34,11 +38,11 @@ KC_ACTIONS = {
 }
 # Where the member comes back to after each of them.
 RETURN_PAGES = {
-    "passkey": "oidc.account_security",
-    "totp": "oidc.account_security",
-    "password": "oidc.account_security",
-    "email": "oidc.account_email_updated",
-    "verify-email": "oidc.account_home",
+    "passkey": "realm.account.security",
+    "totp": "realm.account.security",
+    "password": "realm.account.security",
+    "email": "realm.account.email_updated",
+    "verify-email": "realm.account.home",
 }
 KC_ACTION_STATUSES = ("success", "cancelled", "error")
 
@@ -52,7 +56,7 @@ class Member:
 
 def signed_in_member() -> Member | None:
     session = db_session()
-    user_session = sessions.find_session(session, g.realm, sessions.session_id_from_cookie())
+    user_session = sessions.find_session(session, realm_request().realm, sessions.session_id_from_cookie())
     user = session.get(User, user_session.user_id) if user_session else None
     if user is None or not user.enabled:
         return None
@@ -75,18 +79,12 @@ def account_page(landing: str):
 
 
 def sign_in_first(landing: str) -> Response:
-    from idp.oidc.authorize import account_console_redirect
-
     db_session().commit()  # find_session may have ended an expired session on the way
-    return account_console_redirect(None, page_url(landing))
-
-
-def page_url(endpoint: str, **values) -> str:
-    return url_for(endpoint, realm=g.realm.name, **values)
+    return account_console_redirect(None, url_for(landing))
 
 
 def record(type: str, member: Member, **details) -> None:
-    events.record(db_session(), g.realm.id, type, user_id=member.user.id, session_id=member.session.id,
+    events.record(db_session(), realm_request().realm.id, type, user_id=member.user.id, session_id=member.session.id,
                   client_id=ACCOUNT_CONSOLE, ip_address=request.remote_addr or "", **details)
 
 
@@ -104,7 +102,7 @@ def kc_action_notice() -> str | None:
 def show(template: str, member: Member, status: int = 200, **values) -> Response:
     db_session().commit()  # keeps the session's last-seen time
     html = render_template(f"account/{template}", user=member.user, kc_notice=kc_action_notice(),
-                           japan_time=japan_time, second_factor_required=g.realm_config.second_factor_required,
+                           japan_time=japan_time, second_factor_required=realm_request().config.second_factor_required,
                            **values)
     response = make_response(html, status)
     response.headers["Cache-Control"] = "no-store"
@@ -115,78 +113,75 @@ def done(message_key: str, endpoint: str) -> Response:
     """Keep the change, say so on the next page (Post/Redirect/Get)."""
     db_session().commit()
     flash(message_key)
-    return redirect(page_url(endpoint), 303)
+    return redirect(url_for(endpoint), 303)
 
 
 # --- the account page ------------------------------------------------------------------------
 
-@realm_bp.get("/account")
-@account_page("oidc.account_home")
-def account_home(member: Member):
+@bp.get("")
+@account_page("realm.account.home")
+def home(member: Member):
     """The member's name, user ID and email, and the way to each section."""
     return show("home.html", member)
 
 
-@realm_bp.get("/account/start/<step>")
-@account_page("oidc.account_home")
-def account_start_step(member: Member, step: str):
+@bp.get("/start/<step>")
+@account_page("realm.account.home")
+def start_step(member: Member, step: str):
     """Add a passkey or app, change the password or email, verify the email: the sign-in step
     does it, and the member comes back here with ?kc_action_status=."""
-    from idp.oidc.authorize import account_console_redirect
-
     if step not in KC_ACTIONS:
-        return redirect(page_url("oidc.account_home"), 303)
+        return redirect(url_for("realm.account.home"), 303)
     db_session().commit()
-    return account_console_redirect(KC_ACTIONS[step], page_url(RETURN_PAGES[step], action=step))
+    return account_console_redirect(KC_ACTIONS[step], url_for(RETURN_PAGES[step], action=step))
 
 
-@realm_bp.get("/account/email/updated")
-@account_page("oidc.account_home")
-def account_email_updated(member: Member):
+@bp.get("/email/updated")
+@account_page("realm.account.home")
+def email_updated(member: Member):
     """Back from UPDATE_EMAIL: a new address is unverified, so VERIFY_EMAIL follows at once
     (Keycloak's kc_action runs one action; the mail's link then verifies it)."""
-    from idp.oidc.authorize import account_console_redirect
-
     status = request.args.get("kc_action_status", "")
     user = member.user
     db_session().commit()
     if status == "success" and user.email and not user.email_verified:
-        return account_console_redirect(KC_ACTIONS["verify-email"], page_url("oidc.account_home", action="verify-email"))
-    return redirect(page_url("oidc.account_home", action="email", kc_action_status=status or None), 303)
+        return account_console_redirect(KC_ACTIONS["verify-email"],
+                                        url_for("realm.account.home", action="verify-email"))
+    return redirect(url_for("realm.account.home", action="email", kc_action_status=status or None), 303)
 
 
 # --- second factors --------------------------------------------------------------------------
 
-@realm_bp.get("/account/security")
-@account_page("oidc.account_security")
-def account_security(member: Member):
+@bp.get("/security")
+@account_page("realm.account.security")
+def security(member: Member):
     """多要素認証・ログイン方法: the member's factors, the preferred one, and adding more."""
     user = member.user
     return show("security.html", member, factors=factors.factors(user), kinds=factors.kinds_set_up(user),
                 email_codes_on=factors.email_codes_on(user))
 
 
-@realm_bp.post("/account/security/preferred")
-@account_page("oidc.account_security")
-def account_prefer_factor(member: Member):
+@bp.post("/security/preferred")
+@account_page("realm.account.security")
+def prefer_factor(member: Member):
     """The factor asked for first at sign-in."""
     kind = request.form.get("second_factor", "")
     if not factors.prefer(member.user, kind):
-        return done("account.preferred.error.unknown", "oidc.account_security")
+        return done("account.preferred.error.unknown", "realm.account.security")
     record("UPDATE_CREDENTIAL", member, credential_type=kind, preferred_second_factor=kind)
-    return done("account.preferred.saved", "oidc.account_security")
+    return done("account.preferred.saved", "realm.account.security")
 
 
-@realm_bp.post("/account/security/email-code")
-@account_page("oidc.account_security")
-def account_email_codes_on(member: Member):
+@bp.post("/security/email-code")
+@account_page("realm.account.security")
+def email_codes_on(member: Member):
     """Switch codes by email on (the member's verified address receives them)."""
     if factors.email_codes_on(member.user):
-        return done("account.email_code.already_on", "oidc.account_security")
+        return done("account.email_code.already_on", "realm.account.security")
     if not factors.switch_email_codes_on(member.user):
-        return done("account.email_code.needs_verified_email", "oidc.account_security")
+        return done("account.email_code.needs_verified_email", "realm.account.security")
     record("UPDATE_CREDENTIAL", member, credential_type="email-code", email_code_enabled=True)
-    return done("account.email_code.on", "oidc.account_security")
+    return done("account.email_code.on", "realm.account.security")
 
 
 def member_factor(member: Member, factor_id: str, renaming: bool = False) -> factors.Factor | None:
@@ -198,12 +193,12 @@ def member_factor(member: Member, factor_id: str, renaming: bool = False) -> fac
 
 
 def factor_gone() -> Response:
-    return done("account.factor.not_found", "oidc.account_security")
+    return done("account.factor.not_found", "realm.account.security")
 
 
-@realm_bp.get("/account/security/<factor_id>/rename")
-@account_page("oidc.account_security")
-def account_rename_factor(member: Member, factor_id: str):
+@bp.get("/security/<factor_id>/rename")
+@account_page("realm.account.security")
+def rename_factor(member: Member, factor_id: str):
     """The name of a passkey or app, to tell the member's devices apart."""
     factor = member_factor(member, factor_id, renaming=True)
     if factor is None:
@@ -211,9 +206,9 @@ def account_rename_factor(member: Member, factor_id: str):
     return show("rename.html", member, factor=factor, label=factor.label, errors=[])
 
 
-@realm_bp.post("/account/security/<factor_id>/rename")
-@account_page("oidc.account_security")
-def account_save_factor_name(member: Member, factor_id: str):
+@bp.post("/security/<factor_id>/rename")
+@account_page("realm.account.security")
+def save_factor_name(member: Member, factor_id: str):
     factor = member_factor(member, factor_id, renaming=True)
     if factor is None:
         return factor_gone()
@@ -224,28 +219,28 @@ def account_save_factor_name(member: Member, factor_id: str):
         return show("rename.html", member, status=400, factor=factor, label=typed, errors=[refused.key])
     record("UPDATE_CREDENTIAL", member, credential_type=factor.credential.type, credential_id=factor.id,
            credential_label=label)
-    return done("account.rename.saved", "oidc.account_security")
+    return done("account.rename.saved", "realm.account.security")
 
 
-@realm_bp.get("/account/security/<factor_id>/remove")
-@account_page("oidc.account_security")
-def account_remove_factor(member: Member, factor_id: str):
+@bp.get("/security/<factor_id>/remove")
+@account_page("realm.account.security")
+def remove_factor(member: Member, factor_id: str):
     """削除してもよろしいですか？ — or why this one cannot be removed."""
     factor = member_factor(member, factor_id)
     if factor is None:
         return factor_gone()
-    removable = factors.may_remove(member.user, g.realm_config.second_factor_required)
+    removable = factors.may_remove(member.user, realm_request().config.second_factor_required)
     return show("remove.html", member, factor=factor, removable=removable)
 
 
-@realm_bp.post("/account/security/<factor_id>/remove")
-@account_page("oidc.account_security")
-def account_confirm_remove_factor(member: Member, factor_id: str):
+@bp.post("/security/<factor_id>/remove")
+@account_page("realm.account.security")
+def confirm_remove_factor(member: Member, factor_id: str):
     factor = member_factor(member, factor_id)
     if factor is None:
         return factor_gone()
     try:
-        factors.remove(member.user, factor, g.realm_config.second_factor_required)
+        factors.remove(member.user, factor, realm_request().config.second_factor_required)
     except factors.LastFactor:
         return show("remove.html", member, status=409, factor=factor, removable=False)
     if factor.kind == "totp":
@@ -253,7 +248,7 @@ def account_confirm_remove_factor(member: Member, factor_id: str):
     else:
         credential_type = factor.credential.type if factor.credential else "email-code"
         record("REMOVE_CREDENTIAL", member, credential_type=credential_type, credential_id=factor.id)
-    return done("account.remove.done", "oidc.account_security")
+    return done("account.remove.done", "realm.account.security")
 
 
 # --- signed-in devices -----------------------------------------------------------------------
@@ -262,14 +257,14 @@ def member_sessions(member: Member) -> list[UserSession]:
     """The member's live SSO sessions, this one first, then the most recently used."""
     session = db_session()
     found = session.scalars(select(UserSession).where(UserSession.user_id == member.user.id,
-                                                      UserSession.realm_id == g.realm.id))
-    alive = [s for s in found if sessions.is_alive(g.realm, s)]
+                                                      UserSession.realm_id == realm_request().realm.id))
+    alive = [s for s in found if sessions.is_alive(realm_request().realm, s)]
     return sorted(alive, key=lambda s: (s.id != member.session.id, -s.last_seen_at.timestamp()))
 
 
-@realm_bp.get("/account/sessions")
-@account_page("oidc.account_sessions")
-def account_sessions(member: Member):
+@bp.get("/sessions")
+@account_page("realm.account.devices")
+def devices(member: Member):
     """ログイン中の端末: when and from where each one signed in; this one is marked."""
     return show("sessions.html", member, user_sessions=member_sessions(member),
                 current_session_id=member.session.id, client_names=_client_names(member))
@@ -289,26 +284,26 @@ def _client_names(member: Member) -> dict[str, list[str]]:
     return {session_id: sorted(found) for session_id, found in names.items()}
 
 
-@realm_bp.post("/account/sessions/others/logout")
-@account_page("oidc.account_sessions")
-def account_sign_out_others(member: Member):
+@bp.post("/sessions/others/logout")
+@account_page("realm.account.devices")
+def sign_out_others(member: Member):
     """他の端末をすべてログアウトする: this browser stays signed in; the others' tokens stop working."""
     ended = sessions.end_other_sessions(db_session(), member.user, keep=member.session)
     if ended:
         record("LOGOUT", member, reason="account_sign_out_others", sessions=ended)
     return done("account.sessions.others_signed_out" if ended else "account.sessions.no_others",
-                "oidc.account_sessions")
+                "realm.account.devices")
 
 
-@realm_bp.post("/account/sessions/<session_id>/logout")
-@account_page("oidc.account_sessions")
-def account_sign_out_one(member: Member, session_id: str):
+@bp.post("/sessions/<session_id>/logout")
+@account_page("realm.account.devices")
+def sign_out_one(member: Member, session_id: str):
     """One other device signed out (this one signs out on the portal)."""
     if session_id == member.session.id:
-        return done("account.sessions.this_device_note", "oidc.account_sessions")
+        return done("account.sessions.this_device_note", "realm.account.devices")
     target = next((s for s in member_sessions(member) if s.id == session_id), None)
     if target is None:
-        return done("account.sessions.already_gone", "oidc.account_sessions")
+        return done("account.sessions.already_gone", "realm.account.devices")
     sessions.end_session(db_session(), target)
     record("LOGOUT", member, reason="account_sign_out_one", ended_session_id=session_id)
-    return done("account.sessions.one_signed_out", "oidc.account_sessions")
+    return done("account.sessions.one_signed_out", "realm.account.devices")

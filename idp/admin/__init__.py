@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from flask import Flask
 
+from idp.admin import api, attack_detection, clients, credentials, emails, events, user_actions, users
 from idp.extensions import csrf
+
+RESOURCES = (users.bp, credentials.bp, user_actions.bp, emails.bp, attack_detection.bp, events.bp, clients.bp)
 
 
 def init_app(app: Flask) -> None:
-    """Register the API. Each resource module adds its routes to `api.bp` when imported; `emails`
-    adds its mailed link's page to the realm blueprint, so this runs before that is registered."""
-    from idp.admin import api, attack_detection, clients, credentials, emails, events, user_actions, users  # noqa: F401
-    csrf.exempt(api.bp)  # bearer tokens, not browser forms
-    app.register_blueprint(api.bp)
+    """Register the API, each resource module's blueprint under the realm's."""
+    for resource in RESOURCES:
+        csrf.exempt(resource)  # bearer tokens, not browser forms
+    admin = api.admin_blueprint(*RESOURCES)
+    csrf.exempt(admin)
+    app.register_blueprint(admin)

@@ -4,58 +4,69 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from idp import events
 from idp.admin import errors
-from idp.admin.auth import authenticate, bearer_token
+from idp.admin.auth import Caller, authenticate, bearer_token
 from idp.admin.representations import ADMIN_PREFIX
 from idp.db import db_session
 from idp.db.models import User
 from idp.errors import dependency_failure, unavailable
-from idp.realms import RealmNotFound, find_realm, realm_config
+from idp.request_context import enter_realm, optional_realm_request, realm_request
 
 log = logging.getLogger("idp.admin")
-bp = Blueprint("admin", __name__, url_prefix="/admin/realms/<realm>")
+UNKNOWN_RESOURCE_METHODS = ["GET", "POST", "PUT", "DELETE"]
 
 
-@bp.url_value_preprocessor
+def admin_blueprint(*resources: Blueprint) -> Blueprint:
+    """`/admin/realms/<realm>` with each resource module's blueprint under it. A new one for each
+    app, since a blueprint cannot take children once an app has registered it."""
+    api = Blueprint("admin", __name__, url_prefix="/admin/realms/<realm>")
+    api.url_value_preprocessor(load_realm)
+    api.before_request(authenticate_caller)
+    api.register_error_handler(errors.AdminError, refused)
+    api.register_error_handler(HTTPException, http_error)
+    api.register_error_handler(Exception, unexpected)
+    api.add_url_rule("/<path:_unknown>", view_func=unknown_resource, methods=UNKNOWN_RESOURCE_METHODS)
+    for resource in resources:
+        api.register_blueprint(resource)
+    return api
+
+
 def load_realm(_endpoint, values) -> None:
-    """The target realm (enabled), its settings and issuer."""
-    g.settings = current_app.config["IDP_SETTINGS"]
-    try:
-        g.realm = find_realm(db_session(), values.pop("realm"))
-    except RealmNotFound:
-        return  # answered in `authenticate_caller`, where the blueprint's error handlers apply
-    g.realm_config = realm_config(g.realm)
-    g.issuer = g.settings.issuer(g.realm.name)
+    """The target realm (enabled); an unknown one is answered in `authenticate_caller`, where the
+    blueprint's error handlers apply."""
+    enter_realm(values.pop("realm"))
 
 
-@bp.before_request
 def authenticate_caller() -> None:
     """A realm whose Admin API is off answers as one that does not exist (404, before the token is
     even read: it is not there to anyone); otherwise the caller must authenticate."""
-    if "realm" not in g or not g.realm_config.admin_api:
+    here = optional_realm_request()
+    if here is None or not here.config.admin_api:
         raise errors.not_found("Realm not found.")
     token = bearer_token(request.headers.get("Authorization", ""))
-    g.caller = authenticate(db_session(), g.realm, token, g.settings.issuer)
+    g.admin_caller = authenticate(db_session(), here.realm, token, here.settings.issuer)
 
 
-@bp.errorhandler(errors.AdminError)
+def caller() -> Caller:
+    """Who calls: authenticated before any resource's view runs."""
+    return g.admin_caller
+
+
 def refused(error: errors.AdminError):
     db_session().rollback()
     return jsonify(error.body), error.status
 
 
-@bp.errorhandler(HTTPException)
 def http_error(error: HTTPException):
     db_session().rollback()
     return jsonify(error=f"HTTP {error.code} {error.name}"), error.code
 
 
-@bp.errorhandler(Exception)
 def unexpected(error: Exception):
     """Scripts read JSON, not the members' error page: a dependency outage is the 503 every
     endpoint gives; anything else is logged once with the request id and answered as Keycloak does."""
@@ -67,7 +78,6 @@ def unexpected(error: Exception):
     return jsonify(error="unknown_error"), 500
 
 
-@bp.route("/<path:_unknown>", methods=["GET", "POST", "PUT", "DELETE"])
 def unknown_resource(_unknown: str):
     """Paths this server does not offer answer in JSON, as Keycloak's do, not with a page."""
     raise errors.not_found("HTTP 404 Not Found")
@@ -84,7 +94,7 @@ def json_body(kind: type = dict):
 def member(user_id: str) -> User:
     """The realm's user with this id (service accounts included, as in Keycloak), else 404."""
     user = db_session().get(User, user_id)
-    if user is None or user.realm_id != g.realm.id:
+    if user is None or user.realm_id != realm_request().realm.id:
         raise errors.not_found("User not found")
     return user
 
@@ -123,8 +133,8 @@ def changed(operation: str, user: User, resource_path: str, **details) -> Respon
 def record_admin_event(operation: str, user: User | None, resource_path: str, **details) -> None:
     """Keycloak's admin event (operationType CREATE/UPDATE/DELETE/ACTION on a resource path),
     kept with our events as type ADMIN_<operation> in the caller's transaction."""
-    caller = g.caller
-    events.record(db_session(), g.realm.id, ADMIN_PREFIX + operation, user_id=user.id if user else None,
-                  client_id=caller.client_id, ip_address=request.remote_addr or "", resource_type="USER",
-                  resource_path=resource_path, auth_realm=caller.realm.name, auth_user_id=caller.user.id,
-                  auth_username=caller.user.username, **details)
+    by = caller()
+    events.record(db_session(), realm_request().realm.id, ADMIN_PREFIX + operation, user_id=user.id if user else None,
+                  client_id=by.client_id, ip_address=request.remote_addr or "", resource_type="USER",
+                  resource_path=resource_path, auth_realm=by.realm.name, auth_user_id=by.user.id,
+                  auth_username=by.user.username, **details)

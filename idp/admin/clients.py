@@ -1,20 +1,23 @@
 """`clients`: the realm's relying parties as ClientRepresentations (never their secrets)."""
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
-from idp.admin.api import bp, flag, whole_number
+from idp.admin.api import caller, flag, whole_number
 from idp.admin.representations import client_representation
 from idp.db import db_session
 from idp.db.models import Client
+from idp.request_context import realm_request
+
+bp = Blueprint("clients", __name__)
 
 
 @bp.get("/clients")
 def list_clients():
     """Every client, or the one named by `clientId` (exactly, or in part with `search=true`)."""
-    g.caller.require("query-clients")
-    query = select(Client).where(Client.realm_id == g.realm.id).order_by(Client.client_id)
+    caller().require("query-clients")
+    query = select(Client).where(Client.realm_id == realm_request().realm.id).order_by(Client.client_id)
     client_id = request.args.get("clientId", "")
     if client_id:
         column = Client.client_id

@@ -1,13 +1,15 @@
 """`users/{id}/credentials`: list a user's passwords, apps and passkeys, remove one, rename one."""
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from idp.admin import errors
-from idp.admin.api import bp, changed, member
+from idp.admin.api import caller, changed, member
 from idp.admin.representations import credential_representation
 from idp.db.models import Credential, User
 from idp.db.users import PASSWORD_HISTORY
+
+bp = Blueprint("credentials", __name__)
 
 MAX_LABEL = 255
 
@@ -15,14 +17,14 @@ MAX_LABEL = 255
 @bp.get("/users/<user_id>/credentials")
 def list_credentials(user_id: str):
     """Stored credentials by priority, without secrets; old passwords kept for the history rule are not listed."""
-    g.caller.require("view-users")
+    caller().require("view-users")
     user = member(user_id)
     return jsonify([credential_representation(c) for c in user.credentials if c.type != PASSWORD_HISTORY])
 
 
 @bp.delete("/users/<user_id>/credentials/<credential_id>")
 def delete_credential(user_id: str, credential_id: str):
-    g.caller.require("manage-users")
+    caller().require("manage-users")
     user = member(user_id)
     credential = _credential(user, credential_id)
     user.credentials.remove(credential)
@@ -32,7 +34,7 @@ def delete_credential(user_id: str, credential_id: str):
 @bp.put("/users/<user_id>/credentials/<credential_id>/userLabel")
 def rename_credential(user_id: str, credential_id: str):
     """The body is the new label as plain text, as Keycloak takes it."""
-    g.caller.require("manage-users")
+    caller().require("manage-users")
     user = member(user_id)
     credential = _credential(user, credential_id)
     label = request.get_data(as_text=True).strip()

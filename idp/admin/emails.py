@@ -1,27 +1,28 @@
 """Mails administrators send to a user: `execute-actions-email` (a link that runs the named
 required actions in the member's browser) and `send-verify-email` (the verify-email link).
 
-The execute-actions link is single use and lives `lifespan` seconds in the ephemeral store; opening
-it starts the actions for that member (no password asked: the mailbox is the proof, as in Keycloak).
+The links are made in idp.mail.links and opened on the sign-in pages (idp.login.views): the
+execute-actions link is single use and lives `lifespan` seconds; opening it starts the actions for
+that member (no password asked: the mailbox is the proof, as in Keycloak).
 """
 from __future__ import annotations
 
 import math
-import secrets
 
-from flask import current_app, g, make_response, render_template, request
+from flask import Blueprint, current_app, request
 
 from idp import events
 from idp.admin import errors
-from idp.admin.api import bp, changed, json_body, member
+from idp.admin.api import caller, changed, json_body, member
 from idp.db import db_session
 from idp.db.models import Client, User
-from idp.ephemeral import ephemeral, keys
 from idp.i18n import messages_for
-from idp.mail import MailError, send_mail
+from idp.mail import MailError, links, send_mail
 from idp.mail.render import render_mail
-from idp.oidc.views import bp as realm_bp
 from idp.realms import find_client
+from idp.request_context import realm_request
+
+bp = Blueprint("emails", __name__)
 
 MAIL = "execute-actions"
 VERIFY_EMAIL = "VERIFY_EMAIL"
@@ -35,19 +36,20 @@ def _registry():
 @bp.put("/users/<user_id>/execute-actions-email")
 def execute_actions_email(user_id: str):
     """Mail the user a link to run `actions` (Keycloak aliases, e.g. UPDATE_PASSWORD)."""
-    g.caller.require("manage-users")
+    caller().require("manage-users")
     user, client = _mailable(member(user_id))
     aliases = json_body(list)
     actions = [_registry().action_for_alias(alias) if isinstance(alias, str) else None for alias in aliases]
     if not actions or None in actions:
         raise errors.bad_request("Provided invalid required actions")
-    names, lifespan, key = [action.name for action in actions], _lifespan(), secrets.token_urlsafe(32)
-    ephemeral().put(_link_key(key), {"user_id": user.id, "actions": names, "redirect_uri": request.args.get(
-        "redirect_uri") or None, "client_id": client.client_id if client else None}, lifespan)
+    names, lifespan, here = [action.name for action in actions], _lifespan(), realm_request()
+    url, key = links.actions_link(here.realm.id, here.issuer, user_id=user.id, actions=names,
+                                  client_id=client.client_id if client else None,
+                                  redirect_uri=request.args.get("redirect_uri") or None, ttl=lifespan)
     try:
-        _send_actions_mail(user, f"{g.issuer}/login-actions/action-token?key={key}", names, lifespan)
+        _send_actions_mail(user, url, names, lifespan)
     except MailError:
-        ephemeral().delete(_link_key(key))
+        links.drop_actions_link(here.realm.id, key)
         raise errors.server_error("Failed to send execute actions email") from None
     _record("EXECUTE_ACTIONS", user, actions=",".join(aliases), lifespan=lifespan)
     return changed("ACTION", user, f"users/{user.id}/execute-actions-email", actions=",".join(aliases))
@@ -56,13 +58,13 @@ def execute_actions_email(user_id: str):
 @bp.put("/users/<user_id>/send-verify-email")
 def send_verify_email(user_id: str):
     """Mail the verify-email step's own link (opening it confirms the address, in any browser)."""
-    from idp.login.views import step_context
-
-    g.caller.require("manage-users")
-    user, client = _mailable(member(user_id))
+    caller().require("manage-users")
+    user, _client = _mailable(member(user_id))
     plugin = _registry().action_for_alias(VERIFY_EMAIL)
-    lifespan = _lifespan()
-    link = step_context(plugin, plugin.Options(), {}, user, client).make_link({"email": user.email}, ttl=lifespan)
+    lifespan, here = _lifespan(), realm_request()
+    link = links.step_link(here.realm.id, here.issuer, user_id=user.id, kind="action", name=plugin.name,
+                           options=plugin.Options().model_dump(mode="json"), payload={"email": user.email},
+                           ttl=lifespan)
     try:
         _send_actions_mail(user, link, [plugin.name], lifespan)
     except MailError:
@@ -73,7 +75,7 @@ def send_verify_email(user_id: str):
 
 def _record(event_type: str, user: User, **details) -> None:
     """Keycloak's user event for a mail an administrator sent."""
-    events.record(db_session(), g.realm.id, event_type, user_id=user.id, client_id=g.caller.client_id,
+    events.record(db_session(), realm_request().realm.id, event_type, user_id=user.id, client_id=caller().client_id,
                   ip_address=request.remote_addr or "", **details)
 
 
@@ -88,7 +90,7 @@ def _mailable(user: User) -> tuple[User, Client | None]:
         raise errors.bad_request("Client id missing")
     if not client_id:
         return user, None
-    client = find_client(db_session(), g.realm, client_id)
+    client = find_client(db_session(), realm_request().realm, client_id)
     if client is None:
         raise errors.bad_request("Client doesn't exist")
     if redirect_uri and redirect_uri not in client.redirect_uris + client.post_logout_redirect_uris + [client.base_url]:
@@ -99,7 +101,7 @@ def _mailable(user: User) -> tuple[User, Client | None]:
 def _lifespan() -> int:
     raw = request.args.get("lifespan", "")
     if not raw:
-        return g.realm_config.tokens.action_token_admin_lifespan
+        return realm_request().config.tokens.action_token_admin_lifespan
     if not raw.isdigit() or not 0 < int(raw) <= MAX_LIFESPAN:
         raise errors.bad_request("Invalid lifespan")
     return int(raw)
@@ -107,13 +109,14 @@ def _lifespan() -> int:
 
 def _send_actions_mail(user: User, url: str, action_names: list[str], lifespan: int) -> None:
     """The mail naming the actions in the member's words, with the link and how long it works."""
-    texts = messages_for(g.settings.themes_dir, g.realm_config.theme)
+    here = realm_request()
+    texts = messages_for(here.settings.themes_dir, here.config.theme)
     labels = [texts.get(f"execute_actions.action.{name}", texts["execute_actions.action.other"]) for name in action_names]
-    site = g.realm_config.display_name or g.realm.name
-    text, html = render_mail(g.settings, g.realm_config.theme, MAIL, name=user.full_name, site=site, url=url,
+    site = here.config.display_name or here.realm.name
+    text, html = render_mail(here.settings, here.config.theme, MAIL, name=user.full_name, site=site, url=url,
                              actions=list(dict.fromkeys(labels)), expiry=_expiry(texts, lifespan))
-    email = g.realm_config.email
-    send_mail(g.settings, to=user.email, subject=email.subject_prefix + texts["execute_actions.mail.subject"],
+    email = here.config.email
+    send_mail(here.settings, to=user.email, subject=email.subject_prefix + texts["execute_actions.mail.subject"],
               text=text, html=html, sender=email.from_address or None, sender_name=email.from_display_name)
 
 
@@ -124,26 +127,3 @@ def _expiry(texts: dict[str, str], lifespan: int) -> str:
         return texts["execute_actions.expiry.hours"].format(hours=minutes // 60)
     return texts["execute_actions.expiry.minutes"].format(minutes=minutes)
 
-
-def _link_key(key: str) -> str:
-    return keys.admin_actions_link(g.realm.id, key)
-
-
-@realm_bp.get("/login-actions/action-token")
-def follow_action_link():
-    """The mailed link: single use; runs the actions for the member in this browser, then a done
-    page leading to `redirect_uri` (or the client's portal)."""
-    from idp.login.views import begin_member_flow
-
-    link = ephemeral().take(_link_key(request.args.get("key", "")))
-    user = db_session().get(User, link["user_id"]) if link else None
-    if user is None or not user.enabled or user.realm_id != g.realm.id:
-        return make_response(render_template("error.html", message_key="error.link_expired"), 400)
-    client = find_client(db_session(), g.realm, link.get("client_id"))
-    events.record(db_session(), g.realm.id, "EXECUTE_ACTION_TOKEN", user_id=user.id,
-                  client_id=client.client_id if client else None, ip_address=request.remote_addr or "",
-                  actions=",".join(link["actions"]))
-    db_session().commit()
-    steps = [{"action": name} for name in link["actions"]]
-    return begin_member_flow(client, user, steps, redirect_uri=link.get("redirect_uri"),
-                             done_message="execute_actions.done")

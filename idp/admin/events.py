@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
 
-from flask import g, jsonify, request
+from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from idp.admin import errors
-from idp.admin.api import bp, whole_number
+from idp.admin.api import caller, whole_number
 from idp.admin.representations import ADMIN_PREFIX, admin_event_representation, event_representation
 from idp.db import db_session
 from idp.db.models import AuditEvent
+from idp.request_context import realm_request
+
+bp = Blueprint("events", __name__)
 
 DEFAULT_MAX = 100
 
@@ -18,7 +21,7 @@ DEFAULT_MAX = 100
 @bp.get("/events")
 def list_events():
     """Newest first; filters `type` (repeatable), `client`, `user`, `ipAddress`, `dateFrom`, `dateTo`."""
-    g.caller.require("view-events")
+    caller().require("view-events")
     query = _events(admin=False, types=request.args.getlist("type"))
     for name, column in (("client", AuditEvent.client_id), ("user", AuditEvent.user_id),
                          ("ipAddress", AuditEvent.ip_address)):
@@ -30,7 +33,7 @@ def list_events():
 @bp.get("/admin-events")
 def list_admin_events():
     """Newest first; filter `operationTypes` (repeatable: CREATE, UPDATE, DELETE, ACTION)."""
-    g.caller.require("view-events")
+    caller().require("view-events")
     types = [ADMIN_PREFIX + operation for operation in request.args.getlist("operationTypes")]
     query = _events(admin=True, types=types)
     return jsonify([admin_event_representation(event) for event in db_session().scalars(query)])
@@ -39,7 +42,8 @@ def list_admin_events():
 def _events(*, admin: bool, types: list[str]):
     """The realm's member events or its admin events (kept as ADMIN_<operation>), of `types` if given."""
     is_admin = AuditEvent.type.startswith(ADMIN_PREFIX, autoescape=True)  # "_" is no wildcard here
-    query = _page(select(AuditEvent).where(AuditEvent.realm_id == g.realm.id, is_admin if admin else ~is_admin))
+    realm = realm_request().realm
+    query = _page(select(AuditEvent).where(AuditEvent.realm_id == realm.id, is_admin if admin else ~is_admin))
     return query.where(AuditEvent.type.in_(types)) if types else query
 
 

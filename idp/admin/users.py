@@ -1,21 +1,24 @@
 """`users`: search and count, create, read, update and delete, as Keycloak's UsersResource."""
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from idp.admin import errors
-from idp.admin.api import bp, changed, flag, json_body, member, no_content, record_admin_event, whole_number
+from idp.admin.api import caller, changed, flag, json_body, member, no_content, record_admin_event, whole_number
 from idp.admin.representations import UPDATE_PASSWORD, user_representation
 from idp.admin.user_input import UserChanges, read_user
 from idp.db import db_session
 from idp.db.models import PendingRequiredAction, User, utcnow
 from idp.db.users import UserExists, insert_user, password_credential, previous_hashes, set_password
 from idp.ephemeral import ephemeral
+from idp.request_context import realm_request
 from idp.security.brute_force import BruteForce
 from idp.security.password_policy import PasswordPolicy
+
+bp = Blueprint("users", __name__)
 
 DEFAULT_MAX = 100  # Keycloak's page size when `max` is not given
 EXISTS = {"username": "User exists with same username", "email": "User exists with same email"}
@@ -26,24 +29,24 @@ FILTERS = {"username": User.username, "email": User.email, "firstName": User.fir
 @bp.get("/users")
 def list_users():
     """Users matching `search` or the field filters, ordered by user ID, a page at a time."""
-    g.caller.require("query-users")
+    caller().require("query-users")
     query = _matching(select(User)).order_by(User.username)
     query = query.offset(whole_number("first", 0)).limit(whole_number("max", DEFAULT_MAX))
     users = db_session().scalars(query.options(selectinload(User.credentials), selectinload(User.required_actions)))
-    brief, manage = flag("briefRepresentation", False), "manage-users" in g.caller.permissions
+    brief, manage = flag("briefRepresentation", False), "manage-users" in caller().permissions
     return jsonify([user_representation(user, brief=brief, can_manage=manage) for user in users])
 
 
 @bp.get("/users/count")
 def count_users():
-    g.caller.require("query-users")
+    caller().require("query-users")
     return jsonify(db_session().scalar(_matching(select(func.count()).select_from(User))))
 
 
 def _matching(query):
     """Keycloak's filters: `search` over every name (prefix; `*x*` infix; `"x"` exact), or
     `username`/`email`/`firstName`/`lastName` (infix, or equal with `exact=true`)."""
-    query = query.where(User.realm_id == g.realm.id, User.service_account_client_id.is_(None))
+    query = query.where(User.realm_id == realm_request().realm.id, User.service_account_client_id.is_(None))
     search = request.args.get("search", "").strip()
     if search and search != "*":
         query = query.where(or_(*(_search_term(column, search) for column in SEARCHED)))
@@ -71,29 +74,31 @@ def _search_term(column, search: str):
 @bp.post("/users")
 def create_user():
     """201 with the new user's URL in `Location`; 409 when the user ID or email is taken."""
-    g.caller.require("manage-users")
+    caller().require("manage-users")
     changes = read_user(json_body(), creating=True, current_username=None, known_actions=_known_action)
-    user = User(realm_id=g.realm.id, **changes.values)
+    user = User(realm_id=realm_request().realm.id, **changes.values)
     _insert(user)
     _apply(user, changes)
     if changes.password is not None:
         set_checked_password(user, changes.password)
     response = changed("CREATE", user, f"users/{user.id}")
     response.status_code = 201
-    response.headers["Location"] = f"{g.settings.base_url.rstrip('/')}/admin/realms/{g.realm.name}/users/{user.id}"
+    here = realm_request()
+    base_url = here.settings.base_url.rstrip("/")
+    response.headers["Location"] = f"{base_url}/admin/realms/{here.realm.name}/users/{user.id}"
     return response
 
 
 @bp.get("/users/<user_id>")
 def get_user(user_id: str):
-    g.caller.require("view-users")
-    return jsonify(user_representation(member(user_id), can_manage="manage-users" in g.caller.permissions))
+    caller().require("view-users")
+    return jsonify(user_representation(member(user_id), can_manage="manage-users" in caller().permissions))
 
 
 @bp.put("/users/<user_id>")
 def update_user(user_id: str):
     """Change the fields the representation carries; the others stay as they are (204)."""
-    g.caller.require("manage-users")
+    caller().require("manage-users")
     user = member(user_id)
     changes = read_user(json_body(), creating=False, current_username=user.username, known_actions=_known_action)
     if "email" in changes.values and changes.values["email"] != user.email:
@@ -111,13 +116,14 @@ def update_user(user_id: str):
         set_checked_password(user, changes.password)
     if changes.values.get("enabled") is True:
         # As Keycloak: enabling a member also forgets their failed sign-ins and lifts a lockout.
-        BruteForce(ephemeral(), g.realm.id, g.realm_config.brute_force, utcnow()).unlock_member(user)
+        here = realm_request()
+        BruteForce(ephemeral(), here.realm.id, here.config.brute_force, utcnow()).unlock_member(user)
     return changed("UPDATE", user, f"users/{user.id}")
 
 
 @bp.delete("/users/<user_id>")
 def delete_user(user_id: str):
-    g.caller.require("manage-users")
+    caller().require("manage-users")
     user = member(user_id)
     record_admin_event("DELETE", user, f"users/{user.id}", username=user.username)
     db_session().delete(user)
@@ -150,12 +156,12 @@ def _apply(user: User, changes: UserChanges) -> None:
 def set_checked_password(user: User, password: dict) -> None:
     """Set a password read by `read_password`; Keycloak applies the realm's password policy to
     passwords administrators set, too."""
-    policy = PasswordPolicy.parse(g.realm_config.password_policy)
+    policy = PasswordPolicy.parse(realm_request().config.password_policy)
     violations = policy.violations(password["value"], username=user.username, email=user.email or "",
                                    previous_hashes=previous_hashes(user))
     if violations:
         raise errors.password_refused(violations[0])
-    set_password(db_session(), user, password["value"], g.settings, temporary=password["temporary"])
+    set_password(db_session(), user, password["value"], realm_request().settings, temporary=password["temporary"])
 
 
 def _known_action(alias: str) -> bool:

@@ -14,6 +14,7 @@ from flask import g, request
 from werkzeug.wrappers import Response
 
 from idp.ephemeral import ephemeral, keys
+from idp.request_context import realm_request
 
 COOKIE = "AUTH_SESSION_ID"
 
@@ -43,7 +44,7 @@ class AuthSession:
 
     @property
     def key(self) -> str:
-        return keys.auth_session(g.realm.id, self.root_id, self.tab_id)
+        return keys.auth_session(realm_request().realm.id, self.root_id, self.tab_id)
 
 
 def start(client_id: str, authorization_request: dict, progress: dict, **fields) -> AuthSession:
@@ -56,14 +57,14 @@ def start(client_id: str, authorization_request: dict, progress: dict, **fields)
 
 def save(auth: AuthSession) -> None:
     _read_this_request().pop(auth.key, None)
-    ephemeral().put(auth.key, asdict(auth), g.realm_config.tokens.login_timeout)
+    ephemeral().put(auth.key, asdict(auth), realm_request().config.tokens.login_timeout)
 
 
 def load(tab_id: str | None) -> AuthSession | None:
     root_id = request.cookies.get(COOKIE)
     if not root_id or not tab_id:
         return None
-    key = keys.auth_session(g.realm.id, root_id, tab_id)
+    key = keys.auth_session(realm_request().realm.id, root_id, tab_id)
     read = _read_this_request()
     if key not in read:
         read[key] = ephemeral().get(key)
@@ -82,6 +83,6 @@ def finish(auth: AuthSession) -> None:
 
 
 def set_cookie(response: Response, auth: AuthSession) -> None:
-    settings = g.settings
-    response.set_cookie(COOKIE, auth.root_id, path=f"/realms/{g.realm.name}/", httponly=True, samesite="Lax",
-                        secure=settings.base_url_is_https)
+    here = realm_request()
+    response.set_cookie(COOKIE, auth.root_id, path=f"/realms/{here.realm.name}/", httponly=True, samesite="Lax",
+                        secure=here.settings.base_url_is_https)

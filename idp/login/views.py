@@ -1,4 +1,5 @@
-"""The hosted sign-in pages under `/realms/{realm}/login-actions/`: every page is a flow step.
+"""The hosted sign-in pages under `/realms/{realm}/login-actions/` (the realm blueprint's `login`
+area): every page is a flow step.
 
 The realm's browser flow (flows/<name>.yaml) decides the steps; these views only load the auth
 session of the tab, let the engine pick the step, render what the step answers, and finish by
@@ -7,30 +8,30 @@ returning to the relying party with a code.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import asdict
 
-from flask import Flask, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from idp import events
 from idp.db import db_session
 from idp.db.models import Client, User, UserSession, utcnow
-from idp.ephemeral import ephemeral, keys
+from idp.ephemeral import ephemeral
 from idp.flows.api import Action, Done, Page, Step, StepContext
 from idp.flows.engine import CurrentStep, Engine, FlowBroken, Progress
 from idp.flows.loader import FlowLibrary
 from idp.flows.registry import load_registry
 from idp.flows.schema import FlowFile
 from idp.login import auth_session
-from idp.mail import send_mail
+from idp.mail import links, send_mail
 from idp.oidc import sessions
 from idp.oidc.authorize import resume_authorization
-from idp.oidc.views import bp as realm_bp
 from idp.realms import find_client
+from idp.request_context import realm_request
 from idp.security.brute_force import BruteForce, disable_for_lockout
 
 log = logging.getLogger("idp.login")
+bp = Blueprint("login", __name__, url_prefix="/login-actions")
 
 
 def library() -> FlowLibrary:
@@ -42,9 +43,10 @@ def begin_sign_in(authorization_request: dict, client: Client, user_session: Use
 
     With Keycloak's `kc_action` the named action runs after the flow, or alone when the member
     is already signed in (`user_session`), and the relying party learns `kc_action_status`."""
-    flow = library().get(g.realm_config.browser_flow)
+    here = realm_request()
+    flow = library().get(here.config.browser_flow)
     if flow is None:
-        log.error("realm %s names browser flow %r, which is not loaded", g.realm.name, g.realm_config.browser_flow)
+        log.error("realm %s names browser flow %r, which is not loaded", here.realm.name, here.config.browser_flow)
         return make_response(render_template("error.html", message_key="error.unavailable"), 503)
     definition = flow.definition.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     progress, fields = Progress(flow=definition), {}
@@ -101,7 +103,8 @@ def _engine(auth: auth_session.AuthSession, client: Client | None) -> Engine:
 def step_context(plugin: Step, options, data: dict, user: User | None, client: Client | None,
                  extra: dict | None = None, auth: auth_session.AuthSession | None = None) -> StepContext:
     """What a step may use, bound to this request's realm, member, client and auth session."""
-    session, settings, realm_config = db_session(), g.settings, g.realm_config
+    session, here = db_session(), realm_request()
+    settings, realm_config = here.settings, here.config
     ip_address = request.remote_addr or ""
 
     def mail(*, to: str, subject: str, text: str, html: str | None = None) -> None:
@@ -109,20 +112,17 @@ def step_context(plugin: Step, options, data: dict, user: User | None, client: C
                   sender=realm_config.email.from_address or None, sender_name=realm_config.email.from_display_name)
 
     def make_link(payload: dict, ttl: int, for_user: User | None = None) -> str:
-        key = secrets.token_urlsafe(32)
         kind = "action" if isinstance(plugin, Action) else "authenticate"
-        link = {"user_id": (for_user or user).id, "kind": kind, "name": plugin.name,
-                "with": options.model_dump(mode="json"), "payload": payload}
-        if kind == "authenticate" and auth is not None:
-            link["sign_in"] = _sign_in_snapshot(auth)
-        ephemeral().put(keys.sign_in_link(g.realm.id, key), link, ttl)
-        return f"{g.issuer}/login-actions/link/{key}"
+        sign_in = _sign_in_snapshot(auth) if kind == "authenticate" and auth is not None else None
+        return links.step_link(here.realm.id, here.issuer, user_id=(for_user or user).id, kind=kind,
+                               name=plugin.name, options=options.model_dump(mode="json"), payload=payload, ttl=ttl,
+                               sign_in=sign_in)
 
     def record_event(type: str, user_id: str | None = None, **details) -> None:
         event = dict(type=type, user_id=user_id or (user.id if user else None),
                      client_id=client.client_id if client else None, ip_address=ip_address, **details)
         g.setdefault("step_events", []).append(event)
-        events.record(session, g.realm.id, **event)
+        events.record(session, here.realm.id, **event)
 
     def lock_out(member: User) -> None:
         disable_for_lockout(member)
@@ -135,7 +135,7 @@ def step_context(plugin: Step, options, data: dict, user: User | None, client: C
         return ended
 
     return StepContext(
-        realm=g.realm, config=realm_config, session=session, settings=settings, store=ephemeral(), user=user,
+        realm=here.realm, config=realm_config, session=session, settings=settings, store=ephemeral(), user=user,
         client=client, options=options, data=data, ip_address=ip_address, now=utcnow(), send_mail=mail,
         make_link=make_link, record_event=record_event, end_other_sessions=end_other_sessions,
         find_step=library().registry.step, extra=extra or {}, lock_out=lock_out,
@@ -151,7 +151,7 @@ def _show(auth: auth_session.AuthSession, client: Client | None, answer: Page | 
             return _finish(auth, progress, client)
         page = answer or engine.challenge(progress, step)
     except FlowBroken:
-        log.exception("the flow of realm %s cannot run", g.realm.name)
+        log.exception("the flow of realm %s cannot run", realm_request().realm.name)
         return make_response(render_template("error.html", message_key="error.unavailable"), 503)
     db_session().commit()
     auth.progress = asdict(progress)
@@ -160,14 +160,14 @@ def _show(auth: auth_session.AuthSession, client: Client | None, answer: Page | 
 
 
 def _render(page: Page, step: CurrentStep, auth: auth_session.AuthSession, client: Client | None) -> Response:
-    ids = {"realm": g.realm.name, "tab_id": auth.tab_id, "client_id": auth.client_id}
-    login_url = url_for("oidc.show_step", **{**ids, "tab_id": auth.login_tab_id}) if auth.login_tab_id else None
+    ids = {"tab_id": auth.tab_id, "client_id": auth.client_id}
+    login_url = url_for("realm.login.show_step", **{**ids, "tab_id": auth.login_tab_id}) if auth.login_tab_id else None
     html = render_template(
         page.template, values=page.values, errors=page.errors, client=client, portal_url=_portal_url(client),
         login_url=login_url,
         kc_action_cancel=_at_kc_action(auth, Progress(**auth.progress)),
-        tab_id=auth.tab_id, step_token=step.token, form_action=url_for("oidc.submit_step", **ids),
-        poll_url=url_for("oidc.step_status", step=step.token, **ids),
+        tab_id=auth.tab_id, step_token=step.token, form_action=url_for("realm.login.submit_step", **ids),
+        poll_url=url_for("realm.login.step_status", step=step.token, **ids),
     )
     return make_response(html, page.status)
 
@@ -191,12 +191,13 @@ def _finish(auth: auth_session.AuthSession, progress: Progress, client: Client |
         user.first_login_completed_at = utcnow()
     # As Keycloak, only a completed sign-in clears the member's failures: a known password must
     # not wash away the guesses at the second factor that follows it.
-    BruteForce(ephemeral(), g.realm.id, g.realm_config.brute_force, utcnow()).succeeded(user.id)
-    user_session = sessions.find_session(session, g.realm, auth.sso_session_id)
+    here = realm_request()
+    BruteForce(ephemeral(), here.realm.id, here.config.brute_force, utcnow()).succeeded(user.id)
+    user_session = sessions.find_session(session, here.realm, auth.sso_session_id)
     if user_session is None:
-        user_session = sessions.start_session(session, g.realm, user, remember_me=auth.remember_me,
+        user_session = sessions.start_session(session, here.realm, user, remember_me=auth.remember_me,
                                               ip_address=request.remote_addr or "")
-        events.record(session, g.realm.id, "LOGIN", user_id=user.id, client_id=auth.client_id,
+        events.record(session, here.realm.id, "LOGIN", user_id=user.id, client_id=auth.client_id,
                       session_id=user_session.id, ip_address=request.remote_addr or "", username=user.username)
         # The tab learns its session before the session is stored: should the store fail after
         # the commit, a reload finds this session instead of opening a second one.
@@ -211,7 +212,8 @@ def _finish(auth: auth_session.AuthSession, progress: Progress, client: Client |
 def _first_sign_in_pending(user: User, progress: Progress) -> bool:
     """A member who never finished the first sign-in ran another flow (e.g. recovery): signing
     them in now would skip the guide's steps, so they sign in again through the browser flow."""
-    return user.first_login_completed_at is None and progress.flow.get("flow") != g.realm_config.browser_flow
+    browser_flow = realm_request().config.browser_flow
+    return user.first_login_completed_at is None and progress.flow.get("flow") != browser_flow
 
 
 def _done_page(auth: auth_session.AuthSession, client: Client | None) -> Response:
@@ -222,13 +224,13 @@ def _done_page(auth: auth_session.AuthSession, client: Client | None) -> Respons
                            back_url=done.get("redirect_uri") or _portal_url(client))
 
 
-@realm_bp.post("/login-actions/step")
+@bp.post("/step")
 def submit_step():
     """A step's form. A refused one is shown again with its errors; otherwise the member is sent
     on by GET (Post/Redirect/Get), so reloading a page never sends a form twice. Stale forms
     (back button, another tab) change nothing and lead to the current step."""
     auth = auth_session.load(request.form.get("tab_id") or request.args.get("tab_id"))
-    client = find_client(db_session(), g.realm, auth.client_id if auth else request.args.get("client_id"))
+    client = find_client(db_session(), realm_request().realm, auth.client_id if auth else request.args.get("client_id"))
     if auth is None:
         return session_expired(client)
     engine, progress = _engine(auth, client), Progress(**auth.progress)
@@ -251,7 +253,7 @@ def submit_step():
         auth_session.save(auth)
         return _render(answer, step, auth, client)
     if answer.user is not None:
-        auth.user_id, auth.remember_me = answer.user.id, answer.remember_me and g.realm_config.remember_me
+        auth.user_id, auth.remember_me = answer.user.id, answer.remember_me and realm_request().config.remember_me
     db_session().commit()
     auth.progress = asdict(progress)
     auth_session.save(auth)
@@ -271,7 +273,7 @@ def _go_on(auth: auth_session.AuthSession, client: Client | None) -> Response:
             return _finish(auth, progress, client)
     except FlowBroken:
         return _show(auth, client)
-    url = url_for("oidc.show_step", realm=g.realm.name, tab_id=auth.tab_id, client_id=auth.client_id)
+    url = url_for("realm.login.show_step", tab_id=auth.tab_id, client_id=auth.client_id)
     return redirect(url, 303)
 
 
@@ -281,7 +283,7 @@ def _roll_back_keeping_events() -> None:
     session = db_session()
     session.rollback()
     for event in g.pop("step_events", []):
-        events.record(session, g.realm.id, **event)
+        events.record(session, realm_request().realm.id, **event)
     for user_id in g.pop("step_lockouts", []):
         member = session.get(User, user_id)
         if member is not None:
@@ -289,17 +291,17 @@ def _roll_back_keeping_events() -> None:
     session.commit()
 
 
-@realm_bp.get("/login-actions/step")
+@bp.get("/step")
 def show_step():
     """The current step again (a reload, or the original tab after a mail link was opened)."""
     auth = auth_session.load(request.args.get("tab_id"))
-    client = find_client(db_session(), g.realm, auth.client_id if auth else request.args.get("client_id"))
+    client = find_client(db_session(), realm_request().realm, auth.client_id if auth else request.args.get("client_id"))
     if auth is None:
         return session_expired(client)
     return _show(auth, client)
 
 
-@realm_bp.get("/login-actions/status")
+@bp.get("/status")
 def step_status():
     """For the page's light poll: whether the step it shows is still the one to do."""
     auth = auth_session.load(request.args.get("tab_id"))
@@ -314,10 +316,10 @@ def step_status():
     return jsonify(needed=step is not None and step.token == request.args.get("step"))
 
 
-@realm_bp.get("/login-actions/link/<key>")
+@bp.get("/link/<key>")
 def follow_link(key: str):
     """A link a step mailed (e.g. メールアドレスの確認): single use, in any browser."""
-    link = ephemeral().take(keys.sign_in_link(g.realm.id, key))
+    link = links.take_step_link(realm_request().realm.id, key)
     session = db_session()
     user = session.get(User, link["user_id"]) if link else None
     plugin = library().registry.step(link["kind"], link["name"]) if link else None
@@ -335,6 +337,25 @@ def follow_link(key: str):
     return make_response(render_template(answer.template, values=answer.values, errors=answer.errors), answer.status)
 
 
+@bp.get("/action-token")
+def follow_action_link():
+    """An administrator's execute-actions mail link: single use; runs the actions for the member in
+    this browser, then a done page leading to `redirect_uri` (or the client's portal)."""
+    realm = realm_request().realm
+    link = links.take_actions_link(realm.id, request.args.get("key", ""))
+    user = db_session().get(User, link["user_id"]) if link else None
+    if user is None or not user.enabled or user.realm_id != realm.id:
+        return make_response(render_template("error.html", message_key="error.link_expired"), 400)
+    client = find_client(db_session(), realm, link.get("client_id"))
+    events.record(db_session(), realm.id, "EXECUTE_ACTION_TOKEN", user_id=user.id,
+                  client_id=client.client_id if client else None, ip_address=request.remote_addr or "",
+                  actions=",".join(link["actions"]))
+    db_session().commit()
+    steps = [{"action": name} for name in link["actions"]]
+    return begin_member_flow(client, user, steps, redirect_uri=link.get("redirect_uri"),
+                             done_message="execute_actions.done")
+
+
 def _sign_in_snapshot(auth: auth_session.AuthSession) -> dict:
     """What a mailed link needs to go on with the flow it was sent from, in any browser."""
     return {"root_id": auth.root_id, "tab_id": auth.tab_id, "client_id": auth.client_id, "request": auth.request,
@@ -348,7 +369,7 @@ def _continue_sign_in(snapshot: dict, plugin: Step, user: User) -> Response:
     ends on the done page (the relying party could not accept a code there)."""
     same_browser = request.cookies.get(auth_session.COOKIE) == snapshot["root_id"]
     auth = auth_session.load(snapshot["tab_id"]) if same_browser else None
-    client = find_client(db_session(), g.realm, snapshot["client_id"])
+    client = find_client(db_session(), realm_request().realm, snapshot["client_id"])
     progress = _at_step(auth, client, plugin) if auth else None
     if progress is None:
         auth = auth_session.start(snapshot["client_id"], snapshot["request"] if same_browser else {},
@@ -380,16 +401,16 @@ def session_expired(client: Client | None = None) -> Response:
     return make_response(page, 400)
 
 
-@realm_bp.get("/login-actions/reset-credentials")
+@bp.get("/reset-credentials")
 def forgot_password():
     """パスワードを忘れた方はこちら: the realm's reset-credentials flow (Keycloak's resetCredentialsFlow)."""
-    return _begin_recovery(g.realm_config.reset_credentials_flow, "recovery.password.done")
+    return _begin_recovery(realm_request().config.reset_credentials_flow, "recovery.password.done")
 
 
-@realm_bp.get("/login-actions/forgot-user-id")
+@bp.get("/forgot-user-id")
 def forgot_user_id():
     """ユーザIDを忘れた方はこちら: the realm's forgot-user-id flow."""
-    return _begin_recovery(g.realm_config.forgot_user_id_flow, "member_flow.done")
+    return _begin_recovery(realm_request().config.forgot_user_id_flow, "member_flow.done")
 
 
 def _begin_recovery(flow_name: str, done_message: str) -> Response:
@@ -399,11 +420,11 @@ def _begin_recovery(flow_name: str, done_message: str) -> Response:
     left as it was, for ログイン画面に戻る."""
     flow = library().get(flow_name)
     if flow is None:
-        log.error("realm %s names recovery flow %r, which is not loaded", g.realm.name, flow_name)
+        log.error("realm %s names recovery flow %r, which is not loaded", realm_request().realm.name, flow_name)
         return make_response(render_template("error.html", message_key="error.unavailable"), 503)
     sign_in = auth_session.load(request.args.get("tab_id"))
     client_id = sign_in.client_id if sign_in else request.args.get("client_id", "")
-    client = find_client(db_session(), g.realm, client_id)
+    client = find_client(db_session(), realm_request().realm, client_id)
     definition = flow.definition.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     auth = auth_session.start(client.client_id if client else "", sign_in.request if sign_in else {},
                               asdict(Progress(flow=definition)), done_page={"message": done_message},
@@ -414,7 +435,7 @@ def _begin_recovery(flow_name: str, done_message: str) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Load the flows; the routes above live on the realm blueprint (registered by importing)."""
+    """Load the flows and the plugins' templates; the factory registers `bp` under the realm."""
     settings = app.config["IDP_SETTINGS"]
     flows = FlowLibrary(settings.flows_dir, load_registry())
     for problem in flows.load_all():

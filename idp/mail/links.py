@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from idp.ephemeral import ephemeral
+from idp.ephemeral import ephemeral, keys
 
 
 def step_link(realm_id: str, issuer: str, *, user_id: str, kind: str, name: str, options: dict, payload: dict,
@@ -16,13 +16,13 @@ def step_link(realm_id: str, issuer: str, *, user_id: str, kind: str, name: str,
     link = {"user_id": user_id, "kind": kind, "name": name, "with": options, "payload": payload}
     if sign_in is not None:
         link["sign_in"] = sign_in
-    ephemeral().put(_step_key(realm_id, key), link, ttl)
+    ephemeral().put(keys.sign_in_link(realm_id, key), link, ttl)
     return f"{issuer}/login-actions/link/{key}"
 
 
 def take_step_link(realm_id: str, key: str) -> dict | None:
     """The step link's record, which no one can use again; None when it was used or expired."""
-    return ephemeral().take(_step_key(realm_id, key))
+    return ephemeral().take(keys.sign_in_link(realm_id, key))
 
 
 def actions_link(realm_id: str, issuer: str, *, user_id: str, actions: list[str], client_id: str | None,
@@ -30,23 +30,15 @@ def actions_link(realm_id: str, issuer: str, *, user_id: str, actions: list[str]
     """A link that runs the required `actions` for the member, then leads to `redirect_uri`:
     its URL, and its key for `drop_actions_link` should the mail not go out."""
     key = secrets.token_urlsafe(32)
-    ephemeral().put(_actions_key(realm_id, key), {"user_id": user_id, "actions": actions,
+    ephemeral().put(keys.admin_actions_link(realm_id, key), {"user_id": user_id, "actions": actions,
                                                   "redirect_uri": redirect_uri, "client_id": client_id}, ttl)
     return f"{issuer}/login-actions/action-token?key={key}", key
 
 
 def take_actions_link(realm_id: str, key: str) -> dict | None:
     """The execute-actions link's record, which no one can use again; None when used or expired."""
-    return ephemeral().take(_actions_key(realm_id, key))
+    return ephemeral().take(keys.admin_actions_link(realm_id, key))
 
 
 def drop_actions_link(realm_id: str, key: str) -> None:
-    ephemeral().delete(_actions_key(realm_id, key))
-
-
-def _step_key(realm_id: str, key: str) -> str:
-    return f"link:{realm_id}:{key}"
-
-
-def _actions_key(realm_id: str, key: str) -> str:
-    return f"admin-actions:{realm_id}:{key}"
+    ephemeral().delete(keys.admin_actions_link(realm_id, key))

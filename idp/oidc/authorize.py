@@ -14,13 +14,16 @@ from urllib.parse import urlencode
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749.errors import OAuth2Error, UnsupportedResponseTypeError
-from flask import current_app, g, redirect, render_template, request, session
+from flask import current_app, redirect, render_template, request, session
 from werkzeug.wrappers import Response
 
 from idp.db import db_session
 from idp.db.models import User, UserSession
+from idp.ephemeral import ephemeral, keys
 from idp.oidc import sessions
 from idp.oidc.grants.authorization_code import StoredAuthorizationRequest
+from idp.realms import ACCOUNT_CONSOLE
+from idp.request_context import realm_request
 
 AUTH_PARAMETERS = (
     "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt", "max_age",
@@ -53,7 +56,8 @@ def error_response(error: OAuth2Error) -> Response:
     if getattr(error, "redirect_uri", None):
         response = server().handle_error_response(None, error)
         # RFC 9207 §2: error responses name the issuer too (Keycloak does since version 23).
-        response.headers["Location"] = add_params_to_uri(response.headers["Location"], [("iss", g.issuer)])
+        issuer = realm_request().issuer
+        response.headers["Location"] = add_params_to_uri(response.headers["Location"], [("iss", issuer)])
         return response
     key = "error.unknown_client" if error.error in ("invalid_client", "unauthorized_client") else (
         "error.invalid_redirect_uri" if "redirect" in (error.description or "").lower() else "error.invalid_request"
@@ -64,7 +68,7 @@ def error_response(error: OAuth2Error) -> Response:
 def sso_session_for(args: dict) -> UserSession | None:
     """The browser's live SSO session, unless the request asks for a fresh sign-in."""
     session = db_session()
-    user_session = sessions.find_session(session, g.realm, sessions.session_id_from_cookie())
+    user_session = sessions.find_session(session, realm_request().realm, sessions.session_id_from_cookie())
     if user_session is None or "login" in args.get("prompt", "").split():
         return None
     user = session.get(User, user_session.user_id)
@@ -90,7 +94,7 @@ def resume_authorization(args: dict, user_session: UserSession, extra_params: di
     sessions.touch(user_session)
     response = server().create_authorization_response(request=req, grant_user=user, grant=grant)
     session.commit()
-    sessions.set_session_cookie(response, g.realm, user_session)
+    sessions.set_session_cookie(response, realm_request().realm, user_session)
     return response
 
 
@@ -100,32 +104,30 @@ def account_console_redirect(kc_action: str | None, return_to: str) -> Response:
     The realm's built-in `account-console` client asks; the code it gets back is never
     exchanged (the account pages read the SSO session), so the PKCE verifier is thrown away
     and nobody else can exchange it either."""
-    from idp.realms import ACCOUNT_CONSOLE
-
     state = secrets.token_urlsafe(16)
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     session["account_console"] = {"state": state, "return_to": return_to}
+    issuer = realm_request().issuer
     params = {
         "client_id": ACCOUNT_CONSOLE, "response_type": "code", "scope": "openid", "state": state,
-        "redirect_uri": f"{g.issuer}/account/callback", "code_challenge": challenge, "code_challenge_method": "S256",
+        "redirect_uri": f"{issuer}/account/callback", "code_challenge": challenge, "code_challenge_method": "S256",
     }
     if kc_action:
         params["kc_action"] = kc_action
-    return redirect(f"{g.issuer}/protocol/openid-connect/auth?{urlencode(params)}")
+    return redirect(f"{issuer}/protocol/openid-connect/auth?{urlencode(params)}")
 
 
 def account_console_return() -> str | None:
     """Where the account pages asked to come back to, if this callback answers their request."""
-    from idp.ephemeral import ephemeral, keys
-
     asked = session.pop("account_console", None)
     if not asked or not secrets.compare_digest(asked["state"], request.args.get("state", "")):
         return None
+    realm = realm_request().realm
     if request.args.get("code"):
-        ephemeral().take(keys.authorization_code(g.realm.id, request.args['code']))  # single use, and unused
+        ephemeral().take(keys.authorization_code(realm.id, request.args['code']))  # single use, and unused
     return_to = asked["return_to"]
-    if not return_to.startswith(f"/realms/{g.realm.name}/account"):
+    if not return_to.startswith(f"/realms/{realm.name}/account"):
         return None
     status = request.args.get("kc_action_status")
     return f"{return_to}{'&' if '?' in return_to else '?'}{urlencode({'kc_action_status': status})}" if status \

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import time
 
-from flask import g
-
 from idp.db import db_session
 from idp.db.models import RefreshTokenFamily, User
 from idp.ephemeral import ephemeral, keys
 from idp.oidc import sessions, tokens
+from idp.request_context import realm_request
 
 
 def deny_access_token(jti: str, seconds: float) -> None:
@@ -35,7 +34,8 @@ def lookup_token(token: str) -> LiveToken | None:
     """The claims of a live access, ID or refresh token of this realm, else None."""
     session = db_session()
     try:
-        claims = tokens.decode(session, g.realm, token, issuer=g.issuer, typ=("Bearer", "Refresh", "ID"))
+        here = realm_request()
+        claims = tokens.decode(session, here.realm, token, issuer=here.issuer, typ=("Bearer", "Refresh", "ID"))
     except tokens.InvalidToken:
         return None
     if claims["typ"] == "Refresh":
@@ -44,7 +44,7 @@ def lookup_token(token: str) -> LiveToken | None:
             return None
     elif ephemeral().get(keys.revoked_access_token(claims["jti"])) is not None:
         return None
-    if claims.get("sid") and sessions.find_session(session, g.realm, claims["sid"]) is None:
+    if claims.get("sid") and sessions.find_session(session, realm_request().realm, claims["sid"]) is None:
         return None
     user = session.get(User, claims.get("sub", ""))
     if user is None or not user.enabled:

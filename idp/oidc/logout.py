@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from flask import g, jsonify, make_response, redirect, render_template, request
+from flask import jsonify, make_response, redirect, render_template, request
 from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
@@ -14,6 +14,7 @@ from idp.db.models import Client, RefreshTokenFamily
 from idp.oidc import sessions, tokens
 from idp.oidc.authorize import server
 from idp.realms import find_client
+from idp.request_context import realm_request
 
 
 def logout_with_refresh_token() -> Response:
@@ -23,16 +24,16 @@ def logout_with_refresh_token() -> Response:
                                                                                     "client_secret_post", "none"])
     except OAuth2Error as error:
         return server().handle_error_response(None, error)
-    session = db_session()
+    session, here = db_session(), realm_request()
     try:
-        claims = tokens.decode(session, g.realm, request.form["refresh_token"], issuer=g.issuer, typ="Refresh",
+        claims = tokens.decode(session, here.realm, request.form["refresh_token"], issuer=here.issuer, typ="Refresh",
                                verify_exp=False)
     except tokens.InvalidToken:
         return _error("invalid_grant", "Invalid refresh token")
     if claims.get("azp") != client.client_id:
         return _error("invalid_grant", "Invalid refresh token. Token client and authorized client don't match")
     family = session.get(RefreshTokenFamily, claims.get("fam", ""))
-    user_session = sessions.find_session(session, g.realm, family.user_session_id if family else None)
+    user_session = sessions.find_session(session, here.realm, family.user_session_id if family else None)
     if user_session is not None:
         _record_logout(user_session, client.client_id)
         sessions.end_session(session, user_session)
@@ -41,7 +42,7 @@ def logout_with_refresh_token() -> Response:
 
 
 def _record_logout(user_session, client_id: str | None, **details) -> None:
-    events.record(db_session(), g.realm.id, "LOGOUT", user_id=user_session.user_id, client_id=client_id,
+    events.record(db_session(), realm_request().realm.id, "LOGOUT", user_id=user_session.user_id, client_id=client_id,
                   session_id=user_session.id, ip_address=request.remote_addr or "", **details)
 
 
@@ -69,7 +70,7 @@ def logout_in_browser() -> Response:
         response = redirect(target)
     else:
         response = _page("logout-done.html", 200, client=client)
-    sessions.clear_session_cookie(response, g.realm)
+    sessions.clear_session_cookie(response, realm_request().realm)
     return response
 
 
@@ -78,7 +79,8 @@ def _id_token_hint_claims(hint: str | None) -> dict | None:
         return None
     try:
         # Keycloak accepts an expired ID token as a hint: it only names the session.
-        return tokens.decode(db_session(), g.realm, hint, issuer=g.issuer, typ="ID", verify_exp=False)
+        here = realm_request()
+        return tokens.decode(db_session(), here.realm, hint, issuer=here.issuer, typ="ID", verify_exp=False)
     except tokens.InvalidToken:
         return None
 
@@ -86,7 +88,7 @@ def _id_token_hint_claims(hint: str | None) -> dict | None:
 def _client_for(client_id: str | None, hint_claims: dict | None) -> Client | None:
     if hint_claims and client_id and client_id != hint_claims.get("aud"):
         return None
-    return find_client(db_session(), g.realm, client_id or (hint_claims or {}).get("aud"))
+    return find_client(db_session(), realm_request().realm, client_id or (hint_claims or {}).get("aud"))
 
 
 def _confirmed() -> bool:
@@ -106,7 +108,7 @@ def _carried(values) -> dict:
 def _end_browser_session(hint_claims: dict | None, client: Client | None, redirect_uri: str | None) -> None:
     session = db_session()
     for session_id in {sessions.session_id_from_cookie(), (hint_claims or {}).get("sid")}:
-        user_session = sessions.find_session(session, g.realm, session_id)
+        user_session = sessions.find_session(session, realm_request().realm, session_id)
         if user_session is not None:
             _record_logout(user_session, client.client_id if client else None, redirect_uri=redirect_uri)
             sessions.end_session(session, user_session)

@@ -1,10 +1,10 @@
 """Authlib's authorization server put together: one server for every realm, with our client
-lookup, grants (idp.oidc.grants) and endpoints. The realm of a request is in `flask.g`."""
+lookup, grants (idp.oidc.grants) and endpoints. The realm of a request is
+`idp.request_context.realm_request()`."""
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request
-from flask import g
 
 from idp.db import db_session
 from idp.oidc.clients import RelyingParty, client_secret_basic
@@ -16,13 +16,14 @@ from idp.oidc.grants.password import PasswordGrant
 from idp.oidc.grants.pkce import PkceForClient
 from idp.oidc.grants.refresh_token import RefreshGrant
 from idp.realms import find_client
+from idp.request_context import realm_request
 
 
 class KeycloakAuthorizationServer(AuthorizationServer):
-    """One server for every realm; `g.realm` says which one a request is for."""
+    """One server for every realm; `realm_request().realm` says which one a request is for."""
 
     def query_client(self, client_id):
-        model = find_client(db_session(), g.realm, client_id)
+        model = find_client(db_session(), realm_request().realm, client_id)
         return RelyingParty(model) if model is not None else None
 
     def save_token(self, token, req):

@@ -1,65 +1,61 @@
-"""OpenID Connect endpoints at Keycloak's paths under `/realms/{realm}`."""
+"""OpenID Connect endpoints at Keycloak's paths under `/realms/{realm}` (the realm blueprint's `oidc` area).
+
+Signing in is page code this package does not import: the factory hands `init_app` the function
+that starts a sign-in, and the authorization endpoint calls it."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from flask import Blueprint, Flask, abort, current_app, g, jsonify, make_response, redirect, render_template, request
+from flask import Blueprint, Flask, current_app, jsonify, make_response, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from idp.db import db_session
-from idp.db.models import User
+from idp.db.models import Client, User, UserSession
 from idp.extensions import csrf
 from idp.oidc import authorize as authorization
-from idp.oidc import keys, sessions, tokens
+from idp.oidc import keys, tokens
 from idp.oidc.discovery import discovery_document
 from idp.oidc.live_tokens import lookup_token
 from idp.oidc.server import create_server
-from idp.realms import RealmNotFound, find_realm, realm_config
+from idp.request_context import realm_request
 
-bp = Blueprint("oidc", __name__, url_prefix="/realms/<realm>")
+# Starts the realm's sign-in for an authorization request (its saved parameters, the client, the
+# browser's SSO session when kc_action runs in it) and answers with the first page.
+SignInStarter = Callable[[dict, Client, UserSession | None], Response]
 
-
-@bp.url_value_preprocessor
-def load_realm(_endpoint, values) -> None:
-    name = values.pop("realm")
-    try:
-        g.realm = find_realm(db_session(), name)
-    except RealmNotFound:
-        abort(404, description="unknown_realm")
-    g.realm_config = realm_config(g.realm)
-    g.settings = current_app.config["IDP_SETTINGS"]
-    g.issuer = g.settings.issuer(g.realm.name)
+bp = Blueprint("oidc", __name__)
 
 
 @bp.get("")
 def realm_info():
     """Realm information as python-keycloak's `public_key()` and keycloak-js read it."""
-    signing_key = keys.active_key(db_session(), g.realm)
+    here = realm_request()
+    signing_key = keys.active_key(db_session(), here.realm)
     return jsonify({
-        "realm": g.realm.name,
+        "realm": here.realm.name,
         "public_key": keys.public_key_pem_body(signing_key),
-        "token-service": f"{g.issuer}/protocol/openid-connect",
-        "account-service": f"{g.issuer}/account",
-        "tokens-not-before": g.realm.not_before,
+        "token-service": f"{here.issuer}/protocol/openid-connect",
+        "account-service": f"{here.issuer}/account",
+        "tokens-not-before": here.realm.not_before,
     })
 
 
 @bp.get("/.well-known/openid-configuration")
 def openid_configuration():
     """OpenID Connect Discovery 1.0 §4, with Keycloak's keys."""
-    return jsonify(discovery_document(g.issuer))
+    return jsonify(discovery_document(realm_request().issuer))
 
 
 @bp.get("/protocol/openid-connect/certs")
 def certs():
     """The realm's published signing keys (JWKS)."""
-    return jsonify(keys.jwks(db_session(), g.realm))
+    return jsonify(keys.jwks(db_session(), realm_request().realm))
 
 
 @bp.route("/protocol/openid-connect/auth", methods=["GET", "POST"])
 def authorize():
     """Authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2): SSO, or the sign-in page."""
-    from idp.login.views import begin_sign_in
-
     args = authorization.saved_request(request.values)
     user_session = authorization.sso_session_for(args)
     if user_session is not None and not args.get("kc_action"):
@@ -69,6 +65,7 @@ def authorize():
         _req, grant = authorization.validate(args, user, user_session)
     except OAuth2Error as error:
         return authorization.error_response(error)
+    begin_sign_in: SignInStarter = current_app.extensions["idp.begin_sign_in"]
     return begin_sign_in(args, grant.request.client.model, user_session)
 
 
@@ -110,7 +107,7 @@ def _bearer_error(error: str, description: str) -> Response:
     response = jsonify(error=error, error_description=description)
     response.status_code = 401
     response.headers["WWW-Authenticate"] = (
-        f'Bearer realm="{g.realm.name}", error="{error}", error_description="{description}"'
+        f'Bearer realm="{realm_request().realm.name}", error="{error}", error_description="{description}"'
     )
     return response
 
@@ -141,15 +138,11 @@ def account_callback():
     return redirect(target)
 
 
-@bp.errorhandler(404)
-def realm_not_found(error):
-    return make_response(render_template("error.html", message_key="error.unknown_realm"), 404)
-
-
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, begin_sign_in: SignInStarter) -> None:
+    """The OAuth server and the sign-in it hands over to; the factory registers `bp` under the realm."""
     app.extensions["idp.oidc_server"] = create_server(app)
+    app.extensions["idp.begin_sign_in"] = begin_sign_in
     # Relying parties call these with their own credentials, not a browser form; and OIDC Core
     # §3.1.2.1 lets a relying party POST the authorization request from its own page.
     for view in (authorize, token, introspect, revoke, userinfo, logout):
         csrf.exempt(view)
-    app.register_blueprint(bp)

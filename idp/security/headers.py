@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
+
+from idp.request_context import optional_realm_request
 
 POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
           "form-action {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
@@ -46,11 +48,11 @@ def add_security_headers(response: Response) -> Response:
 
 def _relying_party_origins() -> list[str]:
     """Where the realm's clients may be sent back to: their redirect and post-logout URIs' origins."""
-    realm = g.get("realm")
-    if realm is None:
+    entered = optional_realm_request()
+    if entered is None:
         return []
     try:
-        clients = list(realm.clients)
+        clients = list(entered.realm.clients)
     except SQLAlchemyError:
         return []  # the database is down: the error page still gets its headers
     origins: list[str] = []

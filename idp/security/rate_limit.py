@@ -28,6 +28,7 @@ from idp.ephemeral import EphemeralStore, ephemeral, keys
 from idp.errors import DEPENDENCY_ERRORS, one_line
 from idp.login import auth_session
 from idp.operations import metrics
+from idp.request_context import optional_realm_request, realm_request
 
 log = logging.getLogger("idp.rate_limit")
 
@@ -94,11 +95,11 @@ class RateLimiter:
 def counted_as() -> tuple[str, str] | None:
     """The group this request counts in and the address it is counted against, if any."""
     address = client_address(request.remote_addr)
-    if request.endpoint == "oidc.token":
+    if request.endpoint == "realm.oidc.token":
         return "token", address
-    if request.endpoint == "oidc.authorize":
+    if request.endpoint == "realm.oidc.authorize":
         return "sign-in", address
-    if request.endpoint == "oidc.submit_step":
+    if request.endpoint == "realm.login.submit_step":
         return _step_group(), address
     if RECOVERY.match(request.path):
         return "recovery", address
@@ -118,7 +119,7 @@ def _in_recovery_flow() -> bool:
     if auth is None:
         return False
     flow = (auth.progress.get("flow") or {}).get("flow")
-    return flow in {g.realm_config.reset_credentials_flow, g.realm_config.forgot_user_id_flow}
+    return flow in {realm_request().config.reset_credentials_flow, realm_request().config.forgot_user_id_flow}
 
 
 def client_address(remote_addr: str | None) -> str:
@@ -138,7 +139,7 @@ def client_address(remote_addr: str | None) -> str:
 def token_client() -> str | None:
     """The relying party a token request names (realm/client_id), from HTTP Basic (RFC 6749
     §2.3.1, form-encoded) or the form; None for other requests."""
-    if request.endpoint != "oidc.token" or "realm" not in g:
+    if request.endpoint != "realm.oidc.token" or optional_realm_request() is None:
         return None
     auth = request.authorization
     if auth is not None and auth.type == "basic" and auth.username:
@@ -147,7 +148,7 @@ def token_client() -> str | None:
         client_id = request.form.get("client_id", "")
     if not client_id:
         return None
-    who = f"{g.realm.name}/{client_id}"
+    who = f"{realm_request().realm.name}/{client_id}"
     # A store key has room for 255 characters, and a log line should not carry odd text.
     return who if READABLE.fullmatch(who) else hashlib.sha256(who.encode()).hexdigest()[:32]
 
@@ -168,7 +169,8 @@ def refuse_over_limit() -> Response | None:
         return None
     group, retry_after = refused
     g.rate_limited = True
-    metrics().count_rate_limited(g.realm.name if "realm" in g else "", group)
+    entered = optional_realm_request()
+    metrics().count_rate_limited(entered.realm.name if entered else "", group)
     return too_many_requests(group, retry_after)
 
 

@@ -98,13 +98,11 @@ def test_the_code_redirect_carries_code_state_session_state_and_iss(client, data
     assert params["state"] == "abc/xyz+1"
     assert params["iss"] == f"http://localhost{REALM_PATH}"
     with client.application.app_context():
-        from flask import g
-
         from idp.db import db_session
         from idp.realms import find_realm
 
-        g.realm = find_realm(db_session(), "kosmo-demo")
-        stored = ephemeral().get(f"code:{g.realm.id}:{params['code']}")
+        realm = find_realm(db_session(), "kosmo-demo")
+        stored = ephemeral().get(f"code:{realm.id}:{params['code']}")
     assert stored["session_id"] == params["session_state"]
     assert stored["nonce"] == "portal-nonce-1"
     assert stored["redirect_uri"] == CALLBACK

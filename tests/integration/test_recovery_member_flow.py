@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from idp.db import db_session
 from idp.db.models import User
 from idp.login.views import begin_member_flow
-from idp.oidc.views import load_realm
 from idp.realms import find_client
+from idp.request_context import load_realm, realm_request
 from tests.integration.test_kc_action import change_password, password_hash
 from tests.integration.test_login import MEMBER_ID, PORTAL, PORTAL_TOP, REALM_PATH, add_member, count_sessions
 
@@ -26,9 +26,9 @@ def start_flow(app):
 
     @caller.get("/test-member-flow/<user_id>")
     def start(user_id):
-        from flask import g, request
+        from flask import request
 
-        client = find_client(db_session(), g.realm, request.args.get("client_id"))
+        client = find_client(db_session(), realm_request().realm, request.args.get("client_id"))
         return begin_member_flow(client, db_session().get(User, user_id), [{"action": "update-password"}],
                                  redirect_uri=request.args.get("redirect_uri"))
 

@@ -9,7 +9,6 @@ from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from flask import g
 
 from idp.db import db_session
 from idp.db.models import RefreshTokenFamily, User, UserSession
@@ -17,6 +16,7 @@ from idp.ephemeral import ephemeral, keys
 from idp.oidc import sessions
 from idp.oidc.grants.base import KeycloakTokensMixin
 from idp.oidc.live_tokens import deny_access_token
+from idp.request_context import realm_request
 
 
 class StoredAuthorizationRequest(OAuth2Request):
@@ -89,16 +89,16 @@ class CodeGrant(KeycloakTokensMixin, AuthorizationCodeGrant):
             "nonce": data.get("nonce"), "code_challenge": data.get("code_challenge"),
             "code_challenge_method": data.get("code_challenge_method"),
         }
-        ttl = g.realm_config.tokens.access_code_lifespan
-        ephemeral().put(keys.authorization_code(g.realm.id, code), stored, ttl)
+        ttl = realm_request().config.tokens.access_code_lifespan
+        ephemeral().put(keys.authorization_code(realm_request().realm.id, code), stored, ttl)
 
     def query_authorization_code(self, code, client):
-        stored = ephemeral().take(keys.authorization_code(g.realm.id, code))
+        stored = ephemeral().take(keys.authorization_code(realm_request().realm.id, code))
         if stored is None:
             _revoke_what_the_code_issued(code)
             raise InvalidGrantError("Code not valid")
         # Marked before anything is issued, so a replay racing this exchange is refused too.
-        _remember_code_use(code, {}, g.realm_config.tokens.access_code_lifespan)
+        _remember_code_use(code, {}, realm_request().config.tokens.access_code_lifespan)
         self.request.code_presented = code
         if stored["client_id"] != client.client_id:
             raise InvalidGrantError("Code not valid")
@@ -117,7 +117,7 @@ class CodeGrant(KeycloakTokensMixin, AuthorizationCodeGrant):
 
     def authenticate_user(self, authorization_code):
         session = db_session()
-        user_session = sessions.find_session(session, g.realm, authorization_code["session_id"])
+        user_session = sessions.find_session(session, realm_request().realm, authorization_code["session_id"])
         if user_session is None:
             raise InvalidGrantError("Session not active")
         self.request.user_session = user_session
@@ -127,14 +127,14 @@ class CodeGrant(KeycloakTokensMixin, AuthorizationCodeGrant):
     def create_authorization_response(self, redirect_uri, grant_user):
         status, body, headers = super().create_authorization_response(redirect_uri, grant_user)
         location = dict(headers)["Location"]
-        extra = [("session_state", self.request.user_session.id), ("iss", g.issuer),
+        extra = [("session_state", self.request.user_session.id), ("iss", realm_request().issuer),
                  *getattr(self.request, "extra_params", {}).items()]
         return status, body, [("Location", add_params_to_uri(location, extra))]
 
 
 def _remember_code_use(code: str, issued: dict, ttl: int) -> None:
     """Keep what the code's first use issued, for `_revoke_what_the_code_issued` when it comes back."""
-    ephemeral().put(keys.redeemed_code(g.realm.id, code), issued, max(ttl, 1))
+    ephemeral().put(keys.redeemed_code(realm_request().realm.id, code), issued, max(ttl, 1))
 
 
 def _revoke_what_the_code_issued(code: str) -> None:
@@ -144,7 +144,7 @@ def _revoke_what_the_code_issued(code: str) -> None:
     userinfo, introspection and revocation consult. (Access tokens refreshed from the family
     later stay valid until they expire, minutes at most.)
     """
-    issued = ephemeral().get(keys.redeemed_code(g.realm.id, code))
+    issued = ephemeral().get(keys.redeemed_code(realm_request().realm.id, code))
     if not issued:
         return
     family = db_session().get(RefreshTokenFamily, issued.get("family_id") or "")

@@ -7,20 +7,21 @@ import time
 from datetime import timedelta
 
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
-from flask import g, request
+from flask import request
 
 from idp import events
 from idp.db import db_session
 from idp.db.models import RefreshTokenFamily, User, UserSession, utcnow
 from idp.oidc import sessions, tokens
+from idp.request_context import realm_request
 
 
 def _lifespans(user_session: UserSession | None) -> tuple[int, int]:
     """(access token lifespan, refresh token lifespan) as Keycloak computes them."""
-    config = g.realm_config.tokens
+    config = realm_request().config.tokens
     if user_session is None:
         return config.access_token_lifespan, 0
-    idle, longest = sessions.lifetimes(g.realm, user_session.remember_me)
+    idle, longest = sessions.lifetimes(realm_request().realm, user_session.remember_me)
     left = longest - int((utcnow() - user_session.started_at).total_seconds())
     return min(config.access_token_lifespan, max(left, 1)), max(min(idle, left), 1)
 
@@ -28,9 +29,9 @@ def _lifespans(user_session: UserSession | None) -> tuple[int, int]:
 def issue_tokens(grant_request, user: User, scope: str, include_refresh_token: bool) -> dict:
     """The token response (RFC 6749 §5.1) with Keycloak's fields (`refresh_expires_in`,
     `not-before-policy`, `session_state`), a signed access token, a rotated refresh token."""
-    session, realm = db_session(), g.realm
+    session, realm = db_session(), realm_request().realm
     user_session: UserSession | None = getattr(grant_request, "user_session", None)
-    ctx = tokens.TokenContext(g.issuer, realm, grant_request.client.model, user, scope, user_session)
+    ctx = tokens.TokenContext(realm_request().issuer, realm, grant_request.client.model, user, scope, user_session)
     now = int(time.time())
     access_lifespan, refresh_lifespan = _lifespans(user_session)
     access_claims = tokens.access_token_claims(ctx, access_lifespan, now)
@@ -89,7 +90,7 @@ class KeycloakTokensMixin:
         user_session: UserSession | None = getattr(req, "user_session", None)
         family: RefreshTokenFamily | None = getattr(req, "token_family", None)
         events.record(
-            db_session(), g.realm.id, self.EVENT, user_id=req.user.id if req.user else None,
+            db_session(), realm_request().realm.id, self.EVENT, user_id=req.user.id if req.user else None,
             client_id=req.client.client_id, session_id=user_session.id if user_session else None,
             ip_address=request.remote_addr or "", grant_type=self.GRANT_TYPE, scope=token.get("scope"),
             client_auth_method=getattr(req, "auth_method", None),

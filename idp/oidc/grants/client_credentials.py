@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
-from flask import g
 from sqlalchemy import select
 
 from idp.db import db_session
 from idp.db.models import User
 from idp.oidc import tokens
 from idp.oidc.grants.base import KeycloakTokensMixin, KnownScopesOnly
+from idp.request_context import realm_request
 
 
 class ServiceAccountGrant(KnownScopesOnly, KeycloakTokensMixin, ClientCredentialsGrant):
@@ -24,7 +24,8 @@ class ServiceAccountGrant(KnownScopesOnly, KeycloakTokensMixin, ClientCredential
     def create_token_response(self):
         model = self.request.client.model
         username = f"service-account-{model.client_id}".lower()
-        user = db_session().scalar(select(User).where(User.realm_id == g.realm.id, User.username == username))
+        realm = realm_request().realm
+        user = db_session().scalar(select(User).where(User.realm_id == realm.id, User.username == username))
         if user is None:
             raise InvalidGrantError("Client has no service account")
         self.request.user = user

@@ -3,10 +3,10 @@ as Keycloak shapes it."""
 from __future__ import annotations
 
 from authlib.oidc.core import OpenIDCode, OpenIDToken
-from flask import g
 
 from idp.db import db_session
 from idp.oidc import tokens
+from idp.request_context import realm_request
 
 
 class KeycloakIdToken:
@@ -15,12 +15,13 @@ class KeycloakIdToken:
     def encode_id_token(self, token, req):
         session = db_session()
         user_session = getattr(req, "user_session", None)
-        ctx = tokens.TokenContext(g.issuer, g.realm, req.client.model, req.user, token["scope"], user_session)
+        here = realm_request()
+        ctx = tokens.TokenContext(here.issuer, here.realm, req.client.model, req.user, token["scope"], user_session)
         nonce = req.authorization_code.get_nonce() if req.authorization_code else None
-        algorithm = tokens.signing_algorithm(session, g.realm)
+        algorithm = tokens.signing_algorithm(session, realm_request().realm)
         claims = tokens.id_token_claims(ctx, token["expires_in"], req.issued_at, nonce=nonce,
                                         access_token=token["access_token"], algorithm=algorithm)
-        return tokens.sign(session, g.realm, claims)
+        return tokens.sign(session, realm_request().realm, claims)
 
     def generate_user_info(self, user, scope):
         return tokens.profile_claims(user, scope)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6749.grants import ResourceOwnerPasswordCredentialsGrant
-from flask import g, request
+from flask import request
 
 from idp import events
 from idp.db import db_session
@@ -13,6 +13,7 @@ from idp.db.users import check_password, find_user
 from idp.ephemeral import ephemeral
 from idp.oidc import sessions
 from idp.oidc.grants.base import KeycloakTokensMixin, KnownScopesOnly
+from idp.request_context import realm_request
 from idp.security.brute_force import SignInAttempt, StepGuard
 from idp.security.passwords import dummy_verify
 
@@ -43,8 +44,8 @@ class PasswordGrant(KnownScopesOnly, KeycloakTokensMixin, ResourceOwnerPasswordC
         return self.request.client
 
     def authenticate_user(self, username, password):
-        session, settings = db_session(), g.settings
-        user = find_user(session, g.realm, username)
+        session, settings = db_session(), realm_request().settings
+        user = find_user(session, realm_request().realm, username)
         # The sign-in page's guard and counts: a locked user ID, known or not, is not checked.
         member = user if user is not None and not user.service_account_client_id else None
         guard = StepGuard(self._attempt(member), "password", member=member, login=username)
@@ -76,10 +77,11 @@ class PasswordGrant(KnownScopesOnly, KeycloakTokensMixin, ResourceOwnerPasswordC
         ip_address, client_id = request.remote_addr or "", self.request.client.client_id
 
         def record_event(type: str, user_id: str | None = None, **details) -> None:
-            events.record(db_session(), g.realm.id, type, user_id=user_id or (member.id if member else None),
-                          client_id=client_id, ip_address=ip_address, **details)
+            events.record(db_session(), realm_request().realm.id, type,
+                          user_id=user_id or (member.id if member else None), client_id=client_id,
+                          ip_address=ip_address, **details)
 
-        return SignInAttempt(realm=g.realm, config=g.realm_config, store=ephemeral(), user=member,
+        return SignInAttempt(realm=realm_request().realm, config=realm_request().config, store=ephemeral(), user=member,
                              ip_address=ip_address, now=utcnow(), record_event=record_event)
 
     @staticmethod
@@ -92,7 +94,7 @@ class PasswordGrant(KnownScopesOnly, KeycloakTokensMixin, ResourceOwnerPasswordC
         """Keep a LOGIN_ERROR (Keycloak's error names) while nothing else of the refused request is kept."""
         session = db_session()
         session.rollback()
-        events.record(session, g.realm.id, "LOGIN_ERROR", user_id=user.id if user else None,
+        events.record(session, realm_request().realm.id, "LOGIN_ERROR", user_id=user.id if user else None,
                       client_id=self.request.client.client_id, ip_address=request.remote_addr or "", error=error,
                       grant_type=self.GRANT_TYPE, auth_method="openid-connect", username=username[:255])
         session.commit()
@@ -101,7 +103,7 @@ class PasswordGrant(KnownScopesOnly, KeycloakTokensMixin, ResourceOwnerPasswordC
         # Only now is the client known to Authlib's request and the requested scope checked.
         session = db_session()
         self.request.user_session = sessions.start_session(
-            session, g.realm, self.request.user, remember_me=False, ip_address=request.remote_addr or ""
+            session, realm_request().realm, self.request.user, remember_me=False, ip_address=request.remote_addr or ""
         )
         sessions.attach_client(session, self.request.user_session, self.request.client.model)
         return super().create_token_response()

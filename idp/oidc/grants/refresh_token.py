@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6749.grants import RefreshTokenGrant
-from flask import g
 
 from idp.db import db_session
 from idp.db.models import RefreshTokenFamily, User
 from idp.oidc import sessions, tokens
 from idp.oidc.grants.base import KeycloakTokensMixin
+from idp.request_context import realm_request
 
 
 class RefreshGrant(KeycloakTokensMixin, RefreshTokenGrant):
@@ -21,7 +21,8 @@ class RefreshGrant(KeycloakTokensMixin, RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         session = db_session()
         try:
-            claims = tokens.decode(session, g.realm, refresh_token, issuer=g.issuer, typ="Refresh")
+            here = realm_request()
+            claims = tokens.decode(session, here.realm, refresh_token, issuer=here.issuer, typ="Refresh")
         except tokens.InvalidToken:
             raise InvalidGrantError("Invalid refresh token") from None
         family = session.get(RefreshTokenFamily, claims.get("fam", ""))
@@ -31,7 +32,7 @@ class RefreshGrant(KeycloakTokensMixin, RefreshTokenGrant):
             family.revoked = True
             session.commit()
             raise InvalidGrantError("Maximum allowed refresh token reuse exceeded")
-        user_session = sessions.find_session(session, g.realm, family.user_session_id)
+        user_session = sessions.find_session(session, realm_request().realm, family.user_session_id)
         if user_session is None:
             session.commit()
             raise InvalidGrantError("Session not active")

@@ -124,10 +124,9 @@ class Member:
 
 def render(app, page: Page, client=None) -> str:
     """The step's page as the browser gets it (`client`: the portal it came from, if any)."""
-    from flask import g, render_template
+    from flask import render_template
 
     with app.test_request_context("/realms/kosmo-demo/login-actions/step"):
-        g.realm = None
         return render_template(page.template, values=page.values, errors=page.errors, form_action="/step",
                                tab_id="tab", step_token="token", client=client)
 
