@@ -14,6 +14,7 @@ from flask import g, request
 from werkzeug.wrappers import Response
 
 from idp.ephemeral import ephemeral, keys
+from idp.flows.engine import Progress
 from idp.request_context import realm_request
 
 COOKIE = "AUTH_SESSION_ID"
@@ -27,10 +28,10 @@ class AuthSession:
     tab_id: str
     client_id: str
     request: dict
+    progress: Progress  # kept as JSON in the store, like the rest
     started_at: float = field(default_factory=time.time)
     user_id: str | None = None
     remember_me: bool = False
-    progress: dict = field(default_factory=dict)  # idp.flows.engine.Progress, as JSON
     # Keycloak's application-initiated action (kc_action): its alias, how it ended, and the
     # SSO session it runs in when the member was already signed in.
     kc_action: str | None = None
@@ -46,8 +47,13 @@ class AuthSession:
     def key(self) -> str:
         return keys.auth_session(realm_request().realm.id, self.root_id, self.tab_id)
 
+    @classmethod
+    def from_json(cls, stored: dict) -> AuthSession:
+        """The session as `save` stored it (a copy: changing it changes nothing stored)."""
+        return cls(**{**copy.deepcopy(stored), "progress": Progress(**copy.deepcopy(stored["progress"]))})
 
-def start(client_id: str, authorization_request: dict, progress: dict, **fields) -> AuthSession:
+
+def start(client_id: str, authorization_request: dict, progress: Progress, **fields) -> AuthSession:
     root_id = request.cookies.get(COOKIE) or secrets.token_urlsafe(24)
     auth = AuthSession(root_id=root_id, tab_id=secrets.token_urlsafe(8), client_id=client_id,
                        request=authorization_request, progress=progress, **fields)
@@ -68,7 +74,8 @@ def load(tab_id: str | None) -> AuthSession | None:
     read = _read_this_request()
     if key not in read:
         read[key] = ephemeral().get(key)
-    return AuthSession(**copy.deepcopy(read[key])) if read[key] else None
+    stored = read[key]
+    return AuthSession.from_json(stored) if stored else None
 
 
 def _read_this_request() -> dict[str, dict | None]:

@@ -60,7 +60,7 @@ def begin_sign_in(authorization_request: dict, client: Client, user_session: Use
                             always=[len(steps)])
         fields = {"kc_action": kc_action, "user_id": user_session.user_id if user_session else None,
                   "sso_session_id": user_session.id if user_session else None}
-    auth = auth_session.start(client.client_id, authorization_request, asdict(progress), **fields)
+    auth = auth_session.start(client.client_id, authorization_request, progress, **fields)
     response = _show(auth, client)
     auth_session.set_cookie(response, auth)
     return response
@@ -80,7 +80,7 @@ def begin_member_flow(client: Client | None, user: User, steps: list[dict], *,
     progress = Progress(flow=FlowFile.model_validate({"flow": MEMBER_FLOW, "steps": steps}).model_dump(
         mode="json", by_alias=True, exclude_defaults=True))
     done_page = {"message": done_message, "redirect_uri": redirect_uri}
-    auth = auth_session.start(client.client_id if client else "", {}, asdict(progress), user_id=user.id,
+    auth = auth_session.start(client.client_id if client else "", {}, progress, user_id=user.id,
                               done_page=done_page)
     response = _show(auth, client)
     auth_session.set_cookie(response, auth)
@@ -144,7 +144,7 @@ def step_context(plugin: Step, options, data: dict, user: User | None, client: C
 
 def _show(auth: auth_session.AuthSession, client: Client | None, answer: Page | None = None) -> Response:
     """Render the current step (its challenge, or `answer` when a submission was refused)."""
-    engine, progress = _engine(auth, client), Progress(**auth.progress)
+    engine, progress = _engine(auth, client), auth.progress
     try:
         step = engine.current(progress)
         if step is None:
@@ -154,7 +154,6 @@ def _show(auth: auth_session.AuthSession, client: Client | None, answer: Page | 
         log.exception("the flow of realm %s cannot run", realm_request().realm.name)
         return make_response(render_template("error.html", message_key="error.unavailable"), 503)
     db_session().commit()
-    auth.progress = asdict(progress)
     auth_session.save(auth)
     return _render(page, step, auth, client)
 
@@ -165,7 +164,7 @@ def _render(page: Page, step: CurrentStep, auth: auth_session.AuthSession, clien
     html = render_template(
         page.template, values=page.values, errors=page.errors, client=client, portal_url=_portal_url(client),
         login_url=login_url,
-        kc_action_cancel=_at_kc_action(auth, Progress(**auth.progress)),
+        kc_action_cancel=_at_kc_action(auth, auth.progress),
         tab_id=auth.tab_id, step_token=step.token, form_action=url_for("realm.login.submit_step", **ids),
         poll_url=url_for("realm.login.step_status", step=step.token, **ids),
     )
@@ -233,7 +232,7 @@ def submit_step():
     client = find_client(db_session(), realm_request().realm, auth.client_id if auth else request.args.get("client_id"))
     if auth is None:
         return session_expired(client)
-    engine, progress = _engine(auth, client), Progress(**auth.progress)
+    engine, progress = _engine(auth, client), auth.progress
     try:
         step = engine.current(progress)
     except FlowBroken:
@@ -243,19 +242,16 @@ def submit_step():
     if request.form.get("cancel") == "1" and _at_kc_action(auth, progress):
         auth.kc_action_status = "cancelled"
         engine.skip(progress)
-        auth.progress = asdict(progress)
         auth_session.save(auth)
         return _go_on(auth, client)
     answer = engine.submit(progress, step, request.form)
     if isinstance(answer, Page):
         _roll_back_keeping_events()
-        auth.progress = asdict(progress)
         auth_session.save(auth)
         return _render(answer, step, auth, client)
     if answer.user is not None:
         auth.user_id, auth.remember_me = answer.user.id, answer.remember_me and realm_request().config.remember_me
     db_session().commit()
-    auth.progress = asdict(progress)
     auth_session.save(auth)
     return _go_on(auth, client)
 
@@ -267,10 +263,9 @@ def _at_kc_action(auth: auth_session.AuthSession, progress: Progress) -> bool:
 
 def _go_on(auth: auth_session.AuthSession, client: Client | None) -> Response:
     """To the relying party when the flow is complete, else to the current step by GET."""
-    progress = Progress(**auth.progress)
     try:
-        if _engine(auth, client).current(progress) is None:
-            return _finish(auth, progress, client)
+        if _engine(auth, client).current(auth.progress) is None:
+            return _finish(auth, auth.progress, client)
     except FlowBroken:
         return _show(auth, client)
     url = url_for("realm.login.show_step", tab_id=auth.tab_id, client_id=auth.client_id)
@@ -308,7 +303,7 @@ def step_status():
     if auth is None:
         return jsonify(needed=False, expired=True)
     try:
-        step = _engine(auth, None).current(Progress(**auth.progress))
+        step = _engine(auth, None).current(auth.progress)
     except FlowBroken:
         return jsonify(needed=False)
     finally:
@@ -359,7 +354,7 @@ def follow_action_link():
 def _sign_in_snapshot(auth: auth_session.AuthSession) -> dict:
     """What a mailed link needs to go on with the flow it was sent from, in any browser."""
     return {"root_id": auth.root_id, "tab_id": auth.tab_id, "client_id": auth.client_id, "request": auth.request,
-            "progress": auth.progress, "done_page": auth.done_page}
+            "progress": asdict(auth.progress), "done_page": auth.done_page}
 
 
 def _continue_sign_in(snapshot: dict, plugin: Step, user: User) -> Response:
@@ -373,12 +368,12 @@ def _continue_sign_in(snapshot: dict, plugin: Step, user: User) -> Response:
     progress = _at_step(auth, client, plugin) if auth else None
     if progress is None:
         auth = auth_session.start(snapshot["client_id"], snapshot["request"] if same_browser else {},
-                                  snapshot["progress"], done_page=snapshot["done_page"])
+                                  Progress(**snapshot["progress"]), done_page=snapshot["done_page"])
         progress = _at_step(auth, client, plugin)
     if progress is None:
         return make_response(render_template("error.html", message_key="error.link_expired"), 400)
     _engine(auth, client).skip(progress)  # the link did what the step waited for
-    auth.user_id, auth.progress = user.id, asdict(progress)
+    auth.user_id, auth.progress = user.id, progress
     auth_session.save(auth)
     response = _go_on(auth, client)
     auth_session.set_cookie(response, auth)
@@ -387,7 +382,7 @@ def _continue_sign_in(snapshot: dict, plugin: Step, user: User) -> Response:
 
 def _at_step(auth: auth_session.AuthSession, client: Client | None, plugin: Step) -> Progress | None:
     """The sign-in's progress when it still waits at `plugin`'s step, else None."""
-    progress = Progress(**auth.progress)
+    progress = auth.progress
     try:
         step = _engine(auth, client).current(progress)
     except FlowBroken:
@@ -427,7 +422,7 @@ def _begin_recovery(flow_name: str, done_message: str) -> Response:
     client = find_client(db_session(), realm_request().realm, client_id)
     definition = flow.definition.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     auth = auth_session.start(client.client_id if client else "", sign_in.request if sign_in else {},
-                              asdict(Progress(flow=definition)), done_page={"message": done_message},
+                              Progress(flow=definition), done_page={"message": done_message},
                               login_tab_id=sign_in.tab_id if sign_in else None)
     response = _show(auth, client)
     auth_session.set_cookie(response, auth)

@@ -118,7 +118,7 @@ def _in_recovery_flow() -> bool:
     auth = auth_session.load(request.form.get("tab_id") or request.args.get("tab_id"))
     if auth is None:
         return False
-    flow = (auth.progress.get("flow") or {}).get("flow")
+    flow = auth.progress.flow.get("flow")
     return flow in {realm_request().config.reset_credentials_flow, realm_request().config.forgot_user_id_flow}
 
 
