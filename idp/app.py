@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     database = database or db.Database(settings.database_url)
     db.init_app(app, database)
     ephemeral.init_app(app, ephemeral.make_store(settings.redis_url, database))
-    themes.init_app(app)
+    themes.init_app(app, realm_theme=request_context.realm_theme)
     i18n.init_app(app)
     request_context.init_app(app)
     csrf.init_app(app)

@@ -48,6 +48,12 @@ def optional_realm_request() -> RealmRequest | None:
     return g.get("realm_request") if has_app_context() else None
 
 
+def realm_theme() -> str | None:
+    """The theme the request's realm shows its pages in (idp.themes asks)."""
+    entered = optional_realm_request()
+    return entered.config.theme if entered is not None else None
+
+
 def forget_realm_request() -> None:
     """From now on this request is answered as if it named no realm (its database is gone)."""
     g.pop("realm_request", None)

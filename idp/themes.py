@@ -7,13 +7,12 @@ What a theme leaves out comes from `ja`, so a society's folder holds only what d
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, abort, current_app, send_from_directory, url_for
+from flask import Flask, abort, current_app, has_app_context, send_from_directory, url_for
 from flask.templating import Environment
 from jinja2 import BaseLoader, FileSystemLoader, TemplateNotFound
-
-from idp.request_context import optional_realm_request
 
 BASE = "ja"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -40,8 +39,8 @@ def check(themes_dir: Path, theme: str) -> None:
 
 def current_theme() -> str:
     """The theme of the realm this request is for (the base theme outside a realm)."""
-    entered = optional_realm_request()
-    return entered.config.theme if entered is not None else BASE
+    realm_theme = current_app.extensions["idp.realm_theme"] if has_app_context() else None
+    return (realm_theme() if realm_theme else None) or BASE
 
 
 class ThemedEnvironment(Environment):
@@ -96,7 +95,10 @@ def theme_static(theme: str, filename: str):
                                max_age=3600)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, realm_theme: Callable[[], str | None]) -> None:
+    """Templates and static files by theme; `realm_theme` names the request's realm's theme
+    (None outside a realm), so that this module needs no notion of a request's realm."""
+    app.extensions["idp.realm_theme"] = realm_theme
     app.jinja_loader = ThemeLoader(app.config["IDP_SETTINGS"].themes_dir)
     app.add_url_rule("/resources/themes/<theme>/<path:filename>", "theme_static", theme_static)
     app.jinja_env.globals["theme_stylesheet"] = stylesheet_url
