@@ -49,14 +49,18 @@ def optional_realm_request() -> RealmRequest | None:
 
 
 def realm_theme() -> str | None:
-    """The theme the request's realm shows its pages in (idp.themes asks)."""
+    """The theme the request's realm shows its pages in (idp.themes asks), even once the realm is
+    forgotten: an outage page still looks like the realm's."""
     entered = optional_realm_request()
-    return entered.config.theme if entered is not None else None
+    return entered.config.theme if entered is not None else g.get("forgotten_realm_theme")
 
 
 def forget_realm_request() -> None:
-    """From now on this request is answered as if it named no realm (its database is gone)."""
-    g.pop("realm_request", None)
+    """From now on this request is answered as if it named no realm (its database is gone), in
+    the realm's theme."""
+    entered = g.pop("realm_request", None)
+    if entered is not None:
+        g.forgotten_realm_theme = entered.config.theme
 
 
 def load_realm(_endpoint: str | None, values: dict | None) -> None:

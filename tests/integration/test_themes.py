@@ -83,6 +83,25 @@ def test_the_societys_page_template_is_used_for_its_realm(themed_app):
     assert 'id="acme-error"' in page
 
 
+def test_the_outage_page_of_a_societys_realm_keeps_its_theme(themed_app, monkeypatch):
+    """The database goes away after a rollback left the realm unread: the page names no realm
+    (reading it again would need the database) but still wears the realm's theme."""
+    from sqlalchemy.exc import OperationalError
+
+    from idp.db import db_session
+    from idp.oidc import authorize as authorization
+    from idp.request_context import realm_request
+
+    def database_gone(args):
+        db_session().rollback()
+        db_session().expire(realm_request().realm)
+        raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(authorization, "sso_session_for", database_gone)
+    response = authorize(themed_app.test_client(), pkce_pair()[1])
+    assert response.status_code == 503 and 'id="acme-error"' in response.get_data(as_text=True)
+
+
 def test_a_mail_template_the_theme_has_wins_and_the_others_come_from_the_base(themed_app):
     settings = themed_app.config["IDP_SETTINGS"]
     text, html = render_mail(settings, "acme", "verify-email", url="https://idp/link", name="山田 太郎",
