@@ -21,7 +21,8 @@ def list_clients():
     client_id = request.args.get("clientId", "")
     if client_id:
         column = Client.client_id
-        query = query.where(column.contains(client_id, autoescape=True) if flag("search", False) else column == client_id)
+        matches = column.contains(client_id, autoescape=True) if flag("search", False) else column == client_id
+        query = query.where(matches)
     query = query.offset(whole_number("first", 0))
     if request.args.get("max"):
         query = query.limit(whole_number("max", 0))

@@ -111,7 +111,8 @@ def _send_actions_mail(user: User, url: str, action_names: list[str], lifespan: 
     """The mail naming the actions in the member's words, with the link and how long it works."""
     here = realm_request()
     texts = messages_for(here.settings.themes_dir, here.config.theme)
-    labels = [texts.get(f"execute_actions.action.{name}", texts["execute_actions.action.other"]) for name in action_names]
+    other = texts["execute_actions.action.other"]
+    labels = [texts.get(f"execute_actions.action.{name}", other) for name in action_names]
     site = here.config.display_name or here.realm.name
     text, html = render_mail(here.settings, here.config.theme, MAIL, name=user.full_name, site=site, url=url,
                              actions=list(dict.fromkeys(labels)), expiry=_expiry(texts, lifespan))

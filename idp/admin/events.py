@@ -1,7 +1,7 @@
 """`events` (sign-ins and other member events) and `admin-events` (what administrators changed)."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
@@ -65,4 +65,4 @@ def _day(name: str) -> datetime | None:
         day = datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         raise errors.bad_request(f"Invalid value for {name}, expected format is yyyy-MM-dd") from None
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=UTC)

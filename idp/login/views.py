@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -159,7 +160,7 @@ def _show(auth: auth_session.AuthSession, client: Client | None, answer: Page | 
 
 
 def _render(page: Page, step: CurrentStep, auth: auth_session.AuthSession, client: Client | None) -> Response:
-    ids = {"tab_id": auth.tab_id, "client_id": auth.client_id}
+    ids: dict[str, Any] = {"tab_id": auth.tab_id, "client_id": auth.client_id}
     login_url = url_for("realm.login.show_step", **{**ids, "tab_id": auth.login_tab_id}) if auth.login_tab_id else None
     html = render_template(
         page.template, values=page.values, errors=page.errors, client=client, portal_url=_portal_url(client),
@@ -318,7 +319,7 @@ def follow_link(key: str):
     session = db_session()
     user = session.get(User, link["user_id"]) if link else None
     plugin = library().registry.step(link["kind"], link["name"]) if link else None
-    if user is None or plugin is None:
+    if link is None or user is None or plugin is None:
         return make_response(render_template("error.html", message_key="error.link_expired"), 400)
     ctx = step_context(plugin, plugin.Options.model_validate(link["with"]), {}, user, None)
     answer = plugin.follow_link(ctx, link["payload"])
@@ -339,7 +340,7 @@ def follow_action_link():
     realm = realm_request().realm
     link = links.take_actions_link(realm.id, request.args.get("key", ""))
     user = db_session().get(User, link["user_id"]) if link else None
-    if user is None or not user.enabled or user.realm_id != realm.id:
+    if link is None or user is None or not user.enabled or user.realm_id != realm.id:
         return make_response(render_template("error.html", message_key="error.link_expired"), 400)
     client = find_client(db_session(), realm, link.get("client_id"))
     events.record(db_session(), realm.id, "EXECUTE_ACTION_TOKEN", user_id=user.id,

@@ -13,7 +13,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from idp.db.models import ClientSession, Client, Realm, RefreshTokenFamily, User, UserSession, utcnow
+from idp.db.models import Client, ClientSession, Realm, RefreshTokenFamily, User, UserSession, utcnow
 from idp.realms import realm_config
 
 COOKIE = "KC_IDP_SESSION"

@@ -82,7 +82,8 @@ def _session_claims(ctx: TokenContext) -> dict:
 
 
 def access_token_claims(ctx: TokenContext, lifespan: int, now: int) -> dict:
-    roles = sorted(set(ctx.user.roles or []) | {f"default-roles-{ctx.realm.name}", "offline_access", "uma_authorization"})
+    default_roles = {f"default-roles-{ctx.realm.name}", "offline_access", "uma_authorization"}
+    roles = sorted(set(ctx.user.roles or []) | default_roles)
     resource_access = {"account": {"roles": ACCOUNT_ROLES}}
     for client_id, client_roles in (ctx.user.client_roles or {}).items():
         resource_access[client_id] = {"roles": sorted(client_roles)}
