@@ -36,8 +36,9 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from pydantic import ValidationError
@@ -49,8 +50,14 @@ from idp.db.models import PendingRequiredAction, Realm, TermsAcceptance, User
 from idp.db.users import UserExists
 from idp.realms import hash_client_secret, save_realm
 from idp.realms.keycloak_mapping import AttributeMapping
-from idp.realms.keycloak_models import (ClientRepresentation, KeycloakImportError, RealmRepresentation, UserFile,
-                                        UserRepresentation, validated)
+from idp.realms.keycloak_models import (
+    ClientRepresentation,
+    KeycloakImportError,
+    RealmRepresentation,
+    UserFile,
+    UserRepresentation,
+    validated,
+)
 from idp.realms.keycloak_unsupported import client_notes, realm_notes, user_notes
 from idp.realms.keycloak_users import ImportedUser, members
 from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES, ClientConfig, RealmConfig
@@ -220,11 +227,11 @@ def _realm_file_in(folder: Path) -> Path:
 
 def _numbered(folder: Path, prefix: str, kind: str) -> list[Path]:
     """`<prefix>-<kind>-0.json`, `-1.json`, ... in order; a gap means a file went missing."""
-    numbered = {}
+    numbered: dict[int, Path] = {}
     for candidate in folder.glob(f"{prefix}-{kind}-*.json"):
-        number = candidate.name[len(f"{prefix}-{kind}-"):-len(".json")]
-        if number.isdigit():
-            numbered[int(number)] = candidate
+        digits = candidate.name[len(f"{prefix}-{kind}-"):-len(".json")]
+        if digits.isdigit():
+            numbered[int(digits)] = candidate
     for number in range(len(numbered)):
         if number not in numbered:
             raise KeycloakImportError(f"{folder / f'{prefix}-{kind}-{number}.json'}: missing, but "
@@ -275,9 +282,10 @@ def parse_export(files: ExportFiles, settings, mapping: AttributeMapping | None 
 def _parse(files: ExportFiles, settings, mapping: AttributeMapping | None, now: datetime | None) -> KeycloakImport:
     realm = validated(RealmRepresentation, files.realm)
     users = list(_user_entries(realm, files))
-    notes = realm_notes(realm, {realm.browser_flow, realm.reset_credentials_flow}) + user_notes(users)
+    bound_flows = {flow for flow in (realm.browser_flow, realm.reset_credentials_flow) if flow}
+    notes = realm_notes(realm, bound_flows) + user_notes(users)
     clients = _clients(realm, _service_account_roles(users, notes), notes)
-    found = members(realm, users, settings, mapping or AttributeMapping(), now or datetime.now(timezone.utc))
+    found = members(realm, users, settings, mapping or AttributeMapping(), now or datetime.now(UTC))
     config = _realm_config(realm, clients, settings, found.users)
     federated = sum(len(content["federatedUsers"]) for _, content in files.federated_files)
     if federated:
@@ -355,9 +363,10 @@ def _refuse_clashes(session: Session, realm: Realm | None, users: list[tuple[str
     """The first member of the export (in its order) who is already here stops the import: the same
     Keycloak id anywhere (ids are ours, unique across realms), or the same user ID or email in the realm."""
     order = {where: index for index, (where, _) in enumerate(users)}
-    clashes = {}
+    clashes: dict[str, tuple[str, str]] = {}
     emails = {m.fields["email"]: where for where, m in users if m.fields["email"]}
-    checks = [("id", User.id, {m.id: where for where, m in users}, None)]
+    checks: list[tuple[str, Any, dict[str, str], Realm | None]] = [
+        ("id", User.id, {m.id: where for where, m in users}, None)]
     if realm is not None:
         checks += [("username", User.username, {m.username: where for where, m in users}, realm),
                    ("email", func.lower(User.email), emails, realm)]
@@ -471,7 +480,8 @@ def _flow(realm: RealmRepresentation, key: str, keycloak_default: str, our_defau
 def _webauthn(realm: RealmRepresentation, has_passkeys: bool) -> dict:
     """Keycloak's two WebAuthn policies (second factor, passwordless) as our one `webauthn` section."""
     first_factor = bool(realm.web_authn_policy_passwordless_passkeys_enabled)
-    rp_ids = {realm.web_authn_policy_rp_id, realm.web_authn_policy_passwordless_rp_id} - UNSET_POLICY
+    rp_ids = {rp_id for rp_id in (realm.web_authn_policy_rp_id, realm.web_authn_policy_passwordless_rp_id)
+              if rp_id is not None and rp_id not in UNSET_POLICY}
     if len(rp_ids) > 1 and has_passkeys:
         raise KeycloakImportError(
             f"realm setting webAuthnPolicyRpId: the two WebAuthn policies name different relying-party ids "
@@ -504,7 +514,7 @@ def _clients(realm: RealmRepresentation, service_roles: dict[str, tuple[list, di
         if client.protocol != "openid-connect":
             notes.append(f"{where}: skipped, {client.protocol} clients are not supported")
             continue
-        values = _client_values(client, where, service_roles.get(client_id, ([], {})))
+        values = _client_values(client, where, service_roles.get(client_id or "", ([], {})))
         notes.extend(client_notes(client, where))
         if values is None:
             notes.append(f"{where}: skipped, a bearer-only client without a secret has nothing to sign in with")
@@ -580,7 +590,7 @@ def _post_logout_uris(client: ClientRepresentation, redirect_uris: list[str], ro
 
 
 def _web_origins(origins: list[str], redirect_uris: list[str]) -> list[str]:
-    result = []
+    result: list[str] = []
     for origin in origins:
         if origin == "+":
             result.extend(f"{urlsplit(uri).scheme}://{urlsplit(uri).netloc}" for uri in redirect_uris)
@@ -592,7 +602,8 @@ def _web_origins(origins: list[str], redirect_uris: list[str]) -> list[str]:
 def _pkce_required(client: ClientRepresentation, where: str) -> bool:
     method = client.attributes.pkce_method or ""
     if method not in ("", "S256"):
-        raise KeycloakImportError(f'{where}: attributes."pkce.code.challenge.method" {method!r} is not supported, only S256')
+        raise KeycloakImportError(
+            f'{where}: attributes."pkce.code.challenge.method" {method!r} is not supported, only S256')
     return method == "S256"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from pydantic import Field
 
@@ -34,7 +34,8 @@ class AttributeMapping(Strict):
     birthdate: str | None = Field(default="birthdate", description="date of birth, YYYY-MM-DD → User.birthdate")
     birthdate_verified: str | None = Field(default="kosmo_birthdate_verified",
                                            description="state → birthdate_verified_at (生年月日の確認)")
-    user_id_chosen: str | None = Field(default="user_id_set", description="state → user_id_chosen_at (ユーザーIDの変更)")
+    user_id_chosen: str | None = Field(default="user_id_set",
+                                       description="state → user_id_chosen_at (ユーザーIDの変更)")
     second_factor: str | None = Field(
         default="second_factor", description="passkey | totp | email (or webauthn, otp, email-otp) → second_factor")
     terms_version: str | None = Field(default="terms_accepted_version",
@@ -117,13 +118,13 @@ def _state(value: str | None, where: str, name: str | None, now: datetime) -> da
     try:
         if re.fullmatch(r"\d{1,15}", value):
             number = int(value)
-            return datetime.fromtimestamp(number / 1000 if number >= MILLISECONDS_FROM else number, tz=timezone.utc)
+            return datetime.fromtimestamp(number / 1000 if number >= MILLISECONDS_FROM else number, tz=UTC)
         moment = datetime.fromisoformat(value)
     except (ValueError, OverflowError, OSError):  # not a time, or one past the year 9999
         raise KeycloakImportError(
             f"{where}: attribute {name} {value!r} is neither true/false, a time in seconds or milliseconds, "
             "nor an ISO 8601 date or time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _birthdate(value: str | None, where: str, name: str | None) -> date | None:

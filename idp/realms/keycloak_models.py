@@ -10,14 +10,26 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime, timezone
-from typing import Annotated, Any, TypeVar
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar, cast
 
 from fido2 import cbor
 from fido2.cose import CoseKey
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PlainValidator, Tag,
-                      ValidationError, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
 
 from idp.authenticators import webauthn_server as webauthn
 from idp.db.users import OTP, PASSWORD
@@ -86,7 +98,7 @@ def _millis(value) -> datetime:
     try:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise ValueError(f"{value!r} is not a time in milliseconds") from None
 
@@ -122,7 +134,7 @@ def _webauthn_binary(value) -> bytes:
 
 def _cose_key(value: bytes) -> bytes:
     try:
-        CoseKey.parse(cbor.decode(value))
+        CoseKey.parse(cast(Mapping[int, Any], cbor.decode(value)))
     except Exception:  # fido2 raises whatever its CBOR and key parsers meet; any of it means unusable
         raise ValueError("not a COSE public key") from None
     return value
@@ -228,6 +240,7 @@ class PasswordCredential(CredentialRepresentation):
 
     @model_validator(mode="after")
     def hashed_or_plain(self):
+        required: dict[str, object]
         if self.hashed_salted_value is not None:
             required = {"salt": self.salt, "hashIterations": self.hash_iterations, "algorithm": self.algorithm}
         elif self.value is None or self.secret_data is not None:
@@ -243,6 +256,8 @@ class PasswordCredential(CredentialRepresentation):
         """The credential in Keycloak's current shape (secretData, credentialData)."""
         if self.hashed_salted_value is None:
             return self
+        # hashed_or_plain made sure salt, hashIterations and algorithm came with the old-shape hash.
+        assert self.salt is not None and self.hash_iterations is not None and self.algorithm is not None
         return self.model_copy(update={
             "secret_data": PasswordSecret(value=self.hashed_salted_value, salt=self.salt, additionalParameters={}),
             "credential_data": PasswordData(hash_iterations=self.hash_iterations, algorithm=self.algorithm,
@@ -524,7 +539,7 @@ def validated(model: type[R], document, file: str = "") -> R:
         raise KeycloakImportError((f"{file}: " if file else "") + _problem(error, document)) from None
 
 
-def _problem(error: dict, document) -> str:
+def _problem(error: ErrorDetails, document) -> str:
     entry, path = _path([part for part in error["loc"] if part not in CREDENTIAL_TAGS], document)
     if error["type"] == "missing":
         return ": ".join(part for part in (entry, f"{path} is missing") if part)
@@ -564,7 +579,7 @@ TYPES = {
 }
 
 
-def _message(error: dict) -> str:
+def _message(error: ErrorDetails) -> str:
     kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
     if kind in TYPES:
         shown = repr(given)

@@ -15,10 +15,18 @@ from idp.authenticators import webauthn_server as webauthn
 from idp.db.models import Credential
 from idp.db.users import OTP, PASSWORD, normalize_email
 from idp.realms.keycloak_mapping import AttributeMapping, first_sign_in
-from idp.realms.keycloak_models import (CompositesRepresentation, KeycloakImportError,
-                                        LegacyOtpCredential, OtherCredential, OtpCredential, PasskeyCredential,
-                                        PasswordCredential, RealmRepresentation, RolesRepresentation,
-                                        UserRepresentation)
+from idp.realms.keycloak_models import (
+    CompositesRepresentation,
+    KeycloakImportError,
+    LegacyOtpCredential,
+    OtherCredential,
+    OtpCredential,
+    PasskeyCredential,
+    PasswordCredential,
+    RealmRepresentation,
+    RolesRepresentation,
+    UserRepresentation,
+)
 from idp.security.secret_box import encrypt
 
 
@@ -49,8 +57,10 @@ def members(realm: RealmRepresentation, users: list[tuple[str, UserRepresentatio
     """Every member entry (service accounts are the clients'), with its roles expanded and its
     first-sign-in progress read."""
     roles = RoleGraph(realm)
-    found, notes, skipped = [], [], {}
-    seen = {"id": {}, "username": {}, "email": {}, "credential": {}}
+    found: list[tuple[str, ImportedUser]] = []
+    notes: list[str] = []
+    skipped: dict[str, int] = {}
+    seen: dict[str, dict[str, str]] = {"id": {}, "username": {}, "email": {}, "credential": {}}
     unversioned_terms = linked = brokered = 0
     for where, user in users:
         if user.service_account_client_id:
@@ -89,7 +99,7 @@ def _unique(seen: dict, member: ImportedUser, where: str) -> None:
         seen[what][value] = where
 
 
-def _member(user: UserRepresentation, where: str, settings, mapping: AttributeMapping, roles: "RoleGraph",
+def _member(user: UserRepresentation, where: str, settings, mapping: AttributeMapping, roles: RoleGraph,
             skipped: dict[str, int], now: datetime) -> ImportedUser:
     attributes = dict(user.attributes)
     credentials = _credentials(user, settings, skipped)
@@ -109,7 +119,7 @@ def _member(user: UserRepresentation, where: str, settings, mapping: AttributeMa
     realm_roles, client_roles = roles.effective(user.realm_roles, user.client_roles, groups, where)
     return ImportedUser(
         # Keycloak's id, kept: it is the `sub` relying parties know the member by, and a passkey's user handle.
-        id=user.id or str(uuid.uuid4()), username=user.username.strip().lower(), fields=fields,
+        id=user.id or str(uuid.uuid4()), username=(user.username or "").strip().lower(), fields=fields,
         roles=realm_roles, client_roles=client_roles, groups=groups,
         required_actions=list(dict.fromkeys(user.required_actions)),
         credentials=credentials, terms=progress.terms, unversioned_terms=progress.unversioned_terms,
@@ -141,7 +151,7 @@ class RoleGraph:
     def effective(self, realm_roles: list[str], client_roles: dict[str, list[str]], groups: list[str],
                   where: str) -> tuple[list, dict]:
         """The member's realm and client roles as Keycloak's tokens list them."""
-        wanted = [(None, name) for name in realm_roles]
+        wanted: list[tuple[str | None, str]] = [(None, name) for name in realm_roles]
         wanted += [(client, name) for client, names in client_roles.items() for name in names]
         for path in groups:
             for ancestor in _ancestors(path):
@@ -209,6 +219,7 @@ def _password(entry: PasswordCredential, settings) -> Credential:
     if entry.secret_data is None or entry.credential_data is None:
         from idp.security.passwords import hash_password
 
+        assert entry.value is not None  # PasswordCredential.hashed_or_plain: no hash means a plain value
         secret_data, credential_data = hash_password(entry.value, settings)
     else:
         secret_data, credential_data = (data.model_dump(by_alias=True, exclude_unset=True)
