@@ -58,7 +58,9 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         n = settings.proxy_fix
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+        # Flask's documented way to wrap its WSGI app in middleware.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
     return app
 
 

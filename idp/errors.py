@@ -32,7 +32,7 @@ def _page(message_key: str, status: int):
     return make_response(render_template("error.html", message_key=message_key), status)
 
 
-def dependency_failure(error: BaseException) -> BaseException | None:
+def dependency_failure(error: BaseException | None) -> BaseException | None:
     """The database or Redis error behind `error` (itself, or what it was raised from), if any."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:

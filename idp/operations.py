@@ -161,6 +161,8 @@ def arrived_on_port(environ: dict) -> int | None:
 
     Not the Host header nor SERVER_PORT: a client chooses those."""
     connection = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+    if connection is None:
+        return None
     try:
         return connection.getsockname()[1]
     except (AttributeError, OSError, IndexError, TypeError):

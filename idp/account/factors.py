@@ -57,7 +57,7 @@ def factors(user: User) -> list[Factor]:
     ]
     found.sort(key=lambda factor: (KINDS.index(factor.kind), factor.created_at))
     if email_codes_on(user):
-        found.append(Factor(EMAIL_FACTOR_ID, "email", user.email, None, None))
+        found.append(Factor(EMAIL_FACTOR_ID, "email", user.email or "", None, None))
     return found
 
 
@@ -86,6 +86,7 @@ def rename(user: User, factor: Factor, typed: str) -> str:
     an app by its name, so two of the same kind may not share one (as at setup)."""
     label = clean_label(typed)
     mine = factor.credential
+    assert mine is not None  # codes by email have no name to change; only passkeys and apps are renamed
     if any(c is not mine and c.type == mine.type and c.user_label == label for c in user.credentials):
         raise RenameRefused("account.rename.error.taken")
     mine.user_label = label

@@ -57,7 +57,9 @@ class Member:
 def signed_in_member() -> Member | None:
     session = db_session()
     user_session = sessions.find_session(session, realm_request().realm, sessions.session_id_from_cookie())
-    user = session.get(User, user_session.user_id) if user_session else None
+    if user_session is None:
+        return None
+    user = session.get(User, user_session.user_id)
     if user is None or not user.enabled:
         return None
     sessions.touch(user_session)
@@ -217,6 +219,7 @@ def save_factor_name(member: Member, factor_id: str):
         label = factors.rename(member.user, factor, typed)
     except factors.RenameRefused as refused:
         return show("rename.html", member, status=400, factor=factor, label=typed, errors=[refused.key])
+    assert factor.credential is not None  # member_factor(renaming=True) finds passkeys and apps only
     record("UPDATE_CREDENTIAL", member, credential_type=factor.credential.type, credential_id=factor.id,
            credential_label=label)
     return done("account.rename.saved", "realm.account.security")

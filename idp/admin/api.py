@@ -3,6 +3,7 @@ and what every resource module shares (the JSON body, a user by id, admin events
 from __future__ import annotations
 
 import logging
+from typing import overload
 
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -101,6 +102,14 @@ def member(user_id: str) -> User:
 
 def no_content() -> Response:
     return Response(status=204)
+
+
+@overload
+def flag(name: str, default: bool) -> bool: ...
+
+
+@overload
+def flag(name: str, default: None = None) -> bool | None: ...
 
 
 def flag(name: str, default: bool | None = None) -> bool | None:

@@ -40,9 +40,10 @@ def execute_actions_email(user_id: str):
     user, client = _mailable(member(user_id))
     aliases = json_body(list)
     actions = [_registry().action_for_alias(alias) if isinstance(alias, str) else None for alias in aliases]
-    if not actions or None in actions:
+    names = [action.name for action in actions if action is not None]
+    if not actions or len(names) != len(actions):
         raise errors.bad_request("Provided invalid required actions")
-    names, lifespan, here = [action.name for action in actions], _lifespan(), realm_request()
+    lifespan, here = _lifespan(), realm_request()
     url, key = links.actions_link(here.realm.id, here.issuer, user_id=user.id, actions=names,
                                   client_id=client.client_id if client else None,
                                   redirect_uri=request.args.get("redirect_uri") or None, ttl=lifespan)
@@ -109,6 +110,7 @@ def _lifespan() -> int:
 
 def _send_actions_mail(user: User, url: str, action_names: list[str], lifespan: int) -> None:
     """The mail naming the actions in the member's words, with the link and how long it works."""
+    assert user.email is not None  # _mailable refused a member without one
     here = realm_request()
     texts = messages_for(here.settings.themes_dir, here.config.theme)
     other = texts["execute_actions.action.other"]

@@ -32,7 +32,7 @@ def _is_profile_value(values) -> bool:
 
 
 def user_representation(user: User, *, brief: bool = False, can_manage: bool = False) -> dict:
-    body = {
+    body: dict[str, object] = {
         "id": user.id,
         "username": user.username,
         "firstName": user.first_name,

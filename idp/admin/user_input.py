@@ -30,7 +30,7 @@ class UserChanges:
 
 def read_user(body: dict, *, creating: bool, current_username: str | None, known_actions) -> UserChanges:
     """Check `body`; raise a 400 AdminError naming every invalid field, or return the changes."""
-    changes, problems = UserChanges(), []
+    changes, problems = UserChanges(), list[FieldProblem]()
     _read_username(body, creating, current_username, changes, problems)
     _read_email(body, changes, problems)
     for key, column in NAMES.items():

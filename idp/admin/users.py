@@ -56,9 +56,9 @@ def _matching(query):
         if value:
             lowered = func.lower(column)
             query = query.where(lowered == value if exact else lowered.contains(value, autoescape=True))
-    for name, column in (("enabled", User.enabled), ("emailVerified", User.email_verified)):
+    for name, flag_column in (("enabled", User.enabled), ("emailVerified", User.email_verified)):
         if flag(name) is not None:
-            query = query.where(column.is_(flag(name)))
+            query = query.where(flag_column.is_(flag(name)))
     return query
 
 

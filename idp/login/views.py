@@ -18,7 +18,7 @@ from idp import events
 from idp.db import db_session
 from idp.db.models import Client, User, UserSession, utcnow
 from idp.ephemeral import ephemeral
-from idp.flows.api import Action, Done, Page, Step, StepContext
+from idp.flows.api import Action, Done, NoMember, Page, Step, StepContext
 from idp.flows.engine import CurrentStep, Engine, FlowBroken, Progress
 from idp.flows.loader import FlowLibrary
 from idp.flows.registry import load_registry
@@ -115,11 +115,15 @@ def step_context(plugin: Step, options, data: dict, user: User | None, client: C
     def make_link(payload: dict, ttl: int, for_user: User | None = None) -> str:
         kind = "action" if isinstance(plugin, Action) else "authenticate"
         sign_in = _sign_in_snapshot(auth) if kind == "authenticate" and auth is not None else None
-        return links.step_link(here.realm.id, here.issuer, user_id=(for_user or user).id, kind=kind,
+        member = for_user or user
+        if member is None:
+            raise NoMember(f"a link for step {plugin.name} names no member in realm {here.realm.name}")
+        return links.step_link(here.realm.id, here.issuer, user_id=member.id, kind=kind,
                                name=plugin.name, options=options.model_dump(mode="json"), payload=payload, ttl=ttl,
                                sign_in=sign_in)
 
-    def record_event(type: str, user_id: str | None = None, **details) -> None:
+    def record_event(type: str, /, **details: Any) -> None:
+        user_id = details.pop("user_id", None)
         event = dict(type=type, user_id=user_id or (user.id if user else None),
                      client_id=client.client_id if client else None, ip_address=ip_address, **details)
         g.setdefault("step_events", []).append(event)
@@ -220,8 +224,9 @@ def _done_page(auth: auth_session.AuthSession, client: Client | None) -> Respons
     db_session().commit()
     auth_session.finish(auth)
     done = auth.done_page or {}
-    return render_template("member-flow-done.html", message_key=done.get("message") or "member_flow.done",
-                           back_url=done.get("redirect_uri") or _portal_url(client))
+    return make_response(render_template("member-flow-done.html",
+                                         message_key=done.get("message") or "member_flow.done",
+                                         back_url=done.get("redirect_uri") or _portal_url(client)))
 
 
 @bp.post("/step")
@@ -367,7 +372,7 @@ def _continue_sign_in(snapshot: dict, plugin: Step, user: User) -> Response:
     auth = auth_session.load(snapshot["tab_id"]) if same_browser else None
     client = find_client(db_session(), realm_request().realm, snapshot["client_id"])
     progress = _at_step(auth, client, plugin) if auth else None
-    if progress is None:
+    if auth is None or progress is None:
         auth = auth_session.start(snapshot["client_id"], snapshot["request"] if same_browser else {},
                                   Progress(**snapshot["progress"]), done_page=snapshot["done_page"])
         progress = _at_step(auth, client, plugin)
@@ -454,4 +459,5 @@ def _add_plugin_templates(app: Flask, flows: FlowLibrary) -> None:
         if folder.is_dir() and core not in folder.parents and folder not in folders:
             folders.append(folder)
     if folders:
+        assert app.jinja_loader is not None  # create_app gives the app its theme's template folder
         app.jinja_loader = ChoiceLoader([app.jinja_loader, *(FileSystemLoader(str(f)) for f in folders)])

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
+
+# The function Authlib itself registers for client_secret_basic; its module's __all__ leaves it out.
+from authlib.oauth2.rfc6749.authenticate_client import (  # type: ignore[attr-defined]
+    authenticate_client_secret_basic,
+)
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 
 from idp.db.models import Client

@@ -22,7 +22,9 @@ class Revocation(RevocationEndpoint):
     def revoke_token(self, token, req):
         session = db_session()
         if token["typ"] == "Refresh":
-            session.get(RefreshTokenFamily, token["fam"]).revoked = True
+            family = session.get(RefreshTokenFamily, token["fam"])
+            if family is not None:  # a family gone already leaves nothing to revoke
+                family.revoked = True
         else:
             deny_access_token(token["jti"], token["exp"] - time.time())
         session.commit()

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request
+from flask import request
 
 from idp.db import db_session
 from idp.oidc.clients import RelyingParty, client_secret_basic
 from idp.oidc.endpoints import Introspection, Revocation
 from idp.oidc.grants.authorization_code import CodeGrant
+from idp.oidc.grants.base import TokenRequest
 from idp.oidc.grants.client_credentials import ServiceAccountGrant
 from idp.oidc.grants.openid import OpenIDForCode, OpenIDForOtherGrants
 from idp.oidc.grants.password import PasswordGrant
@@ -33,7 +35,7 @@ class KeycloakAuthorizationServer(AuthorizationServer):
         # An authorization request replayed after sign-in (a StoredAuthorizationRequest) is one already.
         if isinstance(req, OAuth2Request):
             return req
-        return super().create_oauth2_request(req)
+        return TokenRequest(request)
 
     def handle_response(self, status_code, payload, headers):
         """Every answer is JSON that no cache keeps (RFC 6749 §5.1)."""

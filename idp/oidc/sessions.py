@@ -8,10 +8,11 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from flask import Response, current_app, request
+from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
 from idp.db.models import Client, ClientSession, Realm, RefreshTokenFamily, User, UserSession, utcnow
 from idp.realms import realm_config

@@ -9,7 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from authlib.oidc.core.grants.util import create_half_hash
+from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
@@ -70,7 +70,7 @@ def profile_claims(user: User, scope: str) -> dict:
 
 
 def _base(ctx: TokenContext, lifespan: int, now: int) -> dict:
-    claims = {"exp": now + lifespan, "iat": now}
+    claims: dict[str, int | str] = {"exp": now + lifespan, "iat": now}
     if ctx.user_session is not None:
         claims["auth_time"] = ctx.user_session.auth_time
     claims.update(jti=str(uuid.uuid4()), iss=ctx.issuer)
@@ -107,7 +107,9 @@ def id_token_claims(ctx: TokenContext, lifespan: int, now: int, *, nonce: str | 
     if nonce:
         claims["nonce"] = nonce
     claims.update(_session_claims(ctx))
-    claims["at_hash"] = create_half_hash(access_token, algorithm).decode()
+    at_hash = create_half_hash(access_token, algorithm)
+    assert at_hash is not None  # None only for an algorithm not named after its SHA-2 size, as no realm key is
+    claims["at_hash"] = at_hash.decode()
     claims["acr"] = ctx.user_session.acr if ctx.user_session else "1"
     claims.update(profile_claims(ctx.user, ctx.scope))
     return claims

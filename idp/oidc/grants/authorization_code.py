@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
@@ -14,12 +13,12 @@ from idp.db import db_session
 from idp.db.models import RefreshTokenFamily, User, UserSession
 from idp.ephemeral import ephemeral, keys
 from idp.oidc import sessions
-from idp.oidc.grants.base import KeycloakTokensMixin
+from idp.oidc.grants.base import GrantRequest, KeycloakTokensMixin
 from idp.oidc.live_tokens import deny_access_token
 from idp.request_context import realm_request
 
 
-class StoredAuthorizationRequest(OAuth2Request):
+class StoredAuthorizationRequest(GrantRequest):
     """An authorization request (RFC 6749 §4.1.1) saved in an auth session, replayed after the
     member signs in."""
 
@@ -127,6 +126,7 @@ class CodeGrant(KeycloakTokensMixin, AuthorizationCodeGrant):
     def create_authorization_response(self, redirect_uri, grant_user):
         status, body, headers = super().create_authorization_response(redirect_uri, grant_user)
         location = dict(headers)["Location"]
+        assert self.request.user_session is not None  # a code is granted only to a signed-in member
         extra = [("session_state", self.request.user_session.id), ("iss", realm_request().issuer),
                  *getattr(self.request, "extra_params", {}).items()]
         return status, body, [("Location", add_params_to_uri(location, extra))]

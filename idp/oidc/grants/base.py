@@ -6,14 +6,40 @@ import secrets
 import time
 from datetime import timedelta
 
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc6749.grants import BaseGrant
+from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from flask import request
 
 from idp import events
 from idp.db import db_session
 from idp.db.models import RefreshTokenFamily, User, UserSession, utcnow
 from idp.oidc import sessions, tokens
+from idp.oidc.clients import RelyingParty
 from idp.request_context import realm_request
+
+
+class GrantRequest(OAuth2Request):
+    """Authlib's request as our grants see it: the client and member Authlib has authenticated before
+    any grant hook runs, and what one hook hands the next (the SSO session, the refresh token family,
+    the code presented, the access token's id)."""
+
+    client: RelyingParty
+    user: User
+    payload: OAuth2Payload  # Authlib sets it when it builds the request
+    user_session: UserSession | None = None
+    token_family: RefreshTokenFamily | None = None
+    code_presented = ""
+    access_token_jti = ""
+    issued_at = 0
+
+
+class TokenRequest(FlaskOAuth2Request, GrantRequest):
+    """A token endpoint request (RFC 6749 §3.2)."""
+
+    payload: FlaskOAuth2Payload
 
 
 def _lifespans(user_session: UserSession | None) -> tuple[int, int]:
@@ -26,11 +52,11 @@ def _lifespans(user_session: UserSession | None) -> tuple[int, int]:
     return min(config.access_token_lifespan, max(left, 1)), max(min(idle, left), 1)
 
 
-def issue_tokens(grant_request, user: User, scope: str, include_refresh_token: bool) -> dict:
+def issue_tokens(grant_request: GrantRequest, user: User, scope: str, include_refresh_token: bool) -> dict:
     """The token response (RFC 6749 §5.1) with Keycloak's fields (`refresh_expires_in`,
     `not-before-policy`, `session_state`), a signed access token, a rotated refresh token."""
     session, realm = db_session(), realm_request().realm
-    user_session: UserSession | None = getattr(grant_request, "user_session", None)
+    user_session = grant_request.user_session
     ctx = tokens.TokenContext(realm_request().issuer, realm, grant_request.client.model, user, scope, user_session)
     now = int(time.time())
     access_lifespan, refresh_lifespan = _lifespans(user_session)
@@ -56,10 +82,12 @@ def issue_tokens(grant_request, user: User, scope: str, include_refresh_token: b
     return token
 
 
-def _rotate_family(grant_request, ctx: tokens.TokenContext, lifespan: int, now: int) -> RefreshTokenFamily:
+def _rotate_family(grant_request: GrantRequest, ctx: tokens.TokenContext, lifespan: int, now: int
+                   ) -> RefreshTokenFamily:
     """The request's refresh token family (a new one for a new grant) with a fresh current token id."""
-    family: RefreshTokenFamily | None = getattr(grant_request, "token_family", None)
+    family = grant_request.token_family
     if family is None:
+        assert ctx.user_session is not None  # issue_tokens rotates a family only within an SSO session
         family = RefreshTokenFamily(
             realm_id=ctx.realm.id, user_id=ctx.user.id, client_id=ctx.client.id,
             user_session_id=ctx.user_session.id, scope=ctx.scope, current_jti="",
@@ -72,10 +100,11 @@ def _rotate_family(grant_request, ctx: tokens.TokenContext, lifespan: int, now: 
     return family
 
 
-class KeycloakTokensMixin:
+class KeycloakTokensMixin(BaseGrant):
     """Every grant issues Keycloak-shaped tokens and saves its changes, with its audit event, in one commit."""
 
     EVENT = ""  # Keycloak's event type for a granted token
+    request: GrantRequest
 
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
         token = issue_tokens(self.request, user, tokens.granted_scope(scope), include_refresh_token)
@@ -87,10 +116,9 @@ class KeycloakTokensMixin:
 
     def record_event(self, token: dict) -> None:
         req = self.request
-        user_session: UserSession | None = getattr(req, "user_session", None)
-        family: RefreshTokenFamily | None = getattr(req, "token_family", None)
+        user_session, family = req.user_session, req.token_family
         events.record(
-            db_session(), realm_request().realm.id, self.EVENT, user_id=req.user.id if req.user else None,
+            db_session(), realm_request().realm.id, self.EVENT, user_id=getattr(req.user, "id", None),
             client_id=req.client.client_id, session_id=user_session.id if user_session else None,
             ip_address=request.remote_addr or "", grant_type=self.GRANT_TYPE, scope=token.get("scope"),
             client_auth_method=getattr(req, "auth_method", None),
@@ -101,9 +129,11 @@ class KeycloakTokensMixin:
         return {}
 
 
-class KnownScopesOnly:
+class KnownScopesOnly(BaseGrant):
     """A token request that names a scope Keycloak does not know is refused (RFC 6749 §5.2
     `invalid_scope`), for grants whose scope no authorization request has checked before."""
+
+    request: GrantRequest
 
     def validate_requested_scope(self):
         if self.request.payload.scope and self.request.client.get_allowed_scope(self.request.payload.scope) is None:

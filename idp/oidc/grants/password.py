@@ -12,6 +12,7 @@ from idp.db.models import User, utcnow
 from idp.db.users import check_password, find_user
 from idp.ephemeral import ephemeral
 from idp.oidc import sessions
+from idp.oidc.clients import RelyingParty
 from idp.oidc.grants.base import KeycloakTokensMixin, KnownScopesOnly
 from idp.request_context import realm_request
 from idp.security.brute_force import SignInAttempt, StepGuard
@@ -40,8 +41,10 @@ class PasswordGrant(KnownScopesOnly, KeycloakTokensMixin, ResourceOwnerPasswordC
 
     def authenticate_token_endpoint_client(self):
         # Known before the user is checked, so a refused sign-in's event names its client.
-        self.request.client = super().authenticate_token_endpoint_client()
-        return self.request.client
+        client = super().authenticate_token_endpoint_client()
+        assert isinstance(client, RelyingParty)  # the server's query_client made it
+        self.request.client = client
+        return client
 
     def authenticate_user(self, username, password):
         session, settings = db_session(), realm_request().settings
