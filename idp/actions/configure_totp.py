@@ -1,4 +1,4 @@
-"""`configure-totp` (Keycloak's CONFIGURE_TOTP; SPEC §5 ワンタイムパスワードの設定): the member adds
+"""`configure-totp` (Keycloak's CONFIGURE_TOTP; docs/member-screens.md §5 ワンタイムパスワードの設定): the member adds
 an authenticator app by scanning a QR code or typing its key, and confirms with the app's code.
 
 The key is made once per setup and kept, as base32 text, in the step's scratch data (the

@@ -1,9 +1,9 @@
-"""Which email addresses a member may set: the grammar behind the errors of SPEC §2, step 6.
+"""Which email addresses a member may set: the grammar behind the errors of docs/member-screens.md §2, step 6.
 
-Accepted: `local@domain`, ASCII only, at most 255 characters in all (SPEC §2), where
+Accepted: `local@domain`, ASCII only, at most 255 characters in all (docs/member-screens.md §2), where
 - the local part is a dot-atom (RFC 5322 §3.2.3) of at most 64 characters (RFC 5321 §4.5.3.1.1):
   runs of letters, digits and ``!#$%&'*+/=^_`{|}~-`` joined by single dots, so no leading,
-  trailing or doubled dot. `?` is RFC-valid but SPEC §2 names it as an invalid symbol;
+  trailing or doubled dot. `?` is RFC-valid but docs/member-screens.md §2 names it as an invalid symbol;
 - the domain is two or more labels joined by dots, each 1 to 63 letters, digits and hyphens
   that neither starts nor ends with a hyphen.
 Quoted local parts, comments, address literals (`[192.0.2.1]`) and non-ASCII (full-width `＠`,

@@ -1,4 +1,4 @@
-"""The member's choice of second factor (SPEC §2 step 9: 生体認証 or an OTP by app or by mail),
+"""The member's choice of second factor (docs/member-screens.md §2 step 9: 生体認証 or an OTP by app or by mail),
 shared by `set-user-id` and `select-second-factor`. Setting the factor up is a later step's job.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`set-user-id` (ユーザーIDの変更・認証方法の設定, SPEC §2 step 9): the member picks their own
+"""`set-user-id` (ユーザーIDの変更・認証方法の設定, docs/member-screens.md §2 step 9): the member picks their own
 user ID and, on the same page as the guide shows, the second factor they will use.
 """
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`update-email` (メールアドレスの更新, SPEC §2 step 6): the member confirms or changes their address.
+"""`update-email` (メールアドレスの更新, docs/member-screens.md §2 step 6): the member confirms or changes
+their address.
 
 Another member's address is refused by the database's unique index (uq_users_realm_email),
 not by a lookup first, so two members racing for one address cannot both win.

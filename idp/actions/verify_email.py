@@ -1,4 +1,4 @@
-"""`verify-email` (メール認証, SPEC §2 steps 7–8): mail the member a link that confirms their address,
+"""`verify-email` (メール認証, docs/member-screens.md §2 steps 7–8): mail the member a link that confirms their address,
 then wait on a page that continues once the link was opened, in this browser or another.
 
 Events: VERIFY_EMAIL (detail `email`) when a link confirms the address, as Keycloak records it.

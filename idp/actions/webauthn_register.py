@@ -1,4 +1,4 @@
-"""`webauthn-register` (SPEC §4, Keycloak alias webauthn-register): the member registers a passkey —
+"""`webauthn-register` (docs/member-screens.md §4, Keycloak alias webauthn-register): the member registers a passkey —
 セキュリティキーの登録, the browser's own dialog, then a name for the device (パスキー by default).
 
 The ceremony's challenge and, after it, the checked but not yet named passkey wait in ctx.data;

@@ -1,4 +1,4 @@
-"""`authenticate: email-code` — ワンタイムパスワード (OTP) メール認証 (SPEC §6): a 6-digit code mailed
+"""`authenticate: email-code` — ワンタイムパスワード (OTP) メール認証 (docs/member-screens.md §6): a 6-digit code mailed
 to the member's verified address, typed back on the page within its lifespan, once.
 
 The code lives only in the ephemeral store, as an HMAC-SHA256 keyed with a key derived from

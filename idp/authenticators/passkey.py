@@ -1,5 +1,5 @@
 """`authenticate: passkey` — the member confirms the sign-in with one of their passkeys (生体認証,
-SPEC §4), on this device or a phone nearby (hybrid/QR); `passkey-login` signs in with a passkey
+docs/member-screens.md §4), on this device or a phone nearby (hybrid/QR); `passkey-login` signs in with a passkey
 alone, offered by the browser's autofill (realm option webauthn.passkey_first_factor)."""
 from __future__ import annotations
 

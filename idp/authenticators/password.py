@@ -43,7 +43,7 @@ class PasswordAuthenticator:
 
 
 class PasswordStep(Authenticator[NoOptions]):
-    """`authenticate: password` — the sign-in page of SPEC §1."""
+    """`authenticate: password` — the sign-in page of docs/member-screens.md §1."""
 
     name = "password"
     needs_user = False

@@ -1,4 +1,4 @@
-"""`authenticate: second-factor` — the member's own second factor (SPEC §4–§6).
+"""`authenticate: second-factor` — the member's own second factor (docs/member-screens.md §4–§6).
 
 It asks for the factor the member chose (User.second_factor) when it is ready; when it is not
 set up yet it runs that factor's setup step first (セキュリティの設定, ワンタイムパスワードの設定),

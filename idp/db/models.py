@@ -105,7 +105,7 @@ class User(Base):
     __table_args__ = (UniqueConstraint("realm_id", "username", name="uq_users_realm_username"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     realm_id: Mapped[str] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
-    # Always stored lower-cased: user IDs are case-insensitive (SPEC §2).
+    # Always stored lower-cased: user IDs are case-insensitive (docs/member-screens.md §2).
     username: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -121,7 +121,7 @@ class User(Base):
     service_account_client_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     not_before: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # First sign-in progress (SPEC §2): each is set when the member completes that step.
+    # First sign-in progress (docs/member-screens.md §2): each is set when the member completes that step.
     birthdate_verified_at: Mapped[datetime | None] = mapped_column(nullable=True)
     user_id_chosen_at: Mapped[datetime | None] = mapped_column(nullable=True)
     second_factor: Mapped[str | None] = mapped_column(String(20), nullable=True)  # passkey | totp | email

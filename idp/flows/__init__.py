@@ -1,1 +1,1 @@
-"""Flow engine: operator YAML flows of authenticators and required actions (see DESIGN.md)."""
+"""Flow engine: operator YAML flows of authenticators and required actions (see docs/design.md)."""

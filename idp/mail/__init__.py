@@ -21,7 +21,7 @@ def send_mail(
     """Deliver one mail per `settings.mail_url`; raises `MailError` when it cannot be delivered.
 
     `text` must carry every link as a plain URL: members with text-only mail clients see
-    only that part (SPEC §2, steps 7–8).
+    only that part (docs/member-screens.md §2, steps 7–8).
     """
     message = compose(
         to=to,

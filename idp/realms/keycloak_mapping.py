@@ -1,4 +1,4 @@
-"""Which Keycloak user attributes say how far a member got through the first sign-in (SPEC §2), and
+"""Which Keycloak user attributes say how far a member got through the first sign-in (docs/member-screens.md §2), and
 turning them into our columns, so that members who finished setup in Keycloak are not asked again.
 
 The default suits a society that ran Keycloak with the KOSMO extension and Keycloak's built-in

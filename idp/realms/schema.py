@@ -129,7 +129,7 @@ class BruteForceSettings(Strict):
 
 
 class UserIdPolicy(Strict):
-    """Which user IDs members may choose (SPEC §2: 8–13 characters, a-z 0-9 - _ . @)."""
+    """Which user IDs members may choose (docs/member-screens.md §2: 8–13 characters, a-z 0-9 - _ . @)."""
 
     min_length: int = Field(default=8, ge=1)
     max_length: int = Field(default=13, le=255)
@@ -175,7 +175,7 @@ class WebAuthnSettings(Strict):
 
 
 class EmailCodeSettings(Strict):
-    """One-time codes by email (SPEC §6)."""
+    """One-time codes by email (docs/member-screens.md §6)."""
 
     lifespan_seconds: int = Field(default=300, ge=60, le=3600)
     max_attempts: int = Field(default=5, ge=1, le=20)
