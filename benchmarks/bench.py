@@ -41,7 +41,7 @@ from benchmarks.servers import (
 from benchmarks.table import Figures, print_table
 from idp.config import Settings
 from idp.security.passwords import hash_password, verify_password
-from tests.servers import BIN, CHECKOUT, INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, REALM
+from tests.support.servers import BIN, CHECKOUT, INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, REALM
 
 PASSWORD = "Bench-Kumiai-0001"
 SETTINGS = Settings.from_env(SERVER_ENV, secret_key="benchmark-only-secret-key-0123456789")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from benchmarks.load import Exhausted, LocalSession, Step
-from tests.servers import sign_in_form
+from tests.support.servers import sign_in_form
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import psycopg
 import redis
 from ruamel.yaml import YAML
 
-from tests.servers import (
+from tests.support.servers import (
     REALM,
     IdpServer,
     ServerFailed,

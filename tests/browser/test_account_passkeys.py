@@ -12,15 +12,16 @@ import re
 
 import pytest
 
-# Fixtures, imported rather than in a conftest.py: see browser_fixtures.py.
-from tests.browser.browser_fixtures import (  # noqa: F401
-    browser, journey_idp_server, journey_portal_server, mail_catcher, page, press, screen,
-)
-from tests.browser.journey_steps import (
-    Guide, VirtualAuthenticator, expect_signed_in, keep_the_address, prepare_member, register_a_passkey,
+from tests.support.browser import (
+    Guide,
+    VirtualAuthenticator,
+    expect_signed_in,
+    keep_the_address,
+    prepare_member,
+    register_a_passkey,
     sign_in_with_password,
 )
-from tests.servers import REALM
+from tests.support.servers import REALM
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +31,7 @@ PASSKEY = "生体認証（パスキー）"
 
 
 def test_a_member_adds_a_passkey_from_a_second_device_removes_one_and_keeps_the_last(
-        screen, page, press, journey_idp_server, journey_portal_server, tmp_path):  # noqa: F811
+        screen, page, press, journey_idp_server, journey_portal_server, tmp_path):
     from playwright.sync_api import expect
 
     user_id = f"a-passkeys-{screen['viewport']['width']}"

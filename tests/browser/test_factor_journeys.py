@@ -3,19 +3,26 @@ setting up the member's second factor (a passkey, an authenticator app, codes by
 out, and the next sign-in asks for that factor right after the password.
 
 The members start with steps 4–8 of the first sign-in done (prepared in the database, see
-journey_steps.prepare_member); test_first_sign_in.py walks those screens.
+prepare_member in tests/support/browser.py); test_first_sign_in.py walks those screens.
 """
 from __future__ import annotations
 
 import pytest
 
-# Fixtures, imported rather than in a conftest.py: see browser_fixtures.py.
-from tests.browser.browser_fixtures import (  # noqa: F401
-    DESKTOP, PHONE, browser, journey_idp_server, journey_portal_server, mail_catcher, page, press,
-)
-from tests.browser.journey_steps import (
-    Guide, VirtualAuthenticator, expect_signed_in, keep_the_address, prepare_member, register_a_passkey,
-    set_up_the_app, sign_in_with_password, sign_in_with_the_passkey, sign_out, type_the_apps_code,
+from tests.support.browser import (
+    DESKTOP,
+    PHONE,
+    Guide,
+    VirtualAuthenticator,
+    expect_signed_in,
+    keep_the_address,
+    prepare_member,
+    register_a_passkey,
+    set_up_the_app,
+    sign_in_with_password,
+    sign_in_with_the_passkey,
+    sign_out,
+    type_the_apps_code,
     type_the_mailed_code,
 )
 
@@ -95,8 +102,8 @@ JOURNEYS = [
 
 @pytest.mark.parametrize("journey, user_id, screen", JOURNEYS)
 def test_a_member_sets_up_the_factor_at_the_first_sign_in_and_signs_in_with_it_the_next_time(
-        journey, user_id, screen, page, press, journey_idp_server, journey_portal_server,  # noqa: F811
-        mail_catcher, tmp_path):  # noqa: F811
+        journey, user_id, screen, page, press, journey_idp_server, journey_portal_server,
+        mail_catcher, tmp_path):
     address = f"{user_id}@kosmo-demo.example"
     name = "佐藤 一郎"
     prepare_member(journey_idp_server, user_id, PASSWORD, second_factor=journey.second_factor,

@@ -9,14 +9,15 @@ from html import unescape
 import pytest
 
 from idp.mail import find_links
-# Fixtures, imported rather than in a conftest.py: see browser_fixtures.py.
-from tests.browser.browser_fixtures import (  # noqa: F401
-    browser, journey_idp_server, journey_portal_server, mail_catcher, page, press, screen,
+from tests.support.browser import (
+    APP_SETUP_HEADING,
+    EMAIL_CODE_HEADING,
+    Guide,
+    expect_signed_in,
+    set_up_the_app,
+    type_the_mailed_code,
 )
-from tests.browser.journey_steps import (
-    APP_SETUP_HEADING, EMAIL_CODE_HEADING, Guide, expect_signed_in, set_up_the_app, type_the_mailed_code,
-)
-from tests.smtp import html_part, text_part
+from tests.support.mail import html_part, text_part
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +39,7 @@ POLL_SECONDS = 5
 
 
 @pytest.fixture
-def newcomer(request, journey_idp_server) -> dict:  # noqa: F811
+def newcomer(request, journey_idp_server) -> dict:
     """A member as the society's CSV import leaves them: a temporary password and a birthdate."""
     member = NEWCOMERS[request.node.callspec.id]
     year, month, day = member["birthdate"]
@@ -49,7 +50,7 @@ def newcomer(request, journey_idp_server) -> dict:  # noqa: F811
 
 
 def test_a_newcomer_follows_the_guide_from_the_portal_and_ends_on_it_signed_in(
-        browser, page, press, journey_idp_server, journey_portal_server, mail_catcher,  # noqa: F811
+        browser, page, press, journey_idp_server, journey_portal_server, mail_catcher,
         newcomer, tmp_path):
     from playwright.sync_api import expect
 

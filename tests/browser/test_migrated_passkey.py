@@ -18,11 +18,9 @@ from sqlalchemy import select
 
 from idp.db import Database
 from idp.db.models import Credential, User
-# Fixtures, imported rather than in a conftest.py: see browser_fixtures.py.
-from tests.browser.browser_fixtures import DESKTOP, browser  # noqa: F401
-from tests.browser.journey_steps import PASSKEY_HEADING, VirtualAuthenticator
-from tests.integration.keycloak_exports import EXPORT, keycloak_passkey
-from tests.servers import PORTAL_SECRET, IdpServer, PortalServer
+from tests.support.browser import DESKTOP, PASSKEY_HEADING, VirtualAuthenticator
+from tests.support.keycloak_exports import EXPORT, keycloak_passkey
+from tests.support.servers import PORTAL_SECRET, IdpServer, PortalServer
 
 pytestmark = pytest.mark.browser
 
@@ -109,7 +107,7 @@ def stored_count(server: IdpServer) -> int:
 
 
 def test_a_member_signs_in_with_the_passkey_keycloak_registered_and_a_copy_counting_lower_is_refused(
-        browser, migrated_idp, migrated_portal, passkey):  # noqa: F811
+        browser, migrated_idp, migrated_portal, passkey):
     from playwright.sync_api import expect
 
     context = browser.new_context(locale="ja-JP", **DESKTOP)

@@ -13,10 +13,8 @@ import shutil
 import pytest
 
 from idp.config import CHECKOUT
-# Fixtures, imported rather than in a conftest.py: see browser_fixtures.py.
-from tests.browser.browser_fixtures import DESKTOP, browser, portal_for  # noqa: F401
-from tests.browser.journey_steps import VirtualAuthenticator
-from tests.servers import IdpServer
+from tests.support.browser import DESKTOP, VirtualAuthenticator, portal_for
+from tests.support.servers import IdpServer
 
 pytestmark = pytest.mark.browser
 
@@ -61,7 +59,7 @@ def sign_in_with_password(page, portal_url: str) -> None:
 
 
 def test_a_member_registers_a_passkey_and_signs_in_with_it_each_after_a_failed_dialog(
-        browser, passkey_idp, passkey_portal):  # noqa: F811
+        browser, passkey_idp, passkey_portal):
     from playwright.sync_api import expect
 
     context = browser.new_context(locale="ja-JP", **DESKTOP)

@@ -5,11 +5,6 @@ import re
 
 import pytest
 
-# Fixtures, imported rather than in a conftest.py: see browser_fixtures.py.
-from tests.browser.browser_fixtures import (  # noqa: F401
-    browser, idp_server, member, page, portal_server, press, screen,
-)
-
 pytestmark = pytest.mark.browser
 
 
@@ -27,7 +22,7 @@ def expect_sign_in_page(page, idp_url: str) -> None:
 
 
 def test_member_signs_in_at_the_idp_sees_the_name_and_signs_out_for_real(
-        page, press, idp_server, portal_server, member, tmp_path):  # noqa: F811
+        page, press, idp_server, portal_server, member, tmp_path):
     from playwright.sync_api import expect
 
     page.goto(portal_server.url + "/")

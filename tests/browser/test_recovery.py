@@ -9,12 +9,8 @@ import pytest
 
 from idp.db import Database
 from idp.db.models import User
-# Fixtures, imported rather than in a conftest.py: see browser_fixtures.py.
-from tests.browser.browser_fixtures import (  # noqa: F401
-    browser, journey_idp_server, journey_portal_server, mail_catcher, page, press, screen,
-)
-from tests.browser.journey_steps import Guide, expect_signed_in, prepare_member, sign_in_with_password
-from tests.smtp import text_part
+from tests.support.browser import Guide, expect_signed_in, prepare_member
+from tests.support.mail import text_part
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +32,7 @@ def settled_member(server, user_id: str, email: str) -> None:
 
 
 def test_a_member_who_forgot_the_password_sets_a_new_one_from_the_mail_and_is_back_at_the_portal(
-        screen, page, press, journey_idp_server, journey_portal_server, mail_catcher, tmp_path):  # noqa: F811
+        screen, page, press, journey_idp_server, journey_portal_server, mail_catcher, tmp_path):
     from playwright.sync_api import expect
 
     user_id = f"sato-{'phone' if screen.get('is_mobile') else 'desk'}"

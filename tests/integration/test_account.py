@@ -16,11 +16,20 @@ from sqlalchemy import func, select
 
 from idp.db.models import AuditEvent, Credential, User, UserSession
 from idp.realms import find_realm, realm_config, save_realm
-from test_login import (
-    MEMBER_ID, OIDC, REALM, REALM_PATH, add_member, authorize, follow_step, form_action, hidden_value, pkce_pair,
+from tests.support.sign_in import (
+    MEMBER_ID,
+    OIDC,
+    REALM,
+    REALM_PATH,
+    add_member,
+    authorize,
+    follow_step,
+    form_action,
+    hidden_value,
+    pkce_pair,
     submit_sign_in,
 )
-from test_oidc_token import exchange, refresh
+from tests.support.tokens import exchange, refresh
 
 ACCOUNT = f"{REALM_PATH}/account"
 APRIL_FIRST_9AM_IN_TOKYO = datetime(2026, 4, 1, 0, 0, tzinfo=timezone.utc)

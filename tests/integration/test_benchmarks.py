@@ -9,7 +9,7 @@ import sys
 
 from benchmarks.bench import SCALES
 from benchmarks.table import NOT_APPLICABLE, Figures, rows
-from tests.servers import CHECKOUT
+from idp.config import CHECKOUT
 
 NUMBER = re.compile(r"-?\d+(\.\d+)?\b")
 SCALE_FIGURES = ("sign-in step, CPU at", "refresh, CPU at", "Admin API user search, CPU at")

@@ -4,15 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from idp.cli import main
 from idp.config import CHECKOUT
 from idp.db.models import Client, Realm, SigningKey, User
 from idp.db.users import check_password, get_user, password_credential
 from idp.realms import find_realm
-from conftest import make_settings
+from tests.support.cli import cli, one_error_line
+from tests.support.settings import make_settings
 
 KEYCLOAK_EXPORT = Path(__file__).resolve().parent.parent / "fixtures" / "keycloak" / "kosmo-kc-realm.json"
 DEMO_REALM = CHECKOUT / "realm-config" / "kosmo-demo.yaml"
@@ -21,25 +20,6 @@ DEMO_REALM = CHECKOUT / "realm-config" / "kosmo-demo.yaml"
 @pytest.fixture
 def settings(tmp_path):
     return make_settings(tmp_path, flows_dir=tmp_path / "flows")
-
-
-def cli(settings):
-    """`idp ...` against the settings' database, as an operator's shell would run it; returns the
-    click result. The members-import tests use it too."""
-    runner = CliRunner(env={
-        "IDP_DATABASE_URL": settings.database_url,
-        "IDP_SECRET_KEY": settings.secret_key,
-        "IDP_BASE_URL": settings.base_url,
-        "IDP_MAIL_URL": settings.mail_url,
-        "IDP_FLOWS_DIR": str(settings.flows_dir),
-        "IDP_ARGON2_TIME_COST": str(settings.argon2_time_cost),
-        "IDP_ARGON2_MEMORY_KIB": str(settings.argon2_memory_kib),
-    })
-
-    def run(*args: str, input: str | None = None):
-        return runner.invoke(main, list(args), input=input)
-
-    return run
 
 
 @pytest.fixture
@@ -52,14 +32,6 @@ def idp(settings):
 def database(migrated_database):
     """No realms here: each test imports what it needs."""
     return migrated_database
-
-
-def one_error_line(result) -> str:
-    assert result.exit_code != 0
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("Error: ")
-    return lines[0].removeprefix("Error: ")
 
 
 def count(database, model, *where) -> int:

@@ -4,9 +4,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from idp.db.models import RefreshTokenFamily
-from test_login import OIDC, add_member, pkce_pair, sign_in_for_code
-from test_oidc_revoke import introspect
-from test_oidc_token import assert_oauth_error, exchange, refresh
+from tests.support.sign_in import OIDC, add_member, pkce_pair, sign_in_for_code
+from tests.support.tokens import assert_oauth_error, exchange, introspect, refresh
 
 
 def exchanged_code(client, database, settings) -> tuple[str, str, dict]:

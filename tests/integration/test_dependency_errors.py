@@ -13,8 +13,19 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from idp.db.models import AuditEvent, User, UserSession
 from idp.errors import dependency_failure
-from test_login import (CALLBACK, MEMBER_ID, OIDC, PORTAL, PORTAL_SECRET, add_member, authorize, pkce_pair,
-                        redirect_params, sign_in_for_code, submit_sign_in)
+from tests.support.sign_in import (
+    CALLBACK,
+    MEMBER_ID,
+    OIDC,
+    PORTAL,
+    PORTAL_SECRET,
+    add_member,
+    authorize,
+    pkce_pair,
+    redirect_params,
+    sign_in_for_code,
+    submit_sign_in,
+)
 
 UNAVAILABLE_TEXT = "ただいまシステムが混み合っているか、メンテナンス中です。"
 

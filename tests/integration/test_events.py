@@ -8,10 +8,9 @@ from sqlalchemy import select
 
 from idp.db.models import AuditEvent, User
 from idp.realms import find_realm
-from test_cli import cli
-from test_login import MEMBER_ID, OIDC, PORTAL, PORTAL_SECRET, PORTAL_TOP, REALM, add_member
-from test_oidc_logout import logout_url
-from test_oidc_token import APP, add_direct_access_client, password_grant, refresh, signed_in_tokens
+from tests.support.cli import cli
+from tests.support.sign_in import MEMBER_ID, OIDC, PORTAL, PORTAL_SECRET, PORTAL_TOP, REALM, add_member
+from tests.support.tokens import APP, add_direct_access_client, logout_url, password_grant, refresh, signed_in_tokens
 
 
 def events_of(database, type: str) -> list[AuditEvent]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -13,15 +12,8 @@ from sqlalchemy import func, select
 from idp.db.models import PendingRequiredAction, User, UserSession
 from idp.db.users import create_user
 from idp.realms import find_realm
-from tests.conftest import make_settings
-from tests.integration.test_login import (
-    authorize,
-    form_action,
-    hidden_value,
-    pkce_pair,
-    redirect_params,
-    submit_sign_in,
-)
+from tests.support.settings import make_settings
+from tests.support.sign_in import authorize, form_action, hidden_value, pkce_pair, redirect_params, submit_sign_in
 
 MEMBER, PASSWORD, NEW_PASSWORD = "flowmember01", "Initial-pass1", "Chosen-pass22"
 UPDATE_PASSWORD_FLOW = """\

@@ -138,11 +138,12 @@ def test_the_plugin_step_greets_with_its_option_and_ships_its_page(site):
 
 def test_a_member_walks_through_the_plugins_step_named_in_yaml(site, tmp_path):
     """The whole way: a running server with the plugin installed shows its page from a flow file."""
-    import requests
     from urllib.parse import urlencode, urljoin
 
-    from tests.integration.test_login import form_action, hidden_value
-    from tests.servers import IdpServer
+    import requests
+
+    from tests.support.servers import IdpServer
+    from tests.support.sign_in import form_action, hidden_value
 
     flows = tmp_path / "flows"
     flows.mkdir()

@@ -11,13 +11,12 @@ import re
 from urllib.parse import quote, urlencode
 
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from fuzz_support import (  # noqa: F401 - stage_on is a fixture
-    assert_answered, form, fuzz, json_values, nasty_text, plausible, stage_on, value_of,
-)
-from test_login import CALLBACK, OIDC, PORTAL, PORTAL_SECRET, REALM, REALM_PATH, hidden_value
+from tests.support.fuzz import assert_answered, form, fuzz, json_values, nasty_text, plausible, value_of
+from tests.support.sign_in import CALLBACK, OIDC, PORTAL, PORTAL_SECRET, REALM, REALM_PATH, hidden_value
 
 # Path parameters (<name> in app.url_map rules): the realm is mostly the demo one, so the route's
 # own checks run; the others are anything.
@@ -123,7 +122,7 @@ def test_authorization_requests_with_any_parameters_never_fail(stage, params, si
     assert_answered(response, dict(params.lists()))
     issued_code = response.status_code == 302 and "code=" in response.headers.get("Location", "")
     if not issued_code:  # an SSO answer with a code records the portal's share of the session
-        from fuzz_support import assert_unchanged
+        from tests.support.fuzz import assert_unchanged
         assert_unchanged(before, stage.snapshot(), dict(params.lists()))
 
 

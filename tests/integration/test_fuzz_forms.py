@@ -15,21 +15,33 @@ from html import unescape
 
 import pyotp
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from fuzz_support import (  # noqa: F401 - stage_on is a fixture
-    PASSWORD, AtStep, Stage, assert_answered, assert_unchanged, filled, form, fuzz, json_values, nasty_text,
-    passkey_options, plausible, stage_on, value_of,
-)
 from idp.actions.email_rules import is_valid_email
 from idp.actions.set_user_id import user_id_mistakes
 from idp.db.models import Credential, TermsAcceptance, User
 from idp.db.users import check_password, normalize_email
 from idp.realms import find_realm, realm_config
-from test_login import REALM_PATH, hidden_value
-from tests.unit.test_passkey_soft_authenticator import SoftAuthenticator
+from tests.support.fuzz import (
+    PASSWORD,
+    AtStep,
+    Stage,
+    assert_answered,
+    assert_unchanged,
+    filled,
+    form,
+    fuzz,
+    json_values,
+    nasty_text,
+    passkey_options,
+    plausible,
+    value_of,
+)
+from tests.support.passkeys import SoftAuthenticator
+from tests.support.sign_in import REALM_PATH, hidden_value
 
 ACCOUNT = f"{REALM_PATH}/account"
 BIRTHDATE = date(1980, 4, 1)

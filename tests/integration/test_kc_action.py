@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from idp.db.models import User, UserSession
-from tests.integration.test_login import (
+from tests.support.recovery import change_password, password_hash
+from tests.support.sign_in import (
     MEMBER_ID,
     add_member,
     authorize,
@@ -17,20 +18,6 @@ from tests.integration.test_login import (
     sign_in_for_code,
     submit_sign_in,
 )
-
-NEW_PASSWORD = "Fresh-password-26"
-
-
-def password_hash(database) -> dict:
-    with database.session() as session:
-        user = session.scalar(select(User).where(User.username == MEMBER_ID))
-        return next(c.secret_data for c in user.credentials if c.type == "password")
-
-
-def change_password(client, page: str, password: str = NEW_PASSWORD, **extra):
-    data = {name: hidden_value(page, name) for name in ("csrf_token", "tab_id", "step")}
-    data.update(password=password, password_confirm=password, **extra)
-    return follow_step(client, client.post(form_action(page), data=data))
 
 
 def test_a_signed_in_member_runs_only_the_asked_action_and_keeps_the_session(client, database, settings):
@@ -108,7 +95,7 @@ def test_a_relying_party_asks_for_an_authenticator_app_and_gets_it(client, datab
 
     import pyotp
 
-    from tests.integration.test_totp_setup import key_behind_unable_to_scan
+    from tests.support.factors import key_behind_unable_to_scan
 
     add_member(database, settings)
     sign_in_for_code(client)

@@ -25,9 +25,9 @@ from idp.realms.keycloak import import_file
 from idp.realms.keycloak_mapping import AttributeMapping
 from idp.realms.schema import TermsOfUse
 from idp.setup import prepare
-from tests.integration.keycloak_exports import EXPORT, PORTAL_SECRET, export_with_passkey, write_export
-from tests.integration.test_login import follow_step, form_action, hidden_value
-from tests.unit.test_passkey_soft_authenticator import SoftAuthenticator
+from tests.support.keycloak_exports import EXPORT, PORTAL_SECRET, export_with_passkey, write_export
+from tests.support.passkeys import SoftAuthenticator
+from tests.support.sign_in import follow_step, form_action, hidden_value
 
 REALM = "/realms/kosmo-kc"
 TERMS = TermsOfUse(version="2024-10", text="第1条（目的）\n本規約は、KOSMO 健康保険組合のサービスの利用条件を定めます。")

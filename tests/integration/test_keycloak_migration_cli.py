@@ -14,8 +14,8 @@ from idp.db import models
 from idp.db.models import TermsAcceptance, User
 from idp.db.users import check_password, find_user
 from idp.realms import find_realm
-from tests.integration.test_cli import cli, one_error_line
-from conftest import make_settings
+from tests.support.cli import cli, one_error_line
+from tests.support.settings import make_settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "keycloak"
 EXPORT = FIXTURES / "kosmo-kc-realm.json"

@@ -4,34 +4,21 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from html import unescape
 
 import pytest
 
 from idp.ephemeral import make_store
 from idp.realms import find_realm
-from tests.integration.lockout_support import LOCKED, brute_force, clock, enabled, events  # noqa: F401 - fixture
-from tests.integration.test_cli import cli
-from tests.integration.test_login import add_member, authorize, pkce_pair, submit_sign_in
+from tests.support.cli import cli
+from tests.support.lockout import INVALID, LOCKED, attempt, brute_force, enabled, error_text, events
+from tests.support.sign_in import add_member
 
-INVALID = "ユーザIDまたはパスワードが正しくありません。"
 FAILURE_FACTOR = 10
 
 
 @pytest.fixture
 def member(database, settings):
     return add_member(database, settings)
-
-
-def attempt(client, clock, password="wrong-password-1", username="hanako-01"):
-    clock.tick()
-    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
-    return submit_sign_in(client, page, username=username, password=password)
-
-
-def error_text(response) -> str:
-    text = unescape(response.get_data(as_text=True))
-    return LOCKED if LOCKED in text else INVALID if INVALID in text else "(no error)"
 
 
 def test_ten_wrong_passwords_lock_the_member_even_against_the_right_password(client, clock, member, database):

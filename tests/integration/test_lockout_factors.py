@@ -11,16 +11,14 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from conftest import make_settings
 from idp.authenticators.totp import code_at
 from idp.db.models import Credential, User
-from tests.integration.lockout_support import LOCKED, Tab, brute_force, clock, enabled, events  # noqa: F401
-from tests.integration.test_cli import cli
-from tests.integration.test_login import (
-    add_member, authorize, form_action, pkce_pair, redirect_params, submit_sign_in,
-)
-from tests.integration.test_second_factor import member_with_app_and_email_codes
-from tests.smtp import MailCatcher, text_part
+from tests.support.cli import cli
+from tests.support.factors import member_with_app_and_email_codes
+from tests.support.lockout import LOCKED, Tab, brute_force, enabled, events
+from tests.support.mail import MailCatcher, text_part
+from tests.support.settings import make_settings
+from tests.support.sign_in import add_member, authorize, form_action, pkce_pair, redirect_params, submit_sign_in
 
 APP_SECRET = b"12345678901234567890"
 ADDRESS = "hanako-01@example.jp"

@@ -4,12 +4,19 @@ cancelled browser dialog guessed nothing and does not count. During the lock eve
 own passkey is refused, unchecked, with the sign-in page's lockout message."""
 from __future__ import annotations
 
-from tests.integration.lockout_support import LOCKED, clock  # noqa: F401 - fixture
-from tests.integration.test_login import redirect_params
-from tests.integration.test_passkey_sign_in import member, register  # noqa: F401 - fixture
-from tests.unit.test_passkey_soft_authenticator import SoftAuthenticator
+import pytest
+
+from tests.support.lockout import LOCKED
+from tests.support.passkeys import SoftAuthenticator, first_sign_in, register
+from tests.support.sign_in import redirect_params
 
 PHISHING_SITE = "http://kosmo-web.example.net"
+
+
+@pytest.fixture
+def member(tmp_path):
+    with first_sign_in(tmp_path) as browser:
+        yield browser
 
 
 def refused_passkey(member, clock, phone) -> None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 
 import idp.oidc.grants.password
-from tests.integration.lockout_support import brute_force, clock, enabled, events  # noqa: F401 - fixture
-from tests.integration.test_lockout import attempt, error_text
-from tests.integration.test_login import MEMBER_PASSWORD, add_member
-from tests.integration.test_oidc_token import add_direct_access_client, password_grant
+from tests.support.lockout import attempt, brute_force, enabled, error_text, events
+from tests.support.sign_in import MEMBER_PASSWORD, add_member
+from tests.support.tokens import add_direct_access_client, password_grant
 
 INVALID = {"error": "invalid_grant", "error_description": "Invalid user credentials"}
 

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from idp.cli import main
 from idp.config import Settings, SettingsError
-from live_journeys import PASSWORD, USERNAME, sign_in
-from servers import REALM, IdpServer, free_port
+from tests.support.journeys import PASSWORD, USERNAME, sign_in
+from tests.support.servers import REALM, IdpServer, free_port
 
 pytestmark = pytest.mark.servers
 

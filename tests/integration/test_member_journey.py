@@ -2,23 +2,29 @@
 whole journey (SPEC §2 steps 4–11) in the kosmo-member flow, page by page, in the guide's words."""
 from __future__ import annotations
 
-import email
 import re
-from email import policy
 from html import unescape
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from conftest import make_settings
-from tests.integration.test_login import follow_step
 from idp.db.models import Credential, TermsAcceptance, User
 from idp.mail import find_links
 from idp.members import import_members, read_member_file
 from idp.realms import find_realm, realm_config
-from test_login import CALLBACK, REALM, authorize, form_action, pkce_pair, redirect_params
-from test_oidc_token import claims_of, exchange
+from tests.support.mail import outbox
+from tests.support.settings import make_settings
+from tests.support.sign_in import (
+    CALLBACK,
+    REALM,
+    authorize,
+    fields_of,
+    follow_step,
+    form_action,
+    pkce_pair,
+    redirect_params,
+)
+from tests.support.tokens import claims_of, exchange
 
 INITIAL_ID = "k0012345"
 INITIAL_PASSWORD = "Init-Pass-0001"
@@ -47,12 +53,6 @@ def imported_member(database, settings, tmp_path) -> str:
         return member.id
 
 
-def fields_of(page: str) -> dict:
-    """The hidden fields every step form carries: csrf_token, tab_id and the step token."""
-    return {name: unescape(value) for name, value in
-            re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)}
-
-
 def press(client, page: str, **typed):
     """Submit the page's form with what the member typed or chose, and follow on as a browser does."""
     return follow_step(client, client.post(form_action(page), data={**fields_of(page), **typed}))
@@ -70,12 +70,6 @@ def assert_screen(page: str, heading: str, *, labels=(), buttons=()) -> None:
         assert re.search(rf"<(label|legend)[^>]*>{re.escape(label)}</(label|legend)>", page), (heading, label)
     for button in buttons:
         assert re.search(rf"<button[^>]*>{re.escape(button)}</button>", page), (heading, button)
-
-
-def outbox(settings) -> list[email.message.EmailMessage]:
-    folder = Path(settings.mail_url.removeprefix("outbox:"))
-    return [email.message_from_bytes(path.read_bytes(), policy=policy.default)
-            for path in sorted(folder.glob("*.eml"))]
 
 
 def mailed_code(settings) -> str:

@@ -12,8 +12,8 @@ from idp.db import Database
 from idp.db.models import User
 from idp.db.users import check_password, get_user, password_credential
 from idp.realms import find_realm
-from conftest import make_settings
-from tests.integration.test_cli import cli
+from tests.support.cli import cli
+from tests.support.settings import make_settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "members"
 DEMO_REALM = CHECKOUT / "realm-config" / "kosmo-demo.yaml"

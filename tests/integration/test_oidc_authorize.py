@@ -8,9 +8,20 @@ from __future__ import annotations
 import pytest
 
 from idp.ephemeral import ephemeral
-from test_login import (
-    CALLBACK, MEMBER_ID, OIDC, REALM_PATH, add_member, authorization_params, authorize, count_sessions, later, pkce_pair,
-    redirect_params, sign_in_for_code, submit_sign_in,
+from tests.support.sign_in import (
+    CALLBACK,
+    MEMBER_ID,
+    OIDC,
+    REALM_PATH,
+    add_member,
+    authorization_params,
+    authorize,
+    count_sessions,
+    later,
+    pkce_pair,
+    redirect_params,
+    sign_in_for_code,
+    submit_sign_in,
 )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from idp.db.models import SigningKey
 from idp.oidc.keys import rotate_signing_key
 from idp.realms import find_realm
-from test_login import OIDC, PORTAL, PORTAL_SECRET, REALM, REALM_PATH
+from tests.support.sign_in import OIDC, PORTAL, PORTAL_SECRET, REALM, REALM_PATH
 
 ISSUER = f"http://localhost{REALM_PATH}"
 

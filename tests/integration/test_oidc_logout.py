@@ -1,20 +1,23 @@
 """Signing out (SPEC §3): RP-initiated logout from the portal, and python-keycloak's logout POST."""
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from sqlalchemy import func, select
 
 from idp.db.models import ClientSession, RefreshTokenFamily
-from test_login import (
-    OIDC, PORTAL, PORTAL_SECRET, PORTAL_TOP, SSO_COOKIE, authorize, count_sessions, form_action, hidden_value,
-    pkce_pair, referer_sent_by_browser,
+from tests.support.sign_in import (
+    OIDC,
+    PORTAL,
+    PORTAL_SECRET,
+    PORTAL_TOP,
+    SSO_COOKIE,
+    authorize,
+    count_sessions,
+    form_action,
+    hidden_value,
+    pkce_pair,
+    referer_sent_by_browser,
 )
-from test_oidc_token import refresh, signed_in_tokens
-
-
-def logout_url(**params) -> str:
-    return f"{OIDC}/logout?" + urlencode(params)
+from tests.support.tokens import logout_url, refresh, signed_in_tokens
 
 
 def assert_signed_out(client, database, answer: dict) -> None:

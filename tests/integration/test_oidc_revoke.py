@@ -4,12 +4,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from idp.db.models import RefreshTokenFamily
-from test_login import MEMBER_ID, OIDC, PORTAL, PORTAL_SECRET, count_sessions
-from test_oidc_token import refresh, signed_in_tokens
-
-
-def introspect(client, token: str, auth=(PORTAL, PORTAL_SECRET)):
-    return client.post(f"{OIDC}/token/introspect", data={"token": token}, auth=auth)
+from tests.support.sign_in import MEMBER_ID, OIDC, PORTAL, PORTAL_SECRET, count_sessions
+from tests.support.tokens import introspect, refresh, signed_in_tokens
 
 
 def test_introspecting_a_live_access_token_says_active_with_its_claims(client, database, settings):

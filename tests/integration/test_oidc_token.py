@@ -5,77 +5,41 @@ import base64
 import hashlib
 
 import pytest
-from joserfc import jwt
-from joserfc.jwk import KeySet
 from sqlalchemy import func, select
 
 from idp.db.models import RefreshTokenFamily, User, UserSession
 from idp.db.users import create_user
 from idp.realms import find_realm, realm_config, save_realm
-from test_login import (
-    CALLBACK, MEMBER_ID, MEMBER_PASSWORD, OIDC, PORTAL, PORTAL_SECRET, REALM, REALM_PATH, add_member, count_sessions,
-    hidden_value, later, pkce_pair, sign_in_for_code,
+from tests.support.sign_in import (
+    MEMBER_ID,
+    MEMBER_PASSWORD,
+    OIDC,
+    PORTAL,
+    PORTAL_SECRET,
+    REALM,
+    REALM_PATH,
+    add_member,
+    count_sessions,
+    hidden_value,
+    later,
+    pkce_pair,
+    sign_in_for_code,
+)
+from tests.support.tokens import (
+    APP,
+    APP_SECRET,
+    add_direct_access_client,
+    assert_oauth_error,
+    claims_of,
+    exchange,
+    password_grant,
+    refresh,
+    signed_in_tokens,
 )
 
 ISSUER = f"http://localhost{REALM_PATH}"
 KEYCLOAK_TOKEN_FIELDS = {"access_token", "expires_in", "refresh_expires_in", "refresh_token", "token_type",
                          "id_token", "not-before-policy", "session_state", "scope"}
-APP = "kosmo-app"
-APP_SECRET = "kosmo-app-secret"
-
-
-def exchange(client, code: str, verifier: str, redirect_uri: str = CALLBACK, auth=(PORTAL, PORTAL_SECRET), **extra):
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-            "code_verifier": verifier, **extra}
-    return client.post(f"{OIDC}/token", data={k: v for k, v in data.items() if v is not None}, auth=auth)
-
-
-def signed_in_tokens(client, database, settings) -> dict:
-    """A member signs in at the portal, which exchanges the code: the token response."""
-    add_member(database, settings)
-    verifier, challenge = pkce_pair()
-    code = sign_in_for_code(client, (verifier, challenge))["code"]
-    response = exchange(client, code, verifier)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def refresh(client, refresh_token: str, auth=(PORTAL, PORTAL_SECRET)):
-    return client.post(f"{OIDC}/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-                       auth=auth)
-
-
-def claims_of(client, token: str) -> dict:
-    keys = KeySet.import_key_set(client.get(f"{OIDC}/certs").get_json())
-    return dict(jwt.decode(token, keys, algorithms=["RS256", "ES256"]).claims)
-
-
-def assert_oauth_error(response, status: int, error: str, description: str | None = None) -> None:
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert body["error"] == error
-    if description is not None:
-        assert body["error_description"] == description
-    assert response.headers["Cache-Control"] == "no-store"
-
-
-def add_direct_access_client(database) -> None:
-    """A confidential client allowed the password grant (Keycloak's direct access grants)."""
-    with database.session() as session:
-        realm = find_realm(session, REALM)
-        config = realm_config(realm)
-        app = config.clients[0].model_copy(update={
-            "client_id": APP, "direct_access_grants": True, "standard_flow": False, "redirect_uris": [],
-            "post_logout_redirect_uris": [], "pkce_required": False,
-            "secret": config.clients[0].secret.model_copy(update={"env": "KOSMO_APP_SECRET", "default": APP_SECRET}),
-        })
-        save_realm(session, config.model_copy(update={"clients": [*config.clients, app]}), environ={})
-        session.commit()
-
-
-def password_grant(client, username: str = MEMBER_ID, password: str = MEMBER_PASSWORD, auth=(APP, APP_SECRET), **extra):
-    return client.post(f"{OIDC}/token", auth=auth,
-                       data={"grant_type": "password", "username": username, "password": password, **extra})
 
 
 # --- authorization code --------------------------------------------------------------------------------
@@ -412,7 +376,6 @@ def test_an_unknown_grant_type_is_unsupported_grant_type(client):
     response = client.post(f"{OIDC}/token", data={"grant_type": "urn:example:magic"}, auth=(PORTAL, PORTAL_SECRET))
 
     assert_oauth_error(response, 400, "unsupported_grant_type")
-
 
 
 # --- codes and refresh tokens outliving what they stand for -----------------------------------------

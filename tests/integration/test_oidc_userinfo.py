@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from idp.db.models import User
-from test_login import MEMBER_ID, OIDC, PORTAL, PORTAL_SECRET, later
-from test_oidc_token import signed_in_tokens
+from tests.support.sign_in import MEMBER_ID, OIDC, PORTAL, PORTAL_SECRET, later
+from tests.support.tokens import signed_in_tokens
 
 
 def assert_bearer_refused(response) -> None:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from test_login import OIDC, REALM, add_member, authorize, pkce_pair, sign_in_for_code, submit_sign_in
+from tests.support.sign_in import OIDC, REALM, add_member, authorize, pkce_pair, sign_in_for_code, submit_sign_in
 
 SAMPLE = re.compile(r'^[a-z_]+(\{[a-z_]+="(?:[^"\\\n]|\\.)*"(,[a-z_]+="(?:[^"\\\n]|\\.)*")*\})? -?[0-9.e+-]+$')
 

@@ -1,7 +1,7 @@
 """Redis and PostgreSQL stop in the middle of a member's sign-in and come back: members see the
 Japanese 503 page, relying parties 503 JSON, and `idp serve` resumes by itself, losing no data.
 
-Each test starts its own PostgreSQL cluster and redis-server (tests/servers.py). Redis holds only
+Each test starts its own PostgreSQL cluster and redis-server (tests/support/servers.py). Redis holds only
 short-lived state and runs without persistence, as in production: a sign-in in progress when it
 stopped is gone when it returns, and the member is told to start again. PostgreSQL keeps
 everything it committed.
@@ -13,16 +13,28 @@ from sqlalchemy import text
 
 from idp.db import Database
 from idp.ephemeral import RedisStore
-from live_journeys import (PASSWORD, SESSION_EXPIRED_TEXT, USERNAME, Browser, RelyingParty, assert_unavailable_json,
-                           assert_unavailable_page, code_from, logged, postgres, readiness, redis_server,  # noqa: F401
-                           shared_storage, sign_in, tokens)
-from servers import IdpServer
+from tests.support.journeys import (
+    PASSWORD,
+    SESSION_EXPIRED_TEXT,
+    USERNAME,
+    Browser,
+    RelyingParty,
+    assert_unavailable_json,
+    assert_unavailable_page,
+    code_from,
+    logged,
+    readiness,
+    shared_storage,
+    sign_in,
+    tokens,
+)
+from tests.support.servers import IdpServer
 
 pytestmark = pytest.mark.servers
 
 
 @pytest.fixture
-def idp(tmp_path, postgres, redis_server):  # noqa: F811 - pytest fixtures imported from live_journeys
+def idp(tmp_path, postgres, redis_server):
     with IdpServer(tmp_path, workers=2, env=shared_storage(postgres, redis_server)) as server:
         server.add_member(USERNAME, PASSWORD, email="jiro@example.jp", first_name="次郎", last_name="佐藤")
         yield server
@@ -37,7 +49,7 @@ def half_way(idp):
 
 
 def test_redis_stopped_mid_sign_in_shows_503_and_once_back_the_member_starts_again_and_signs_in(
-        idp, redis_server):  # noqa: F811
+        idp, redis_server):
     portal, earlier, page = half_way(idp)
     code = sign_in(idp)  # the relying party has yet to exchange it
 
@@ -62,7 +74,7 @@ def test_redis_stopped_mid_sign_in_shows_503_and_once_back_the_member_starts_aga
 
 
 def test_postgres_stopped_mid_sign_in_shows_503_and_once_back_the_same_tab_finishes_with_nothing_lost(
-        idp, postgres):  # noqa: F811
+        idp, postgres):
     portal, earlier, page = half_way(idp)
 
     postgres.stop()
@@ -81,7 +93,7 @@ def test_postgres_stopped_mid_sign_in_shows_503_and_once_back_the_same_tab_finis
     assert readiness(idp.url) == (200, {"database": "UP", "ephemeral-store": "UP"})
 
 
-def test_a_pooled_redis_connection_cut_by_a_restart_is_replaced_on_the_next_command(redis_server):  # noqa: F811
+def test_a_pooled_redis_connection_cut_by_a_restart_is_replaced_on_the_next_command(redis_server):
     store = RedisStore(redis_server.url)
     store.put("survivor", {"kept": False}, 60)  # leaves an idle pooled connection for the restart to cut
 
@@ -93,7 +105,7 @@ def test_a_pooled_redis_connection_cut_by_a_restart_is_replaced_on_the_next_comm
     assert store.get("after") == {"kept": True}
 
 
-def test_a_pooled_database_connection_cut_by_a_restart_is_replaced_on_the_next_query(postgres):  # noqa: F811
+def test_a_pooled_database_connection_cut_by_a_restart_is_replaced_on_the_next_query(postgres):
     database = Database(postgres.url)
     with database.engine.begin() as connection:
         connection.execute(text("CREATE TABLE kept (value text)"))

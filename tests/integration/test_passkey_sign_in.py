@@ -3,68 +3,18 @@ confirms the next sign-in with it; a cancelled dialog leads to 再試行して�
 went backwards is refused and lands in the audit log. A software authenticator plays the phone."""
 from __future__ import annotations
 
-import json
-import re
-from html import unescape
-
 import pytest
-from sqlalchemy import select
 
-from idp.db.models import AuditEvent, Credential, User
-from conftest import make_settings
-from tests.integration.test_login import (add_member, authorize, follow_step, pkce_pair, redirect_params,
-                                          submit_sign_in)
-from tests.unit.actions.steps import Browser
-from tests.unit.test_passkey_soft_authenticator import SoftAuthenticator
-
-# The passkey is asked for once the member has one; until then they register one.
-FLOW = "  - authenticate: passkey\n  - action: webauthn-register\n    if: no-second-factor\n"
-
-
-class Member(Browser):
-    """The member's browser; `press` posts the page's form and follows the engine to the next page."""
-
-    def press(self, **fields):
-        response = follow_step(self.client, self.submit(**fields))
-        self.page = response.get_data(as_text=True)
-        return response
-
-    def options(self) -> dict:
-        block = re.search(r'<script type="application/json" id="passkey-options"[^>]*>(.*?)</script>', self.page, re.S)
-        assert block, self.page[:800]
-        return json.loads(unescape(block[1]))
-
-    def sign_in_again(self, password: str = "Initial-2025") -> None:
-        """A new browser (no SSO cookie) signs in with the user ID and password."""
-        self.client = self.client.application.test_client()
-        page = authorize(self.client, pkce_pair()[1]).get_data(as_text=True)
-        self.page = submit_sign_in(self.client, page, username="kosmo0001", password=password).get_data(as_text=True)
-
-    def passkeys(self) -> list[Credential]:
-        with self.database.session() as session:
-            found = list(session.scalars(select(Credential).where(Credential.user_id == self.user_id,
-                                                                  Credential.type == "webauthn")))
-            session.expunge_all()
-            return found
-
-    def audit(self, type: str) -> list[dict]:
-        """The member's audit events of `type`: their details, with the error."""
-        with self.database.session() as session:
-            rows = session.scalars(select(AuditEvent).where(AuditEvent.user_id == self.user_id,
-                                                            AuditEvent.type == type))
-            return [{**row.details, "error": row.error} for row in rows]
+from idp.db.models import User
+from tests.support.passkeys import PasskeyMember, SoftAuthenticator, first_sign_in, register
+from tests.support.settings import make_settings
+from tests.support.sign_in import add_member, authorize, pkce_pair, redirect_params
 
 
 @pytest.fixture
 def member(tmp_path):
-    with Member(tmp_path, FLOW, "kosmo0001", "Initial-2025") as browser:
+    with first_sign_in(tmp_path) as browser:
         yield browser
-
-
-def register(member: Member, phone: SoftAuthenticator, label: str = "わたしのiPhone", **fields):
-    member.press(credential=phone.create(member.options()), **fields)
-    assert 'value="パスキー"' in member.page
-    return member.press(label=label)
 
 
 def test_a_member_registers_a_passkey_and_the_next_sign_in_asks_for_it(member):
@@ -121,8 +71,7 @@ def test_a_sign_count_that_went_backwards_is_refused_and_audited(member):
     assert member.passkeys()[0].credential_data["counter"] == 20
 
 
-
-class Visitor(Member):
+class Visitor(PasskeyMember):
     """A browser at the sign-in page of a realm offering passkeys alone (passkey-login), where the
     member already has a passkey."""
 

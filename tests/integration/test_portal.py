@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import make_settings
 from examples.portal import create_portal
 from idp.mail import send_mail
+from tests.support.settings import make_settings
 
 IDP = "http://idp.test"
 DISCOVERY = {

@@ -17,14 +17,14 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from conftest import PG_URL, REDIS_URL, _need, make_settings, reset_postgres
 from idp.config import CHECKOUT
 from idp.db import Database
 from idp.db.models import TermsAcceptance, User, utcnow
 from idp.db.users import create_user
 from idp.i18n import messages_for
 from idp.realms import find_realm, realm_config
-from servers import REALM, IdpServer, sign_in_form
+from tests.support.servers import REALM, IdpServer, sign_in_form
+from tests.support.settings import PG_URL, REDIS_URL, make_settings, need, reset_postgres
 
 MEMBERS = 20
 PASSWORD = "Race-pass-2026"
@@ -53,8 +53,8 @@ def server(request, tmp_path_factory):
     (flows / "race.yaml").write_text(RACE_FLOW, encoding="utf-8")
     env = {"IDP_FLOWS_DIR": str(flows)}
     if request.param == "postgresql":
-        env["IDP_DATABASE_URL"] = _need(PG_URL, "IDP_TEST_DATABASE_URL")
-        env["IDP_REDIS_URL"] = _need(REDIS_URL, "IDP_TEST_REDIS_URL")
+        env["IDP_DATABASE_URL"] = need(PG_URL, "IDP_TEST_DATABASE_URL")
+        env["IDP_REDIS_URL"] = need(REDIS_URL, "IDP_TEST_REDIS_URL")
         reset_postgres(env["IDP_DATABASE_URL"])
         import redis
 

@@ -23,13 +23,24 @@ from ruamel.yaml import YAML
 from sqlalchemy import func, select
 
 import idp.login.views
-from conftest import PG_URL, _need, make_settings, reset_postgres
 from idp.app import create_app
 from idp.db.models import AuditEvent, utcnow
 from idp.security import rate_limit
-from tests.integration.test_login import (
-    CALLBACK, OIDC, PORTAL, PORTAL_SECRET, REALM_PATH, add_member, authorize, follow_step, form_action, hidden_value,
-    pkce_pair, redirect_params, submit_sign_in,
+from tests.support.settings import PG_URL, make_settings, need, reset_postgres
+from tests.support.sign_in import (
+    CALLBACK,
+    OIDC,
+    PORTAL,
+    PORTAL_SECRET,
+    REALM_PATH,
+    add_member,
+    authorize,
+    follow_step,
+    form_action,
+    hidden_value,
+    pkce_pair,
+    redirect_params,
+    submit_sign_in,
 )
 
 TOO_MANY = "短い時間にアクセスが集中したため、一時的に受け付けを停止しています。しばらく時間をおいてから、もう一度お試しください。"
@@ -52,7 +63,7 @@ def settings(request, tmp_path):
     redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
     database_url = f"sqlite:///{tmp_path / 'idp.db'}"
     if request.param == "postgresql":
-        database_url = _need(PG_URL, "IDP_TEST_DATABASE_URL")
+        database_url = need(PG_URL, "IDP_TEST_DATABASE_URL")
         reset_postgres(database_url)
     flows = tmp_path / "flows"
     flows.mkdir()

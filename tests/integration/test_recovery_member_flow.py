@@ -12,8 +12,8 @@ from idp.db.models import User
 from idp.login.views import begin_member_flow
 from idp.realms import find_client
 from idp.request_context import load_realm, realm_request
-from tests.integration.test_kc_action import change_password, password_hash
-from tests.integration.test_login import MEMBER_ID, PORTAL, PORTAL_TOP, REALM_PATH, add_member, count_sessions
+from tests.support.recovery import change_password, password_hash
+from tests.support.sign_in import MEMBER_ID, PORTAL, PORTAL_TOP, REALM_PATH, add_member, count_sessions
 
 RETURN_TO = "http://localhost:8081/after-actions"
 

@@ -9,24 +9,23 @@ from datetime import date
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
 from idp.authenticators.totp import code_at
 from idp.db.models import PendingRequiredAction, TermsAcceptance, User
 from idp.realms import find_realm, realm_config
-from tests.integration.recovery_steps import (
+from tests.support.factors import APP_KEY, give_app
+from tests.support.recovery import (
     BIRTHDATE,
     events,
     link_on,
     mailed_link,
     mails_to,
     member,
-    no_answer_floor,  # noqa: F401 - a fixture
+    password_hash,
     press,
+    same_for_everyone,
 )
-from tests.integration.test_kc_action import password_hash
-from tests.integration.test_login import (
-    CALLBACK,
+from tests.support.sign_in import (
     MEMBER_ID,
     MEMBER_PASSWORD,
     PORTAL_TOP,
@@ -40,7 +39,6 @@ from tests.integration.test_login import (
     sign_in_for_code,
     submit_sign_in,
 )
-from tests.integration.test_second_factor import APP_KEY, give_app
 
 ADDRESS = f"{MEMBER_ID}@example.jp"
 NEW_PASSWORD = "Momiji-2026-autumn"
@@ -132,14 +130,6 @@ def test_an_unknown_account_gets_the_same_page_and_status_and_no_mail(client, da
     assert len(mails_to(settings, ADDRESS)) == 1
     assert events(database, "RESET_PASSWORD_ERROR") == [
         ("RESET_PASSWORD_ERROR", "user_not_found", {"username": "nobody-at-all"}, None)]
-
-
-def same_for_everyone(response) -> str:
-    """The page with its per-request random values blanked: the CSRF token (a fresh signature each
-    time) and the tab id (a new auth session for each visit). Nothing else may differ."""
-    page = response.get_data(as_text=True)
-    page = re.sub(r'name="csrf_token" value="[^"]*"', 'name="csrf_token" value=""', page)
-    return re.sub(r"tab_id=[\w-]+|name=\"tab_id\" value=\"[^\"]*\"", "tab_id", page)
 
 
 def test_known_and_unknown_accounts_answer_in_the_same_time(client, database, settings, settled_member):

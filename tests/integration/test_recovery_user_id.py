@@ -7,16 +7,8 @@ import re
 from datetime import date
 
 from idp.db.models import User
-from tests.integration.recovery_steps import (
-    BIRTHDATE,
-    events,
-    link_on,
-    mails_to,
-    no_answer_floor,  # noqa: F401 - a fixture
-    press,
-)
-from tests.integration.test_login import MEMBER_ID, add_member, authorize, pkce_pair
-from tests.integration.test_recovery_password import same_for_everyone
+from tests.support.recovery import BIRTHDATE, events, link_on, mails_to, press, same_for_everyone
+from tests.support.sign_in import MEMBER_ID, add_member, authorize, pkce_pair
 
 ADDRESS = f"{MEMBER_ID}@example.jp"
 

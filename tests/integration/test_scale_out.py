@@ -7,15 +7,14 @@ from __future__ import annotations
 import pytest
 import requests
 
-from live_journeys import (PASSWORD, USERNAME, Browser, RelyingParty, code_from, postgres,  # noqa: F401
-                           redis_server, shared_storage, tokens)
-from servers import IdpServer
+from tests.support.journeys import PASSWORD, USERNAME, Browser, RelyingParty, code_from, shared_storage, tokens
+from tests.support.servers import IdpServer
 
 pytestmark = pytest.mark.servers
 
 
 @pytest.fixture
-def servers(tmp_path, postgres, redis_server):  # noqa: F811 - pytest fixtures imported from live_journeys
+def servers(tmp_path, postgres, redis_server):
     storage = shared_storage(postgres, redis_server)
     with IdpServer(tmp_path / "first", env=storage) as first:
         # Behind a load balancer both answer for one issuer; the first already loaded the

@@ -5,13 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import select
 
 from idp.authenticators.totp import code_at
-from idp.db.models import Credential, User
-from tests.conftest import make_settings
-from tests.integration.test_login import (
-    MEMBER_ID,
+from tests.support.factors import APP_KEY, give_app, member_with_app_and_email_codes
+from tests.support.settings import make_settings
+from tests.support.sign_in import (
     add_member,
     authorize,
     follow_step,
@@ -28,7 +26,6 @@ steps:
   - authenticate: password
   - authenticate: second-factor
 """
-APP_KEY = b"12345678901234567890"
 
 
 @pytest.fixture
@@ -37,26 +34,6 @@ def settings(tmp_path):
     flows.mkdir()
     (flows / "factors.yaml").write_text(FLOW)
     return make_settings(tmp_path, browser_flow="factors", flows_dir=flows)
-
-
-def give_app(database, *labels: str, choice: str = "totp") -> None:
-    """The member has authenticator apps (the key as Keycloak keeps it: text, used as UTF-8 bytes)."""
-    with database.session() as session:
-        user = session.scalar(select(User).where(User.username == MEMBER_ID))
-        user.second_factor = choice
-        for label in labels:
-            user.credentials.append(Credential(
-                type="otp", user_label=label, secret_data={"value": APP_KEY.decode()},
-                credential_data={"subType": "totp", "digits": 6, "period": 30, "algorithm": "HmacSHA1"}))
-
-
-def member_with_app_and_email_codes(database, settings) -> None:
-    add_member(database, settings, email="hanako@example.jp")
-    give_app(database, "スマートフォン")
-    with database.session() as session:
-        user = session.scalar(select(User).where(User.username == MEMBER_ID))
-        user.email_verified = True
-        user.attributes = {**(user.attributes or {}), "email_code_enabled": True}
 
 
 def submit(client, page: str, **fields):

@@ -6,12 +6,25 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import make_settings
-from test_login import (
-    CALLBACK, MEMBER_ID, MEMBER_PASSWORD, OIDC, PORTAL_TOP, REALM_PATH, add_member, authorization_params, authorize,
-    form_action, hidden_value, pkce_pair, redirect_params, sign_in_for_code, sso_cookie_header,
+from tests.support.settings import make_settings
+from tests.support.sign_in import (
+    CALLBACK,
+    MEMBER_ID,
+    MEMBER_PASSWORD,
+    OIDC,
+    PORTAL_TOP,
+    REALM_PATH,
+    add_member,
+    authorization_params,
+    authorize,
+    form_action,
+    hidden_value,
+    pkce_pair,
+    redirect_params,
+    sign_in_for_code,
+    sso_cookie_header,
 )
-from test_oidc_token import exchange
+from tests.support.tokens import exchange
 
 ACCOUNT = f"{REALM_PATH}/account"
 ALWAYS = {

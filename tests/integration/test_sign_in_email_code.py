@@ -10,13 +10,20 @@ import pytest
 from sqlalchemy import select
 
 import idp.login.views
-from conftest import make_settings
 from idp.db.models import AuditEvent, utcnow
-from tests.integration.test_login import (
-    CALLBACK, add_member, authorize, follow_step, form_action, hidden_value, pkce_pair, redirect_params,
+from tests.support.mail import MailCatcher, text_part
+from tests.support.settings import make_settings
+from tests.support.sign_in import (
+    CALLBACK,
+    add_member,
+    authorize,
+    follow_step,
+    form_action,
+    hidden_value,
+    pkce_pair,
+    redirect_params,
     submit_sign_in,
 )
-from tests.smtp import MailCatcher, text_part
 
 ADDRESS = "hanako-01@example.jp"
 FLOW = "flow: password-then-mail\nsteps:\n  - authenticate: password\n  - authenticate: email-code\n"

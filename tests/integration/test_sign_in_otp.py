@@ -11,7 +11,7 @@ from idp.authenticators.totp import code_at
 from idp.db.models import Credential
 from idp.db.users import create_user
 from idp.realms import find_realm
-from tests.integration.test_login import follow_step, hidden_value
+from tests.support.sign_in import follow_step, hidden_value
 
 AUTH = ("/realms/kosmo-demo/protocol/openid-connect/auth?client_id=kosmo-portal&response_type=code"
         "&redirect_uri=http://localhost:8081/callback&scope=openid&state=s1"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import make_settings
 from idp.config import CHECKOUT
 from idp.db import Database
 from idp.mail.render import render_mail
 from idp.setup import prepare
 from idp.themes import ThemeError
-from test_login import authorize, pkce_pair
+from tests.support.settings import make_settings
+from tests.support.sign_in import authorize, pkce_pair
 
 
 def sign_in_page(client, **overrides) -> str:

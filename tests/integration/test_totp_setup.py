@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from html import unescape
 
 import pyotp
 import pytest
@@ -13,9 +12,17 @@ from ruamel.yaml import YAML
 
 from idp.db.models import Credential, User
 from idp.security.secret_box import encrypt
-from tests.integration.test_login import add_member, authorize, follow_step, form_action, hidden_value, pkce_pair
-from tests.integration.test_login import submit_sign_in
-from tests.unit.actions.steps import flow_settings
+from tests.support.factors import key_behind_unable_to_scan
+from tests.support.sign_in import (
+    add_member,
+    authorize,
+    follow_step,
+    form_action,
+    hidden_value,
+    pkce_pair,
+    submit_sign_in,
+)
+from tests.support.steps import flow_settings
 
 # Keycloak's conditional OTP, with the setup for members who have no app yet.
 STEPS = """\
@@ -77,13 +84,6 @@ def society(tmp_path):
 def submit(client, page: str, **fields):
     data = {name: hidden_value(page, name) for name in ("csrf_token", "tab_id", "step")}
     return follow_step(client, client.post(form_action(page), data={**data, **fields}))
-
-
-def key_behind_unable_to_scan(page: str) -> str:
-    """What the member copies after tapping スキャンできませんか?, typed into the app in lower case."""
-    after_link = page[page.index("スキャンできませんか?"):]
-    key = re.search(r'<code id="totp-key"[^>]*>([^<]+)</code>', after_link)[1]
-    return unescape(key).replace(" ", "").lower()
 
 
 def signed_in(response) -> bool:

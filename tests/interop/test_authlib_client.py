@@ -14,8 +14,12 @@ from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.servers import (
-    INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, INTEROP_PUBLIC, IdpServer, sign_in_form,
+from tests.support.servers import (
+    INTEROP_CONFIDENTIAL,
+    INTEROP_CONFIDENTIAL_SECRET,
+    INTEROP_PUBLIC,
+    IdpServer,
+    sign_in_form,
 )
 
 pytestmark = pytest.mark.interop

@@ -18,7 +18,7 @@ from keycloak.exceptions import KeycloakGetError, KeycloakPostError, KeycloakPut
 from ruamel.yaml import YAML
 
 from idp.mail import find_links
-from tests.servers import INTEROP_PUBLIC, REALM, IdpServer, interop_clients, sign_in_form
+from tests.support.servers import INTEROP_PUBLIC, REALM, IdpServer, interop_clients, sign_in_form
 
 pytestmark = pytest.mark.interop
 

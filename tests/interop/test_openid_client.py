@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, INTEROP_PUBLIC, IdpServer
+from tests.support.servers import INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, INTEROP_PUBLIC, IdpServer
 
 pytestmark = pytest.mark.interop
 

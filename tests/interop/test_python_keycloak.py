@@ -11,7 +11,7 @@ from jwcrypto.common import JWException
 from keycloak import KeycloakOpenID
 from keycloak.exceptions import KeycloakAuthenticationError, KeycloakPostError
 
-from tests.servers import INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, INTEROP_PUBLIC, REALM, IdpServer
+from tests.support.servers import INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, INTEROP_PUBLIC, REALM, IdpServer
 
 pytestmark = pytest.mark.interop
 

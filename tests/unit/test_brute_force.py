@@ -10,7 +10,13 @@ import pytest
 from idp.ephemeral import make_store
 from idp.realms.schema import BruteForceSettings
 from idp.security.brute_force import (
-    IP_FACTOR, PERMANENT_SECONDS, BruteForce, Failure, disable_for_lockout, lock_events, whose,
+    IP_FACTOR,
+    PERMANENT_SECONDS,
+    BruteForce,
+    Failure,
+    disable_for_lockout,
+    lock_events,
+    whose,
 )
 
 START = datetime(2025, 4, 1, 0, 0, tzinfo=timezone.utc)

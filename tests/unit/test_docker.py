@@ -15,14 +15,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
 from idp.config import CHECKOUT, Settings
 from idp.realms import load_realm_file
-from tests.servers import BIN, free_port
+from tests.support.servers import BIN, free_port
 
 DOCKER = CHECKOUT / "docker"
 COMPOSE = DOCKER / "compose.yaml"

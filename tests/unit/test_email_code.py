@@ -7,16 +7,17 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import make_settings
+
 from idp.authenticators.email_code import EmailCodeStep, masked, typed_code
 from idp.db.models import User
 from idp.ephemeral import make_store
 from idp.flows.api import Done, Page
 from idp.i18n import messages_for
 from idp.mail import send_mail
-from tests.servers import free_port
-from tests.smtp import MailCatcher, html_part, text_part
-from tests.unit.actions import steps
+from tests.support import steps
+from tests.support.mail import MailCatcher, html_part, text_part
+from tests.support.servers import free_port
+from tests.support.settings import make_settings
 
 SIGN_IN_STARTED = datetime(2025, 4, 1, 0, 10, tzinfo=timezone.utc)  # 9:10 in Japan
 ADDRESS = "hanako@example.jp"

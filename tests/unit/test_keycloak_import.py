@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from sqlalchemy import func, select
 
-from conftest import make_settings
+from tests.support.settings import make_settings
 from idp.authenticators.webauthn_server import decode
 from idp.db.models import Client, Credential, Realm, User
 from idp.db.users import check_password, create_user, find_user, otp_key, password_credential

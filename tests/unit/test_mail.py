@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from idp.mail import MailError, find_links, send_mail
-from conftest import make_settings
+from tests.support.settings import make_settings
 
 SUBJECT = "【KOSMOWeb】ワンタイムパスワードのお知らせ"
 TEXT = "KOSMO Communication Webにログインするためのワンタイムパスワード\n\n123456\n\n確認: https://idp.example/realms/kosmo-demo/verify?key=abc。\n"

@@ -11,14 +11,14 @@ from sqlalchemy import select
 
 from idp.actions.webauthn_register import WebAuthnRegister
 from idp.authenticators.passkey import PasskeyLogin, PasskeyStep
-from idp.authenticators.webauthn_server import encode
 from idp.authenticators.password import PasswordStep
+from idp.authenticators.webauthn_server import encode
 from idp.db.models import Credential, User
 from idp.flows.api import Done, Page
 from idp.realms.schema import WebAuthnSettings
-from tests.unit.actions import steps
-from tests.unit.actions.steps import render
-from tests.unit.test_passkey_soft_authenticator import InvalidStateError, NotAllowedError, SoftAuthenticator
+from tests.support import steps
+from tests.support.passkeys import InvalidStateError, NotAllowedError, SoftAuthenticator
+from tests.support.steps import render
 
 NOW = datetime(2025, 4, 1, 9, 0, tzinfo=timezone.utc)
 LATER = datetime(2025, 4, 2, 8, 30, tzinfo=timezone.utc)

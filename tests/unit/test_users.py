@@ -24,7 +24,7 @@ from idp.db.users import (
 )
 from idp.realms import save_realm
 from idp.realms.schema import RealmConfig
-from conftest import make_settings
+from tests.support.settings import make_settings
 
 
 @pytest.fixture

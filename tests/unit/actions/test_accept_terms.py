@@ -11,9 +11,9 @@ from idp.actions.accept_terms import AcceptTerms
 from idp.db.models import TermsAcceptance
 from idp.flows.api import Done, Page
 from idp.realms.schema import TermsOfUse
-from tests.integration.test_login import redirect_params
-from tests.unit.actions import steps
-from tests.unit.actions.steps import Browser, render
+from tests.support import steps
+from tests.support.sign_in import redirect_params
+from tests.support.steps import Browser, render
 
 NOW = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)
 TERMS = TermsOfUse(version="2025-04", text="第1条（目的）\nこの規約は、サービスの利用条件を定めます。\n\n\n第2条（同意）\n会員は本規約に同意します。")

@@ -22,7 +22,7 @@ from idp.db.users import otp_key
 from idp.ephemeral import make_store
 from idp.flows.api import Done, Page
 from idp.realms.schema import OtpPolicy
-from tests.unit.actions.steps import SIGN_IN_TIME, audit_trail, create_member, render, shown, step_context
+from tests.support.steps import SIGN_IN_TIME, audit_trail, create_member, render, shown, step_context
 
 GUIDE = [
     "ワンタイムパスワードの設定",

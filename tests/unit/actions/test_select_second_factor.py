@@ -11,7 +11,7 @@ from sqlalchemy import select
 from idp.actions.select_second_factor import SelectSecondFactor
 from idp.db.models import Credential, User
 from idp.flows.api import Done
-from tests.unit.actions.steps import create_member, render, shown, step_context, stored, submit
+from tests.support.steps import create_member, render, shown, step_context, stored, submit
 
 NO_FACTOR = "認証方法を選択してください。"
 NO_PLATFORM = "この端末では生体認証を利用できません。ワンタイムパスワード (OTP) アプリ認証またはメール認証を選択してください。"

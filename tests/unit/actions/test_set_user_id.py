@@ -9,13 +9,13 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import event, select
 
-from conftest import make_settings
 from idp.actions.set_user_id import SetUserId
 from idp.db import Database
 from idp.db.models import Credential, User
 from idp.flows.api import Done
-from tests.unit.actions import steps
-from tests.unit.actions.steps import SIGN_IN_TIME, audit_trail, render, shown, step_context
+from tests.support import steps
+from tests.support.settings import make_settings
+from tests.support.steps import SIGN_IN_TIME, audit_trail, render, shown, step_context
 
 NOW = SIGN_IN_TIME
 EMPTY = "ユーザーIDを入力してください。"

@@ -6,16 +6,14 @@ from html import unescape
 
 import pytest
 
-from conftest import make_settings
 from idp.actions.email_rules import email_problems
 from idp.actions.update_email import UpdateEmail
 from idp.db import Database
 from idp.flows.api import Done, Page
 from idp.i18n import messages_for
-from tests.integration.test_login import (
-    authorize, form_action, hidden_value, pkce_pair, redirect_params, submit_sign_in,
-)
-from tests.unit.actions.steps import create_member, flow_settings, step_context, stored
+from tests.support.settings import make_settings
+from tests.support.sign_in import authorize, form_action, hidden_value, pkce_pair, redirect_params, submit_sign_in
+from tests.support.steps import create_member, flow_settings, step_context, stored
 
 EMPTY = "メールアドレスを入力してください。"
 TAKEN = "他のアカウントで設定されているメールアドレスです。別のメールアドレスを入力してください。"

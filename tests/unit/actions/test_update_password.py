@@ -11,9 +11,9 @@ from idp.actions.update_password import UpdatePassword
 from idp.db.models import Credential, User
 from idp.db.users import check_password
 from idp.flows.api import Done, Page
-from tests.integration.test_login import redirect_params
-from tests.unit.actions import steps
-from tests.unit.actions.steps import Browser, render
+from tests.support import steps
+from tests.support.sign_in import redirect_params
+from tests.support.steps import Browser, render
 
 NOW = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)
 GUIDE_POLICY = "length(8) and maxLength(64) and notUsername and allowedCharacters and passwordHistory(2)"

@@ -10,9 +10,9 @@ from idp.db.models import User
 from idp.ephemeral import make_store
 from idp.flows.api import Done
 from idp.realms.schema import BruteForceSettings
-from tests.integration.test_login import redirect_params
-from tests.unit.actions import steps
-from tests.unit.actions.steps import Browser, render
+from tests.support import steps
+from tests.support.sign_in import redirect_params
+from tests.support.steps import Browser, render
 
 NOW = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)  # 10:00 in Japan
 BIRTHDATE = {"year": "1985", "month": "4", "day": "1"}

@@ -13,16 +13,14 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from idp.actions.verify_email import VerifyEmail
-from idp.mail.render import render_mail
 from idp.db.models import User
 from idp.flows.api import Done, Page
 from idp.i18n import messages_for
 from idp.mail import MailError, find_links
 from idp.mail.message import compose
-from tests.integration.test_login import (
-    authorize, form_action, pkce_pair, redirect_params, submit_sign_in,
-)
-from tests.unit.actions.steps import create_member, flow_settings, step_context, stored
+from idp.mail.render import render_mail
+from tests.support.sign_in import authorize, form_action, pkce_pair, redirect_params, submit_sign_in
+from tests.support.steps import create_member, flow_settings, step_context, stored
 
 SIGN_IN_STARTED = datetime(2025, 4, 1, 9, 0, tzinfo=timezone.utc)
 PASSWORD = "sakura-2024-spring"

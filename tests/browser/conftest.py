@@ -1,39 +1,22 @@
 """Fixtures for browser tests: the IdP and the demo portal as real servers, a member, Chromium.
 
-Not a conftest.py: the suite's test folders are not packages, so a second conftest.py would
-replace tests/conftest.py as the module `conftest` that other tests import from.
-
 Chromium is Debian's (/usr/bin/chromium), never one downloaded by `playwright install`. Without
 it the tests are skipped with the reason, except under CI (`CI` set), where they fail instead.
 """
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.servers import IdpServer, PortalServer
-from tests.smtp import MailCatcher
+from tests.support.browser import DESKTOP, MEMBER, PHONE, portal_for
+from tests.support.mail import MailCatcher
+from tests.support.servers import IdpServer
+from tests.support.settings import UNDER_CI
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-UNDER_CI = bool(os.environ.get("CI"))
-
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-         "device_scale_factor": 3}
-
-MEMBER = {
-    "username": "yamada-taro",
-    "password": "kenpo-yamada-2026",
-    "first_name": "太郎",
-    "last_name": "山田",
-    "email": "yamada-taro@kosmo-demo.example",
-    "birthdate": "1980-04-01",
-}
 
 
 def _cannot_drive_chromium(reason: str):
@@ -42,7 +25,7 @@ def _cannot_drive_chromium(reason: str):
     pytest.skip(reason)
 
 
-# Module scope, not session: each test module that imports this fixture gets its own copy, and
+# Module scope, not session: each test module gets its own copy, and
 # two Playwright sync instances cannot be alive at once in one thread.
 @pytest.fixture(scope="module")
 def browser():
@@ -64,13 +47,6 @@ def idp_server(tmp_path_factory):
         yield server
 
 
-@contextmanager
-def portal_for(idp: IdpServer):
-    """The demo portal signing in at `idp`, on the port its portal client expects."""
-    with PortalServer(idp.url, idp.portal_port, idp.outbox_dir, log_dir=idp.folder) as server:
-        yield server
-
-
 @pytest.fixture(scope="module")
 def portal_server(idp_server):
     with portal_for(idp_server) as server:
@@ -79,7 +55,7 @@ def portal_server(idp_server):
 
 @pytest.fixture(scope="module")
 def mail_catcher():
-    """An SMTP server catching what the identity provider mails (see tests/smtp.py)."""
+    """An SMTP server catching what the identity provider mails (see tests/support/mail.py)."""
     with MailCatcher() as catcher:
         yield catcher
 

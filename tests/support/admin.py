@@ -1,16 +1,14 @@
-"""Fixtures for the Admin API stories: a demo realm with the Admin API on, service-account
-clients holding different realm-management roles, a second realm with it off, and a master
-administrator. Imported explicitly by tests/integration/test_admin_*.py."""
+"""What the Admin API stories share: a demo realm with the Admin API on, service-account clients
+holding different realm-management roles, a second realm with it off, a master administrator,
+and the API as one caller sees it. Their fixtures are in tests/integration/admin/conftest.py."""
 from __future__ import annotations
 
 import base64
 from pathlib import Path
 
-import pytest
 from ruamel.yaml import YAML
 
 from idp.config import CHECKOUT
-from tests.conftest import make_settings
 
 REALM = "kosmo-demo"
 CLOSED_REALM = "closed-society"
@@ -45,13 +43,6 @@ def admin_realm_config(folder: Path) -> Path:
         with (folder / f"{name}.yaml").open("w", encoding="utf-8") as out:
             yaml.dump(document, out)
     return folder
-
-
-@pytest.fixture
-def settings(tmp_path, database_url):
-    """On SQLite and, when IDP_TEST_DATABASE_URL is set, on PostgreSQL (case-insensitive search,
-    unique indexes and savepoints behave alike on both)."""
-    return make_settings(tmp_path, database_url=database_url, realms_dir=admin_realm_config(tmp_path / "admin-realms"))
 
 
 def basic(client_id: str, secret: str = SECRET) -> dict:
@@ -94,23 +85,8 @@ class AdminApi:
         return response.headers["Location"].rsplit("/", 1)[1]
 
 
-@pytest.fixture
-def api(client) -> AdminApi:
-    """The Admin API as the `kosmo-admin` service account (manage-users, view-events, view-clients)."""
-    return AdminApi(client, service_token(client))
-
-
 def sign_in(client, username: str, password: str = MEMBER_PASSWORD) -> dict:
     """A member's password grant through the app client: an SSO session and its tokens."""
     response = client.post(f"/realms/{REALM}/protocol/openid-connect/token", data={
         "grant_type": "password", "client_id": APP_CLIENT, "username": username, "password": password})
     return {"status": response.status_code, **response.get_json()}
-
-
-def outbox(settings) -> list:
-    """Mails delivered to the test outbox, oldest first."""
-    import email
-    from email import policy
-
-    folder = Path(settings.mail_url.removeprefix("outbox:"))
-    return [email.message_from_bytes(path.read_bytes(), policy=policy.default) for path in sorted(folder.glob("*.eml"))]

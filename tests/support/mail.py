@@ -1,5 +1,6 @@
 """A mail catcher for tests: an aiosmtpd server on a free port of 127.0.0.1 that keeps every
-message the identity provider sends (IDP_MAIL_URL=catcher.url), for a test to open like a member."""
+message the identity provider sends (IDP_MAIL_URL=catcher.url), for a test to open like a member;
+and the outbox folder an in-process app writes its mail to (IDP_MAIL_URL=outbox:...)."""
 from __future__ import annotations
 
 import email
@@ -7,10 +8,11 @@ import threading
 import time
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 
 class MailCatcher:
@@ -66,3 +68,10 @@ def text_part(message: EmailMessage) -> str:
 
 def html_part(message: EmailMessage) -> str:
     return message.get_body(("html",)).get_content()
+
+
+def outbox(settings) -> list[EmailMessage]:
+    """Mails delivered to the test outbox, oldest first."""
+    folder = Path(settings.mail_url.removeprefix("outbox:"))
+    return [email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            for path in sorted(folder.glob("*.eml"))]

@@ -10,14 +10,14 @@ from datetime import datetime, timezone
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from conftest import make_settings
 from idp import events
 from idp.config import Settings
 from idp.db.models import AuditEvent, Realm, User
 from idp.db.users import create_user
 from idp.flows.api import Done, Page, Step, StepContext
 from idp.realms import find_realm, realm_config
-from tests.integration.test_login import add_member, authorize, form_action, hidden_value, pkce_pair, submit_sign_in
+from tests.support.settings import make_settings
+from tests.support.sign_in import add_member, authorize, form_action, hidden_value, pkce_pair, submit_sign_in
 
 REALM = "kosmo-demo"
 IP_ADDRESS = "192.0.2.1"

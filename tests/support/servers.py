@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-CHECKOUT = Path(__file__).resolve().parent.parent
+from idp.config import CHECKOUT
+
 BIN = Path(sys.executable).parent
 REALM = "kosmo-demo"
 SECRET_KEY = "browser-and-interop-tests-secret-key-0123456789"

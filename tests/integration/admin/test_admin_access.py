@@ -16,11 +16,21 @@ from idp.realms import find_realm
 from idp.realms.export import export_realm
 from idp.realms.schema import RealmConfig
 from idp.setup import prepare
-from tests.conftest import make_settings
-from tests.integration.admin_support import (  # noqa: F401 - fixtures
-    ADMIN_CLIENT, CLOSED_REALM, MASTER_ADMIN, MASTER_PASSWORD, NO_API_CLIENT, REALM, VIEWER_CLIENT, AdminApi,
-    admin_realm_config, api, basic, bearer, service_token, settings,
+from tests.support.admin import (
+    ADMIN_CLIENT,
+    CLOSED_REALM,
+    MASTER_ADMIN,
+    MASTER_PASSWORD,
+    NO_API_CLIENT,
+    REALM,
+    VIEWER_CLIENT,
+    AdminApi,
+    admin_realm_config,
+    basic,
+    bearer,
+    service_token,
 )
+from tests.support.settings import make_settings
 
 
 def _master_token(client, username=MASTER_ADMIN, password=MASTER_PASSWORD):

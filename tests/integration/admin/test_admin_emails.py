@@ -9,11 +9,10 @@ from idp.app import create_app
 from idp.db.models import AuditEvent, Realm, User
 from idp.ephemeral import ephemeral
 from idp.mail import find_links
-from tests.conftest import make_settings
-from tests.integration.admin_support import (  # noqa: F401 - fixtures
-    MEMBER_PASSWORD, REALM, AdminApi, admin_realm_config, api, outbox, service_token, settings, sign_in,
-)
-from tests.integration.test_kc_action import change_password
+from tests.support.admin import MEMBER_PASSWORD, REALM, AdminApi, admin_realm_config, service_token, sign_in
+from tests.support.mail import outbox
+from tests.support.recovery import change_password
+from tests.support.settings import make_settings
 
 PORTAL_CALLBACK = "http://localhost:8081/callback"
 NEW_PASSWORD = "Atarashii-Pass-26"

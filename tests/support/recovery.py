@@ -5,21 +5,13 @@ from __future__ import annotations
 import re
 from html import unescape
 
-import pytest
 from sqlalchemy import select
 
-from idp.actions import recovery_rules
 from idp.db.models import AuditEvent, User
-from tests.integration.test_login import MEMBER_ID, follow_step, form_action
-from tests.integration.test_member_journey import fields_of, outbox
+from tests.support.mail import outbox
+from tests.support.sign_in import MEMBER_ID, fields_of, follow_step, form_action, hidden_value
 
 BIRTHDATE = {"year": "1980", "month": "4", "day": "1"}
-
-
-@pytest.fixture
-def no_answer_floor(monkeypatch):
-    """Tests that are not about answer times skip recovery's minimum answer time."""
-    monkeypatch.setattr(recovery_rules.time, "sleep", lambda seconds: None)
 
 
 def link_on(page: str, text: str) -> str:
@@ -51,3 +43,26 @@ def member(database, username: str = MEMBER_ID) -> User:
         user = session.scalar(select(User).where(User.username == username))
         session.expunge(user)
         return user
+
+
+NEW_PASSWORD = "Fresh-password-26"
+
+
+def password_hash(database) -> dict:
+    with database.session() as session:
+        user = session.scalar(select(User).where(User.username == MEMBER_ID))
+        return next(c.secret_data for c in user.credentials if c.type == "password")
+
+
+def change_password(client, page: str, password: str = NEW_PASSWORD, **extra):
+    data = {name: hidden_value(page, name) for name in ("csrf_token", "tab_id", "step")}
+    data.update(password=password, password_confirm=password, **extra)
+    return follow_step(client, client.post(form_action(page), data=data))
+
+
+def same_for_everyone(response) -> str:
+    """The page with its per-request random values blanked: the CSRF token (a fresh signature each
+    time) and the tab id (a new auth session for each visit). Nothing else may differ."""
+    page = response.get_data(as_text=True)
+    page = re.sub(r'name="csrf_token" value="[^"]*"', 'name="csrf_token" value=""', page)
+    return re.sub(r"tab_id=[\w-]+|name=\"tab_id\" value=\"[^\"]*\"", "tab_id", page)

@@ -1,65 +1,29 @@
-"""Fixtures and steps for tests that run real `idp serve` processes on a PostgreSQL cluster and a
+"""Steps for tests that run real `idp serve` processes on a PostgreSQL cluster and a
 redis-server of their own: a member's browser (a `requests.Session`) and a relying party's calls.
 
-Without the server programs the tests are skipped with the reason; under CI (`CI` set) that is
-a failure instead, as in tests/conftest.py, so CI cannot pass by skipping them.
+Their fixtures (the `postgres` cluster and the `redis_server`) are in tests/integration/conftest.py.
 """
 from __future__ import annotations
 
-import pwd
 import secrets
-import shutil
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
-import pytest
 import requests
 
-from conftest import UNDER_CI
-from servers import (INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET, PostgresCluster, RedisServer,
-                     postgres_bin, sign_in_form)
+from tests.support.servers import (
+    INTEROP_CONFIDENTIAL,
+    INTEROP_CONFIDENTIAL_SECRET,
+    PostgresCluster,
+    RedisServer,
+    sign_in_form,
+)
 
 USERNAME = "kosmo7001"
 PASSWORD = "Kenpo-Kumiai-7001"
 UNAVAILABLE_TEXT = "ただいまシステムが混み合っているか、メンテナンス中です。"
 SESSION_EXPIRED_TEXT = "ログインの有効期限が切れました"
 TIMEOUT = 10
-
-
-def need(found, what: str):
-    if found:
-        return found
-    if UNDER_CI:
-        pytest.fail(f"{what} is missing under CI: the CI image must provide it")
-    pytest.skip(f"{what} is missing: this test starts its own servers")
-
-
-def _postgres_user_exists() -> bool:
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        return False
-    return True
-
-
-@pytest.fixture
-def postgres() -> PostgresCluster:
-    """A fresh PostgreSQL cluster, started; removed after the test."""
-    bin_dir = need(postgres_bin(), "PostgreSQL's initdb and pg_ctl (/usr/lib/postgresql/*/bin)")
-    need(shutil.which("runuser") and _postgres_user_exists(), "runuser and a postgres OS user (initdb refuses root)")
-    cluster = PostgresCluster(bin_dir)
-    try:
-        yield cluster.create()
-    finally:
-        cluster.destroy()
-
-
-@pytest.fixture
-def redis_server(tmp_path) -> RedisServer:
-    """A redis-server without persistence, started; stopped after the test."""
-    server = RedisServer(tmp_path / "redis", need(shutil.which("redis-server"), "redis-server"))
-    with server:
-        yield server
 
 
 def shared_storage(postgres: PostgresCluster, redis_server: RedisServer, **more: str) -> dict[str, str]:

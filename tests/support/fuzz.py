@@ -12,21 +12,20 @@ import itertools
 import json
 import os
 import re
-from email import policy
 from dataclasses import dataclass
+from email import policy
 from html import unescape
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pyotp
-import pytest
 from fido2 import cbor
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from conftest import make_settings
 from idp.app import create_app
 from idp.authenticators.webauthn_server import encode
 from idp.config import CHECKOUT
@@ -36,7 +35,8 @@ from idp.db.users import create_user
 from idp.realms import find_realm
 from idp.security.secret_box import encrypt
 from idp.setup import prepare
-from test_login import REALM, REALM_PATH, authorize, follow_step, form_action, hidden_value, pkce_pair
+from tests.support.settings import make_settings
+from tests.support.sign_in import REALM, REALM_PATH, authorize, follow_step, form_action, hidden_value, pkce_pair
 
 PASSWORD = "Fuzz-pass-2026"
 
@@ -252,24 +252,6 @@ class Stage:
         assert_answered(response, what)
         assert_unchanged(before, self.snapshot(), what)
         return response
-
-
-@pytest.fixture
-def stage_on(tmp_path, database_url):
-    """Gives the Stage for `steps` on this test's database (SQLite, and PostgreSQL when
-    configured), made at the first call and the same for every later example; import it into a
-    test module to use it."""
-    stages: dict[str, Stage] = {}
-
-    def make(steps: str = "", **options) -> Stage:
-        key = repr((steps, options))
-        if key not in stages:
-            stages[key] = Stage(tmp_path / f"stage-{len(stages)}", database_url, steps, **options)
-        return stages[key]
-
-    yield make
-    for stage in stages.values():
-        stage.close()
 
 
 def filled(submission: MultiDict, **known: str) -> MultiDict:

@@ -13,9 +13,7 @@ from idp.realms import find_realm, realm_config
 from idp.security.brute_force import BruteForce
 from idp.security.password_policy import PasswordPolicy
 from idp.security.passwords import hash_password
-from tests.integration.admin_support import (  # noqa: F401 - fixtures
-    APP_CLIENT, MEMBER_PASSWORD, REALM, VIEWER_CLIENT, AdminApi, api, service_token, settings, sign_in,
-)
+from tests.support.admin import APP_CLIENT, MEMBER_PASSWORD, REALM, VIEWER_CLIENT, AdminApi, service_token, sign_in
 
 NEW_PASSWORD = "Atarashii-Pass-26"
 

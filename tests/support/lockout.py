@@ -2,37 +2,18 @@
 an operator would change them, what the member reads, and what the audit log holds."""
 from __future__ import annotations
 
-from datetime import timedelta
 from html import unescape
 
-import pytest
 from sqlalchemy import select
 
-import idp.login.views
-from idp.db.models import AuditEvent, utcnow
+from idp.db.models import AuditEvent
 from idp.db.users import find_user
 from idp.realms import find_realm
-from tests.integration.test_login import follow_step, form_action, hidden_value
+from tests.support.sign_in import authorize, follow_step, form_action, hidden_value, pkce_pair, submit_sign_in
 
 LOCKED = ("ログインに失敗した回数が上限に達したため、現在ログインできません。"
           "しばらく時間をおいてから再度お試しいただくか、ご加入の健康保険組合にお問い合わせください。")
 REALM = "kosmo-demo"
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """The steps' clock, moved two seconds per attempt so no two look like a machine's."""
-
-    class Clock:
-        now = utcnow()
-
-        def tick(self, **delta):
-            self.now += timedelta(**delta) if delta else timedelta(seconds=2)
-            return self.now
-
-    clock = Clock()
-    monkeypatch.setattr(idp.login.views, "utcnow", lambda: clock.now)
-    return clock
 
 
 def brute_force(database, **settings) -> None:
@@ -74,3 +55,17 @@ class Tab:
 
     def says(self, text: str) -> bool:
         return shows(self.response, text)
+
+
+INVALID = "ユーザIDまたはパスワードが正しくありません。"
+
+
+def attempt(client, clock, password="wrong-password-1", username="hanako-01"):
+    clock.tick()
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+    return submit_sign_in(client, page, username=username, password=password)
+
+
+def error_text(response) -> str:
+    text = unescape(response.get_data(as_text=True))
+    return LOCKED if LOCKED in text else INVALID if INVALID in text else "(no error)"

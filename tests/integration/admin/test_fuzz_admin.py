@@ -7,10 +7,7 @@ from urllib.parse import quote
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.integration.admin_support import (  # noqa: F401 - fixtures
-    api, settings,
-)
-from tests.integration.fuzz_support import assert_answered, assert_unchanged, fuzz, json_values, nasty_text, snapshot
+from tests.support.fuzz import assert_answered, assert_unchanged, fuzz, json_values, nasty_text, snapshot
 
 REPRESENTATION_KEYS = ("username", "email", "firstName", "lastName", "enabled", "emailVerified", "attributes",
                        "requiredActions", "credentials", "id", "createdTimestamp", "totp", "groups", "realmRoles")

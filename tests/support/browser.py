@@ -1,18 +1,19 @@
 """What a member does in the browser on the guide's journeys, shared by the browser tests: signing in
 from the demo portal, setting up and using each second factor, signing out; and a member prepared
-in the IdP's database as if steps 4–8 of the first sign-in were done."""
+in the IdP's database as if steps 4–8 of the first sign-in were done; the screens they use."""
 from __future__ import annotations
 
 import re
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from sqlalchemy import select
 
 from idp.db import Database
 from idp.db.models import Realm, TermsAcceptance, User
-from tests.servers import REALM, IdpServer
-from tests.smtp import MailCatcher, text_part
+from tests.support.mail import MailCatcher, text_part
+from tests.support.servers import REALM, IdpServer, PortalServer
 
 SIGN_IN_HEADING = "ログイン"
 APP_SETUP_HEADING = "ワンタイムパスワードの設定"
@@ -179,3 +180,25 @@ def sign_out(page, press, portal_url: str, name: str) -> None:
     press(dialog.get_by_role("button", name="ログアウトする"))
     expect(page).to_have_url(re.compile(re.escape(portal_url) + "/"))
     expect(page.get_by_role("status")).to_have_text("ログアウトしました。")
+
+
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 3}
+
+
+MEMBER = {
+    "username": "yamada-taro",
+    "password": "kenpo-yamada-2026",
+    "first_name": "太郎",
+    "last_name": "山田",
+    "email": "yamada-taro@kosmo-demo.example",
+    "birthdate": "1980-04-01",
+}
+
+
+@contextmanager
+def portal_for(idp: IdpServer):
+    """The demo portal signing in at `idp`, on the port its portal client expects."""
+    with PortalServer(idp.url, idp.portal_port, idp.outbox_dir, log_dir=idp.folder) as server:
+        yield server

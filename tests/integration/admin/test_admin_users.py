@@ -5,9 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from idp.db.models import AuditEvent, User
-from tests.integration.admin_support import (  # noqa: F401 - fixtures
-    MEMBER_PASSWORD, REALM, api, settings,
-)
+from tests.support.admin import MEMBER_PASSWORD, REALM
 
 
 def _stored(database, user_id: str) -> User | None:
