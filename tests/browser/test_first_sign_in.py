@@ -65,7 +65,7 @@ def test_a_newcomer_follows_the_guide_from_the_portal_and_ends_on_it_signed_in(
 
     guide.expect_screen("生年月日の入力")
     birthdate = page.get_by_role("group", name="生年月日")
-    for label, number in zip(("年", "月", "日"), newcomer["birthdate"]):
+    for label, number in zip(("年", "月", "日"), newcomer["birthdate"], strict=True):
         birthdate.get_by_label(label, exact=True).fill(str(number))
     press(page.get_by_role("button", name="実行"))
 

@@ -3,7 +3,7 @@ the date of birth and a new password, and back at the portal signed in."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -25,7 +25,7 @@ def settled_member(server, user_id: str, email: str) -> None:
     try:
         with database.session() as session:
             member = session.query(User).filter(User.username == user_id).one()
-            member.first_login_completed_at = datetime.now(timezone.utc)
+            member.first_login_completed_at = datetime.now(UTC)
             member.second_factor = None
     finally:
         database.dispose()

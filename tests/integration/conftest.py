@@ -76,7 +76,8 @@ def _postgres_user_exists() -> bool:
 def postgres() -> PostgresCluster:
     """A fresh PostgreSQL cluster, started; removed after the test."""
     bin_dir = server_program(postgres_bin(), "PostgreSQL's initdb and pg_ctl (/usr/lib/postgresql/*/bin)")
-    server_program(shutil.which("runuser") and _postgres_user_exists(), "runuser and a postgres OS user (initdb refuses root)")
+    server_program(shutil.which("runuser") and _postgres_user_exists(),
+                   "runuser and a postgres OS user (initdb refuses root)")
     cluster = PostgresCluster(bin_dir)
     try:
         yield cluster.create()

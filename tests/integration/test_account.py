@@ -7,7 +7,7 @@ Setting a factor up runs the sign-in steps (kc_action); those journeys are test_
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,8 +32,8 @@ from tests.support.sign_in import (
 from tests.support.tokens import exchange, refresh
 
 ACCOUNT = f"{REALM_PATH}/account"
-APRIL_FIRST_9AM_IN_TOKYO = datetime(2026, 4, 1, 0, 0, tzinfo=timezone.utc)
-APRIL_2ND_21_05_IN_TOKYO = datetime(2026, 4, 2, 12, 5, tzinfo=timezone.utc)
+APRIL_FIRST_9AM_IN_TOKYO = datetime(2026, 4, 1, 0, 0, tzinfo=UTC)
+APRIL_2ND_21_05_IN_TOKYO = datetime(2026, 4, 2, 12, 5, tzinfo=UTC)
 
 
 # --- the member and their browser ------------------------------------------------------------
@@ -302,7 +302,8 @@ def test_email_codes_need_a_verified_address_first(browser, database, member):
     answer = browser.post(f"{ACCOUNT}/security/email-code",
                           data={"csrf_token": hidden_value(page_opened_earlier, "csrf_token")})
 
-    assert "メール認証を使うには、先にメールアドレスの確認を済ませてください。" in now and "メール認証を使う " not in now
+    assert "メール認証を使うには、先にメールアドレスの確認を済ませてください。" in now
+    assert "メール認証を使う " not in now
     assert "メール認証を使うには" in text_of(browser.get(landing(answer)))
     assert "email_code_enabled" not in stored_user(database, member).attributes
 
@@ -526,7 +527,8 @@ def test_this_device_is_not_signed_out_from_the_list(database, browser):
 
     answer = post(browser, f"{ACCOUNT}/sessions/{this_session}/logout")
 
-    assert "この端末のログアウトは、ポータルの「ログアウト」から行ってください。" in text_of(browser.get(landing(answer)))
+    landed = text_of(browser.get(landing(answer)))
+    assert "この端末のログアウトは、ポータルの「ログアウト」から行ってください。" in landed
     assert browser.get(ACCOUNT).status_code == 200
     assert events_of(database, "LOGOUT") == []
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -111,7 +111,7 @@ def add_event(database, type: str, minutes_ago: int, username: str | None = None
         realm = find_realm(session, REALM)
         user_id = session.scalar(select(User.id).where(User.username == username)) if username else None
         session.add(AuditEvent(realm_id=realm.id, type=type, user_id=user_id, ip_address="192.0.2.7",
-                               time=datetime.now(timezone.utc) - timedelta(minutes=minutes_ago), **fields))
+                               time=datetime.now(UTC) - timedelta(minutes=minutes_ago), **fields))
 
 
 def test_idp_events_shows_the_newest_first_one_line_each(database, settings):
@@ -146,7 +146,7 @@ def test_idp_events_filters_by_type_user_since_and_limit(database, settings):
 
     assert types("--user", MEMBER_ID) == ["LOGIN_ERROR", "LOGOUT", "LOGIN"]
     assert types("--type", "LOGIN", "--type", "LOGOUT") == ["LOGOUT", "LOGIN", "LOGIN"]
-    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
     assert types("--since", yesterday, "--user", MEMBER_ID) == ["LOGIN_ERROR", "LOGOUT"]
     assert types("--limit", "1") == ["LOGIN_ERROR"]
     assert types("--realm", REALM, "--type", "UPDATE_EMAIL") == []

@@ -42,7 +42,8 @@ def site(tmp_path_factory) -> Path:
 
 def run_with_plugin(site: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess:
     """`idp ARGS...` (or python CODE) in a process that has the plugin on its path."""
-    command = [sys.executable, "-c", code] if code else [sys.executable, "-c", "from idp.cli import main; main()", *args]
+    command = ([sys.executable, "-c", code] if code
+               else [sys.executable, "-c", "from idp.cli import main; main()", *args])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(CHECKOUT)]),
            "IDP_SECRET_KEY": "flow-plugin-test-secret-key"}
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=CHECKOUT, timeout=120)

@@ -462,7 +462,7 @@ def test_a_year_of_many_digits_is_no_such_date_at_the_birthdate_step_and_the_use
     for visit, fields in ((stage.at_step(member, "生年月日の入力"), {}),
                           (recovery_page(stage, "forgot-user-id"), {"email": member.email})):
         submission = MultiDict({"year": year, "month": "4", "day": "1", **fields})
-        response = stage.refused(lambda: visit.send(submission), year[:10])
+        response = stage.refused(lambda visit=visit, submission=submission: visit.send(submission), year[:10])
         assert response.status_code in (200, 400)
         assert "存在しない日付です" in response.get_data(as_text=True)
 

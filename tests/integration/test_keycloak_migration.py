@@ -30,7 +30,8 @@ from tests.support.passkeys import SoftAuthenticator
 from tests.support.sign_in import follow_step, form_action, hidden_value
 
 REALM = "/realms/kosmo-kc"
-TERMS = TermsOfUse(version="2024-10", text="第1条（目的）\n本規約は、KOSMO 健康保険組合のサービスの利用条件を定めます。")
+TERMS = TermsOfUse(version="2024-10",
+                   text="第1条（目的）\n本規約は、KOSMO 健康保険組合のサービスの利用条件を定めます。")
 CALLBACK = "https://kenpo.portal.example.jp/callback"
 VERIFIER = "imported-member-verifier-0123456789-abcdefghijklmnop"
 

@@ -104,7 +104,8 @@ def test_permanent_lockout_disables_the_member_until_an_operator_unlocks(client,
         "USER_DISABLED_BY_PERMANENT_LOCKOUT"]
 
     result = cli(settings)("user", "unlock", "--realm", "kosmo-demo", "hanako-01")
-    assert result.output.strip() == "realm kosmo-demo: unlocked hanako-01 and enabled it again after a permanent lockout"
+    assert result.output.strip() == ("realm kosmo-demo: unlocked hanako-01 and enabled it again after a permanent "
+                                     "lockout")
     assert enabled(database)
     assert attempt(client, clock, password="sakura-2024-spring").status_code == 302
 
@@ -132,7 +133,8 @@ def test_a_permanent_lockout_outlives_the_loss_of_the_ephemeral_store(client, cl
     assert (refused.status_code, error_text(refused)) == (401, LOCKED)
     assert events(database, "LOGIN_ERROR")[-1].error == "user_disabled"
     result = cli(settings)("user", "unlock", "--realm", "kosmo-demo", "hanako-01")
-    assert result.output.strip() == "realm kosmo-demo: unlocked hanako-01 and enabled it again after a permanent lockout"
+    assert result.output.strip() == ("realm kosmo-demo: unlocked hanako-01 and enabled it again after a permanent "
+                                     "lockout")
     assert attempt(client, clock, password="sakura-2024-spring").status_code == 302
 
 

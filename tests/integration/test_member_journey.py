@@ -121,7 +121,8 @@ def test_an_imported_member_walks_every_step_of_the_guide_and_lands_on_the_porta
 
     # The factor chosen at step 9 is used once at the end of the first sign-in: a code by email.
     page = shown(press(client, page, password=NEW_PASSWORD, password_confirm=NEW_PASSWORD))
-    assert_screen(page, "ワンタイムパスワード (OTP) メール認証", labels=["ワンタイムパスワード"], buttons=["実行", "再送信"])
+    assert_screen(page, "ワンタイムパスワード (OTP) メール認証", labels=["ワンタイムパスワード"],
+                  buttons=["実行", "再送信"])
     back = press(client, page, code=mailed_code(settings), action="verify")
     assert back.headers["Location"].startswith(CALLBACK + "?")
     tokens = exchange(client, redirect_params(back)["code"], verifier).get_json()
@@ -145,5 +146,6 @@ def test_an_imported_member_walks_every_step_of_the_guide_and_lands_on_the_porta
     next_time = app.test_client()
     page = shown(authorize(next_time, pkce_pair()[1]))
     page = shown(press(next_time, page, username=NEW_ID, password=NEW_PASSWORD))
-    assert_screen(page, "ワンタイムパスワード (OTP) メール認証", labels=["ワンタイムパスワード"], buttons=["実行", "再送信"])
+    assert_screen(page, "ワンタイムパスワード (OTP) メール認証", labels=["ワンタイムパスワード"],
+                  buttons=["実行", "再送信"])
     assert "code" in redirect_params(press(next_time, page, code=mailed_code(settings), action="verify"))

@@ -1,7 +1,7 @@
 """An operator provisions a society's members from a CSV file with `idp members import`."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,7 @@ def member(database, user_id: str) -> User | None:
     with database.session() as session:
         found = get_user(session, find_realm(session, "kosmo-demo"), user_id)
         if found is not None:
-            found.credentials  # loaded while the session is open
+            found.credentials  # noqa: B018 - loaded while the session is open
         return found
 
 
@@ -119,7 +119,7 @@ def test_importing_again_leaves_existing_members_as_they_are(idp, database, sett
     import_file(idp, FIXTURES / "members.csv")
     with database.session() as session:
         yamada = get_user(session, find_realm(session, "kosmo-demo"), "yamada01")
-        yamada.birthdate_verified_at = datetime(2025, 1, 1, tzinfo=timezone.utc)
+        yamada.birthdate_verified_at = datetime(2025, 1, 1, tzinfo=UTC)
     before = member(database, "yamada01")
 
     assert import_file(idp, FIXTURES / "members.csv").output == "realm kosmo-demo: 0 created, 3 unchanged\n"
@@ -134,7 +134,8 @@ def test_importing_again_leaves_existing_members_as_they_are(idp, database, sett
     assert password_credential(after).secret_data == password_credential(before).secret_data
     assert len(after.credentials) == 1
     with database.session() as session:
-        assert check_password(session, get_user(session, find_realm(session, "kosmo-demo"), "yamada01"), "Sakura-2024", settings)
+        yamada = get_user(session, find_realm(session, "kosmo-demo"), "yamada01")
+        assert check_password(session, yamada, "Sakura-2024", settings)
     assert_first_sign_in_ahead(member(database, "new00001"))
 
 
@@ -177,7 +178,8 @@ def test_the_same_user_id_or_email_twice_in_a_file_names_both_lines(idp, databas
 def test_an_email_another_member_already_has_is_refused_naming_the_line(idp, database):
     assert idp("user", "add", "--realm", "kosmo-demo", "hanako99", "--email", "Hanako@example.jp").exit_code == 0
     path = FIXTURES / "members.csv"
-    assert problems(import_file(idp, path)) == [f"{path}:3: email 'hanako@example.jp' already belongs to member 'hanako99'"]
+    assert problems(import_file(idp, path)) == [
+        f"{path}:3: email 'hanako@example.jp' already belongs to member 'hanako99'"]
     assert members_count(database) == 1
 
 
@@ -204,7 +206,8 @@ def test_a_shift_jis_file_from_an_older_excel_is_refused_with_advice(idp, databa
         ((FIXTURES / "missing-column.csv").read_text(encoding="utf-8"),
          "1: missing column(s): birthdate, email; unknown column(s): 'birthday'"),
         ("yamada01,Sakura-2024,1980-04-01,山田,太郎,taro@example.jp\n",
-         "1: missing column(s): user_id, initial_password, birthdate, last_name, first_name, email; unknown column(s): "),
+         "1: missing column(s): user_id, initial_password, birthdate, last_name, first_name, email; "
+         "unknown column(s): "),
         (HEADER.replace("\n", ",email\n"), "1: column(s) given twice: email"),
         (HEADER.replace("\n", ",\n"), "1: unknown column(s): an unnamed one"),
     ],
@@ -277,7 +280,8 @@ def test_members_are_imported_whole_or_not_at_all_on_every_database(database_url
     assert import_file(idp, path).output == "realm kosmo-demo: 0 created, 3 unchanged\n"
     assert_first_sign_in_ahead(member(database, "suzuki02"))
     with database.session() as session:
-        assert check_password(session, get_user(session, find_realm(session, "kosmo-demo"), "suzuki02"), "ab12", settings)
+        suzuki = get_user(session, find_realm(session, "kosmo-demo"), "suzuki02")
+        assert check_password(session, suzuki, "ab12", settings)
     database.dispose()
 
 

@@ -43,7 +43,8 @@ from tests.support.sign_in import (
     submit_sign_in,
 )
 
-TOO_MANY = "短い時間にアクセスが集中したため、一時的に受け付けを停止しています。しばらく時間をおいてから、もう一度お試しください。"
+TOO_MANY = ("短い時間にアクセスが集中したため、一時的に受け付けを停止しています。"
+            "しばらく時間をおいてから、もう一度お試しください。")
 MAIL_PAGE = "ワンタイムパスワード (OTP) メール認証"
 FLOW = "flow: password-then-mail\nsteps:\n  - authenticate: password\n  - authenticate: email-code\n"
 # A society's own パスワードを忘れた方 flow; any steps do, what matters is that the realm names it.

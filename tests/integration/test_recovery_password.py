@@ -221,10 +221,12 @@ def test_a_member_still_in_the_first_sign_in_ends_on_the_done_page_to_sign_in_ag
     terms = press(client, new_password_page(client, settings), password=NEW_PASSWORD, password_confirm=NEW_PASSWORD)
     assert "<h1>利用規約</h1>" in terms.get_data(as_text=True)
 
-    done = press(client, terms.get_data(as_text=True), decision="agree",
-                 terms_version=re.search(r'name="terms_version" value="([^"]+)"', terms.get_data(as_text=True)).group(1))
+    terms_page = terms.get_data(as_text=True)
+    done = press(client, terms_page, decision="agree",
+                 terms_version=re.search(r'name="terms_version" value="([^"]+)"', terms_page).group(1))
 
-    assert done.status_code == 200 and "ポータルから新しいパスワードでログインしてください。" in done.get_data(as_text=True)
+    assert done.status_code == 200
+    assert "ポータルから新しいパスワードでログインしてください。" in done.get_data(as_text=True)
     assert member(database).first_login_completed_at is None and count_sessions(database) == 0
 
 
@@ -242,7 +244,8 @@ def test_an_empty_field_is_asked_again_and_counts_nothing(client, database, sett
                                                           no_answer_floor):
     refused = press(client, forgot_password_page(client), username="  ")
 
-    assert refused.status_code == 400 and "ユーザIDまたはメールアドレスを入力してください。" in refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "ユーザIDまたはメールアドレスを入力してください。" in refused.get_data(as_text=True)
     assert events(database, "SEND_RESET_PASSWORD", "RESET_PASSWORD_ERROR", "SEND_RESET_PASSWORD_ERROR") == []
 
 

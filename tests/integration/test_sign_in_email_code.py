@@ -140,4 +140,5 @@ def test_a_code_typed_after_five_minutes_is_refused_with_the_way_forward(client,
     browser.press("verify", code)
 
     assert browser.response.status_code == 400
-    assert browser.says("ワンタイムパスワードの有効期限が切れています。「再送信」を押して、新しいワンタイムパスワードを受け取ってください。")
+    assert browser.says("ワンタイムパスワードの有効期限が切れています。"
+                        "「再送信」を押して、新しいワンタイムパスワードを受け取ってください。")

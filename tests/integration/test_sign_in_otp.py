@@ -39,9 +39,9 @@ def hidden(html: str, name: str) -> str:
 def sign_in_with_password(client) -> tuple[str, str]:
     page = client.get(AUTH).get_data(as_text=True)
     action = re.search(r'action="([^"]+)"', page).group(1).replace("&amp;", "&")
-    response = follow_step(client, client.post(action, data={"csrf_token": hidden(page, "csrf_token"), "tab_id": hidden(page, "tab_id"),
-                                         "step": hidden(page, "step"), "username": "otpmember01",
-                                         "password": "Passw0rd!x"}))
+    response = follow_step(client, client.post(action, data={
+        "csrf_token": hidden(page, "csrf_token"), "tab_id": hidden(page, "tab_id"), "step": hidden(page, "step"),
+        "username": "otpmember01", "password": "Passw0rd!x"}))
     assert response.status_code == 200
     return response.get_data(as_text=True), hidden(page, "tab_id")
 

@@ -46,8 +46,8 @@ def themed_app(tmp_path):
 
     themes_dir = themes_with(tmp_path, {
         "messages/acme.yaml": 'login.title: "アクメ健保 ログイン"\n',
-        "templates/error.html": '{% extends "base.html" %}{% block content %}<p id="acme-error">{{ _(message_key) }}</p>'
-                                "{% endblock %}",
+        "templates/error.html": '{% extends "base.html" %}{% block content %}'
+                                '<p id="acme-error">{{ _(message_key) }}</p>{% endblock %}',
         "static/css/theme.css": ":root { --accent: #006400; }\n",
         "templates/mail/verify-email.txt": "アクメ健保からのお知らせ\n{{ url }}\n",
     })

@@ -112,7 +112,8 @@ def test_refresh_replaces_the_refresh_token_and_the_old_one_stops_working(confid
     second = confidential.refresh_token(endpoints["token_endpoint"], refresh_token=first["refresh_token"])
     assert second["refresh_token"] != first["refresh_token"]
     assert second["session_state"] == first["session_state"]
-    reused = requests.post(endpoints["token_endpoint"], timeout=10, auth=(INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET),
+    reused = requests.post(endpoints["token_endpoint"], timeout=10,
+                           auth=(INTEROP_CONFIDENTIAL, INTEROP_CONFIDENTIAL_SECRET),
                            data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert reused.status_code == 400
     assert reused.json()["error"] == "invalid_grant"
@@ -151,7 +152,8 @@ def test_the_refreshed_id_token_names_the_same_member_and_passes_the_checks(serv
 def test_a_code_is_good_for_one_exchange_only(server, endpoints):
     client, url, checks = start_code_flow(server, endpoints)
     callback = sign_in_in_browser(requests.Session(), url, USERNAME, PASSWORD)
-    client.fetch_token(endpoints["token_endpoint"], authorization_response=callback, code_verifier=checks["code_verifier"])
+    client.fetch_token(endpoints["token_endpoint"], authorization_response=callback,
+                       code_verifier=checks["code_verifier"])
     code = parse_qs(urlsplit(callback).query)["code"][0]
     replay = requests.post(endpoints["token_endpoint"], timeout=10, data={
         "grant_type": "authorization_code", "code": code, "client_id": INTEROP_PUBLIC,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -74,7 +74,7 @@ def prepare_member(server: IdpServer, user_id: str, password: str, *, second_fac
             realm = session.scalars(select(Realm).where(Realm.name == REALM)).one()
             member = session.scalars(select(User).where(User.realm_id == realm.id,
                                                         User.username == user_id.lower())).one()
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             member.birthdate_verified_at = member.user_id_chosen_at = now
             member.email_verified = True
             member.second_factor = second_factor

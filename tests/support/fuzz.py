@@ -219,13 +219,13 @@ class Stage:
         client.environ_base["REMOTE_ADDR"] = f"10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}"
         return client
 
-    def sign_in_page(self) -> "AtStep":
+    def sign_in_page(self) -> AtStep:
         client = self.browser()
         response = authorize(client, pkce_pair()[1])
         assert response.status_code == 200, response.get_data(as_text=True)[:500]
         return AtStep(client, response.get_data(as_text=True))
 
-    def at_step(self, user: User, heading: str | None = None) -> "AtStep":
+    def at_step(self, user: User, heading: str | None = None) -> AtStep:
         """The member signed in with their password and looking at the step after it."""
         visit = self.sign_in_page()
         response = visit.send(MultiDict({"username": user.username, "password": PASSWORD}))

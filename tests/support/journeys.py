@@ -46,7 +46,7 @@ class Browser:
         url = f"{base_url or self.server.url}/realms/kosmo-demo/protocol/openid-connect/auth?{urlencode(params)}"
         return self.session.get(url, allow_redirects=False, timeout=TIMEOUT)
 
-    def open_sign_in(self, base_url: str | None = None) -> "SignInPage":
+    def open_sign_in(self, base_url: str | None = None) -> SignInPage:
         """The sign-in page the member arrives at."""
         page = self.arrive(base_url)
         assert page.status_code == 200, page.text[:1000]

@@ -53,7 +53,7 @@ class MailCatcher:
                                          f"{[(m['To'], m['Subject']) for m in self.messages]}")
                 self._arrived.wait(left)
 
-    def __enter__(self) -> "MailCatcher":
+    def __enter__(self) -> MailCatcher:
         self._controller.start()
         return self
 

@@ -215,7 +215,7 @@ class IdpServer(_Process):
     def issuer(self, realm: str = REALM) -> str:
         return f"{self.url}/realms/{realm}"
 
-    def start(self) -> "IdpServer":
+    def start(self) -> IdpServer:
         args = [str(BIN / "idp"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
                 "--workers", str(self.workers)]
         self._spawn(args, self.env)
@@ -271,7 +271,7 @@ class PortalServer(_Process):
             **(env or {}),
         }
 
-    def start(self) -> "PortalServer":
+    def start(self) -> PortalServer:
         args = [sys.executable, "-m", "examples.portal", "--host", "127.0.0.1", "--port", str(self.port)]
         self._spawn(args, self.env)
         self._wait_until_answering(f"http://127.0.0.1:{self.port}/")
@@ -316,14 +316,14 @@ class PostgresCluster:
             raise ServerFailed(f"`{' '.join(args)}` failed (exit {result.returncode}):\n"
                                f"{result.stdout}{result.stderr}{log}")
 
-    def create(self) -> "PostgresCluster":
+    def create(self) -> PostgresCluster:
         # fsync off: a test cluster need not survive a power cut, only a stopped server, which
         # the WAL already covers.
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--locale=C.UTF-8", "--no-sync")
         return self.start()
 
-    def start(self) -> "PostgresCluster":
+    def start(self) -> PostgresCluster:
         options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c full_page_writes=off")
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "-t", "30", "start")
@@ -357,7 +357,7 @@ class RedisServer(_Process):
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         self._spawn([self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                      "--appendonly", "no", "--dir", str(self.folder)], dict(os.environ))
         deadline = time.monotonic() + STARTUP_SECONDS

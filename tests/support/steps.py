@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from tests.support.sign_in import add_member, authorize, form_action, hidden_val
 
 REALM = "kosmo-demo"
 IP_ADDRESS = "192.0.2.1"
-SIGN_IN_TIME = datetime(2025, 4, 1, 9, 0, tzinfo=timezone.utc)
+SIGN_IN_TIME = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)
 
 
 def create_member(database, settings, username: str, **fields) -> str:

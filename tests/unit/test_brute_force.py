@@ -2,7 +2,7 @@
 IDP_TEST_REDIS_URL is set), with the clock moved by hand."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -19,7 +19,7 @@ from idp.security.brute_force import (
     whose,
 )
 
-START = datetime(2025, 4, 1, 0, 0, tzinfo=timezone.utc)
+START = datetime(2025, 4, 1, 0, 0, tzinfo=UTC)
 MEMBER, OTHER = "member-1", "member-2"
 HOME, OFFICE = "192.0.2.10", "198.51.100.7"
 

@@ -161,7 +161,8 @@ def command_problems(words: list[str]) -> tuple[list[str], list[str]]:
         command = command.commands[word]
         path.append(word)
     if isinstance(command, click.Group):
-        return path, [f"`{' '.join(words[:len(path) + 2])}` is not a command of `idp {' '.join(path)}`".replace("  ", " ")]
+        typed = " ".join(words[:len(path) + 2])
+        return path, [f"`{typed}` is not a command of `idp {' '.join(path)}`".replace("  ", " ")]
     known = {"--help"} | {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
     options = [word.strip("[]") for word in words[len(path) + 1:] if word.lstrip("[").startswith("-")]
     return path, [f"`idp {' '.join(path)}` has no option {option}" for option in options if option not in known]

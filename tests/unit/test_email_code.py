@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,11 +19,12 @@ from tests.support.mail import MailCatcher, html_part, text_part
 from tests.support.servers import free_port
 from tests.support.settings import make_settings
 
-SIGN_IN_STARTED = datetime(2025, 4, 1, 0, 10, tzinfo=timezone.utc)  # 9:10 in Japan
+SIGN_IN_STARTED = datetime(2025, 4, 1, 0, 10, tzinfo=UTC)  # 9:10 in Japan
 ADDRESS = "hanako@example.jp"
 
 SUBJECT = "【KOSMOWeb】ワンタイムパスワードのお知らせ"
-EXPIRED = "ワンタイムパスワードの有効期限が切れています。「再送信」を押して、新しいワンタイムパスワードを受け取ってください。"
+EXPIRED = ("ワンタイムパスワードの有効期限が切れています。"
+           "「再送信」を押して、新しいワンタイムパスワードを受け取ってください。")
 TOO_MANY = ("ワンタイムパスワードの入力を5回間違えたため、このワンタイムパスワードは使用できなくなりました。"
             "「再送信」を押して、新しいワンタイムパスワードを受け取ってください。")
 
@@ -202,7 +203,8 @@ def test_five_wrong_tries_kill_the_code_and_only_a_new_one_helps(hanako, setting
     for tries_left in (4, 3, 2, 1):
         hanako.wait(2)  # a member's pace: wrong codes within a second would be the realm's quick-login lock
         page = hanako.types(wrong_code(code))
-        assert said(settings, page, "code") == [f"ワンタイムパスワードが正しくありません。あと{tries_left}回入力できます。"]
+        assert said(settings, page, "code") == [
+            f"ワンタイムパスワードが正しくありません。あと{tries_left}回入力できます。"]
         assert page.status == 401
     hanako.wait(2)
     assert said(settings, hanako.types(wrong_code(code))) == [TOO_MANY]
@@ -232,7 +234,8 @@ def test_resending_waits_thirty_seconds_and_replaces_the_old_code(hanako, settin
     assert len(hanako.mails()) == 2
     second = hanako.code()
     if second != first:  # one chance in a million that the new code is the old one
-        assert said(settings, hanako.types(first), "code") == ["ワンタイムパスワードが正しくありません。あと4回入力できます。"]
+        assert said(settings, hanako.types(first), "code") == [
+            "ワンタイムパスワードが正しくありません。あと4回入力できます。"]
     assert hanako.types(second) == Done(factor="email")
 
 
@@ -245,7 +248,8 @@ def test_five_mails_an_hour_then_the_member_is_told_when_to_try_again(hanako, se
 
     capped = hanako.resends()
 
-    assert said(settings, capped) == ["ワンタイムパスワードの送信回数が上限に達しました。48分ほど時間をおいてから「再送信」を押してください。"]
+    assert said(settings, capped) == [
+        "ワンタイムパスワードの送信回数が上限に達しました。48分ほど時間をおいてから「再送信」を押してください。"]
     assert len(hanako.mails()) == 5
     hanako.wait(48 * 60)
     assert not hanako.resends().has_errors

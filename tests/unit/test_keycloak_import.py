@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ from idp.yamlfile import load_model
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "keycloak"
 EXPORT = FIXTURES / "kosmo-kc-realm.json"
 SPLIT = FIXTURES / "different-files"
-IMPORTED_AT = datetime(2026, 11, 1, tzinfo=timezone.utc)
+IMPORTED_AT = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -541,7 +541,7 @@ def test_a_member_with_passkeys_but_no_keycloak_id_is_refused(export, settings):
 
 def test_a_member_who_finished_setup_with_the_kosmo_extension_is_not_asked_again(export, settings):
     tanaka = parsed_member(export, settings, "tanaka01")
-    assert tanaka.fields["birthdate_verified_at"] == datetime(2024, 10, 27, 3, 33, 23, tzinfo=timezone.utc)  # seconds
+    assert tanaka.fields["birthdate_verified_at"] == datetime(2024, 10, 27, 3, 33, 23, tzinfo=UTC)  # seconds
     assert tanaka.fields["user_id_chosen_at"] == IMPORTED_AT  # "true": done before the migration
     assert tanaka.fields["second_factor"] == "totp"
     assert tanaka.fields["first_login_completed_at"] == IMPORTED_AT  # every step done: the latest
@@ -550,7 +550,7 @@ def test_a_member_who_finished_setup_with_the_kosmo_extension_is_not_asked_again
 
 def test_progress_in_iso_times_and_a_passkey_standing_for_the_chosen_factor(export, settings):
     ito = parsed_member(export, settings, "ito05")
-    assert ito.fields["user_id_chosen_at"] == datetime(2024, 11, 2, 0, 16, tzinfo=timezone.utc)
+    assert ito.fields["user_id_chosen_at"] == datetime(2024, 11, 2, 0, 16, tzinfo=UTC)
     assert ito.fields["second_factor"] == "passkey"  # no attribute: the factor the member holds
     assert ito.fields["first_login_completed_at"] == ito.fields["user_id_chosen_at"]
 
@@ -567,7 +567,7 @@ def test_keycloaks_terms_acceptance_counts_as_the_version_the_operator_names(exp
     assert next(m for _, m in parsed.users if m.username == "suzuki02").terms == []
     assert any("2 accepted Keycloak's terms (terms_and_conditions) but no --terms-version" in n for n in parsed.notes)
     suzuki = parsed_member(export, settings, "suzuki02", AttributeMapping(keycloak_terms_version="2024-10"))
-    assert suzuki.terms == [("2024-10", datetime(2024, 10, 27, 3, 35, 5, tzinfo=timezone.utc))]
+    assert suzuki.terms == [("2024-10", datetime(2024, 10, 27, 3, 35, 5, tzinfo=UTC))]
     assert "terms_and_conditions" not in suzuki.fields["attributes"]
 
 
@@ -579,7 +579,7 @@ def test_a_society_with_its_own_attribute_names_gives_a_mapping(export, settings
     kato = parsed_member(export, settings, "kato04", mapping)
     assert kato.fields["birthdate"] == date(1970, 7, 7)
     assert kato.fields["birthdate_verified_at"] == IMPORTED_AT
-    assert kato.fields["user_id_chosen_at"] == datetime(2024, 5, 1, tzinfo=timezone.utc)
+    assert kato.fields["user_id_chosen_at"] == datetime(2024, 5, 1, tzinfo=UTC)
     assert kato.fields["second_factor"] == "email"
     assert kato.fields["first_login_completed_at"] == IMPORTED_AT
     assert kato.fields["attributes"] == {}

@@ -150,7 +150,8 @@ def test_the_user_id_as_password_is_refused_whatever_its_case():
 
 
 def test_a_password_containing_the_user_id_is_refused_when_the_realm_asks():
-    assert keys("notContainsUsername", "my-YAMADA01-pw", username="yamada01") == ["password_policy.not_contains_username"]
+    assert keys("notContainsUsername", "my-YAMADA01-pw", username="yamada01") == [
+        "password_policy.not_contains_username"]
     assert keys("notContainsUsername", "my-pw", username="yamada01") == []
 
 
@@ -191,7 +192,9 @@ def test_a_backslash_is_allowed_because_the_yen_key_types_it_on_windows():
     assert keys("allowedCharacters", "Yamada\\2024") == []
 
 
-@pytest.mark.parametrize("password, shown", [("ｙａｍａｄａ2024", "ｙ、ａ、ｍ、ｄ"), ("yama da", "スペース"), ("pass|word", "|"), ("パス1", "パ、ス")])
+@pytest.mark.parametrize("password, shown", [
+    ("ｙａｍａｄａ2024", "ｙ、ａ、ｍ、ｄ"), ("yama da", "スペース"), ("pass|word", "|"), ("パス1", "パ、ス"),
+])
 def test_characters_outside_the_guide_are_refused_and_named(password, shown):
     [violation] = PasswordPolicy.parse("allowedCharacters").violations(password)
     assert violation.key == "password_policy.allowed_characters"

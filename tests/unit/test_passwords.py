@@ -45,12 +45,15 @@ def pbkdf2_credential(password: str, algorithm: str, digest: str, iterations: in
     """A credential computed independently of the module, the way Keycloak would store it."""
     salt = b"kosmo-test-salt!"
     value = hashlib.pbkdf2_hmac(digest, password.encode("utf-8"), salt, iterations, key_bytes)
-    secret = {"value": base64.b64encode(value).decode(), "salt": base64.b64encode(salt).decode(), "additionalParameters": {}}
+    secret = {"value": base64.b64encode(value).decode(), "salt": base64.b64encode(salt).decode(),
+              "additionalParameters": {}}
     data = {"hashIterations": iterations, "algorithm": algorithm, "additionalParameters": {}}
     return secret, data
 
 
-@pytest.mark.parametrize("credential", [KEYCLOAK_26_ARGON2, KEYCLOAK_25_PBKDF2_SHA256_256_BIT, KEYCLOAK_PBKDF2_SHA256_512_BIT])
+@pytest.mark.parametrize("credential", [
+    KEYCLOAK_26_ARGON2, KEYCLOAK_25_PBKDF2_SHA256_256_BIT, KEYCLOAK_PBKDF2_SHA256_512_BIT,
+])
 def test_a_member_imported_from_keycloak_signs_in_with_the_same_password(credential):
     secret, data = credential
     assert verify_password("password", secret, data)

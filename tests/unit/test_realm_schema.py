@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from idp.config import CHECKOUT
 from idp.realms import load_realm_dir, load_realm_file
@@ -120,7 +121,7 @@ def test_a_realm_name_that_cannot_appear_in_a_url_is_refused(tmp_path: Path, nam
 
 
 def test_a_realm_name_with_a_trailing_newline_is_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError):
         RealmConfig(realm="kosmo-demo\n")
 
 

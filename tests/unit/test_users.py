@@ -193,7 +193,9 @@ def test_without_a_history_policy_the_old_hash_is_dropped(database, settings):
 
 
 def test_an_otp_key_is_the_utf8_text_unless_keycloak_marked_it_base32():
-    typed = Credential(type="otp", secret_data={"value": "gbNkR1c8Ch3eFzYTCBrn"}, credential_data={"secretEncoding": None})
-    base32 = Credential(type="otp", secret_data={"value": "jbswy3dpehpk3pxp"}, credential_data={"secretEncoding": "BASE32"})
+    typed = Credential(type="otp", secret_data={"value": "gbNkR1c8Ch3eFzYTCBrn"},
+                       credential_data={"secretEncoding": None})
+    base32 = Credential(type="otp", secret_data={"value": "jbswy3dpehpk3pxp"},
+                        credential_data={"secretEncoding": "BASE32"})
     assert otp_key(typed) == b"gbNkR1c8Ch3eFzYTCBrn"
     assert otp_key(base32) == b"Hello!\xde\xad\xbe\xef"

@@ -59,7 +59,8 @@ def test_a_viewer_reads_members_but_may_not_change_them(client, api):
     viewer = AdminApi(client, service_token(client, VIEWER_CLIENT))
     assert viewer.get(f"/users/{user_id}").status_code == 200
     assert viewer.get(f"/users/{user_id}").get_json()["access"]["manage"] is False
-    for response in (viewer.post("/users", {"username": "kosmo8002"}), viewer.put(f"/users/{user_id}", {"firstName": "x"}),
+    for response in (viewer.post("/users", {"username": "kosmo8002"}),
+                     viewer.put(f"/users/{user_id}", {"firstName": "x"}),
                      viewer.delete(f"/users/{user_id}"), viewer.get("/events"), viewer.get("/clients")):
         assert (response.status_code, response.get_json()) == (403, {"error": "HTTP 403 Forbidden"})
     assert api.get(f"/users/{user_id}").get_json()["firstName"] == ""
@@ -88,7 +89,8 @@ def test_a_revoked_token_or_a_disabled_service_account_is_401_at_once(client, da
     assert AdminApi(client, token).get("/users").status_code == 401
     fresh = service_token(client)
     with database.session() as session:
-        account = select(User).join(Realm).where(Realm.name == REALM, User.username == f"service-account-{ADMIN_CLIENT}")
+        account = select(User).join(Realm).where(Realm.name == REALM,
+                                                 User.username == f"service-account-{ADMIN_CLIENT}")
         session.scalar(account).enabled = False
     assert AdminApi(client, fresh).get("/users").status_code == 401
 

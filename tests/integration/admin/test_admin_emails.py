@@ -120,7 +120,8 @@ def test_a_mail_that_cannot_be_delivered_is_a_500_with_keycloaks_message_and_lea
     api = AdminApi(client, service_token(client))
     user_id = _member(api)
     response = api.put(f"/users/{user_id}/execute-actions-email", ["UPDATE_PASSWORD"])
-    assert (response.status_code, response.get_json()) == (500, {"errorMessage": "Failed to send execute actions email"})
+    assert (response.status_code, response.get_json()) == (
+        500, {"errorMessage": "Failed to send execute actions email"})
     verify = api.put(f"/users/{user_id}/send-verify-email")
     assert (verify.status_code, verify.get_json()) == (500, {"errorMessage": "Failed to send verify email"})
     with database.session() as session:

@@ -3,7 +3,7 @@ sessions, list, rename and remove credentials, read and lift a brute-force lock;
 read: events, admin events and clients."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 
@@ -50,7 +50,8 @@ def test_an_update_may_carry_a_new_password_checked_before_anything_changes(api,
     user_id = _member(api)
     refused = api.put(f"/users/{user_id}", {"firstName": "次郎", "credentials": [{"type": "password", "value": "x"}]})
     assert refused.status_code == 400 and api.get(f"/users/{user_id}").get_json()["firstName"] == "一郎"
-    assert api.put(f"/users/{user_id}", {"credentials": [{"type": "password", "value": NEW_PASSWORD}]}).status_code == 204
+    new_password = {"credentials": [{"type": "password", "value": NEW_PASSWORD}]}
+    assert api.put(f"/users/{user_id}", new_password).status_code == 204
     assert sign_in(client, "kosmo8001", NEW_PASSWORD)["status"] == 200
 
 
@@ -142,7 +143,7 @@ def test_events_are_newest_first_filtered_and_admin_events_kept_apart(api, clien
     assert [event["type"] for event in api.get("/events", type="LOGIN").get_json()] == ["LOGIN"]
     assert {event["type"] for event in api.get("/events", client="kosmo-admin").get_json()} == {"CLIENT_LOGIN"}
     assert len(api.get("/events", user=user_id, max=1).get_json()) == 1
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     assert api.get("/events", dateFrom=(today + timedelta(days=2)).isoformat()).get_json() == []
     assert len(api.get("/events", user=user_id, dateTo=(today + timedelta(days=1)).isoformat()).get_json()) == 2
     assert api.get("/events", dateFrom="25/11/2026").status_code == 400
@@ -187,7 +188,8 @@ def test_every_password_rule_is_refused_with_keycloaks_message_key(settings):
     assert {violation.key for violation in broken} == set(PASSWORD_POLICY_ERRORS)
     for violation in broken:
         body = password_refused(violation).body
-        assert body["error"].startswith("invalidPassword") and body["error_description"].startswith("Invalid password: ")
+        assert body["error"].startswith("invalidPassword")
+        assert body["error_description"].startswith("Invalid password: ")
 
 
 def test_enabling_a_member_through_put_clears_their_failures_as_keycloak_does(api, app):

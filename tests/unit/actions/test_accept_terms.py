@@ -2,7 +2,7 @@
 version asks again."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,8 +15,9 @@ from tests.support import steps
 from tests.support.sign_in import redirect_params
 from tests.support.steps import Browser, render
 
-NOW = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)
-TERMS = TermsOfUse(version="2025-04", text="第1条（目的）\nこの規約は、サービスの利用条件を定めます。\n\n\n第2条（同意）\n会員は本規約に同意します。")
+NOW = datetime(2025, 4, 1, 1, 0, tzinfo=UTC)
+TERMS = TermsOfUse(version="2025-04", text="第1条（目的）\nこの規約は、サービスの利用条件を定めます。\n\n\n"
+                                           "第2条（同意）\n会員は本規約に同意します。")
 
 
 @pytest.fixture
@@ -50,7 +51,9 @@ def test_the_member_reads_the_terms_and_agrees_to_this_version(member):
     assert page.template == "actions/accept-terms.html"
     assert page.values["title"] == "利用規約" and page.values["version"] == "2025-04"
     assert page.values["paragraphs"] == [
-        ["第1条（目的）", "この規約は、サービスの利用条件を定めます。"], ["第2条（同意）", "会員は本規約に同意します。"]]
+        ["第1条（目的）", "この規約は、サービスの利用条件を定めます。"],
+        ["第2条（同意）", "会員は本規約に同意します。"],
+    ]
 
     assert member.agrees() == Done()
 

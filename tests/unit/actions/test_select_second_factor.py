@@ -14,7 +14,8 @@ from idp.flows.api import Done
 from tests.support.steps import create_member, render, shown, step_context, stored, submit
 
 NO_FACTOR = "認証方法を選択してください。"
-NO_PLATFORM = "この端末では生体認証を利用できません。ワンタイムパスワード (OTP) アプリ認証またはメール認証を選択してください。"
+NO_PLATFORM = ("この端末では生体認証を利用できません。"
+               "ワンタイムパスワード (OTP) アプリ認証またはメール認証を選択してください。")
 # 生体認証 as rendered: hidden and disabled until platform-authenticator.js says the device has one.
 PASSKEY_WAITS = (r'<div id="passkey-choice" hidden>\s*<div class="choice checkbox">'
                  r'\s*<input[^>]*value="passkey" disabled>')

@@ -3,7 +3,7 @@ on one page; every kind of mistake gets its own message and changes nothing."""
 from __future__ import annotations
 
 import re
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 from pydantic import ValidationError
@@ -23,7 +23,8 @@ TOO_SHORT = "ユーザーIDは8文字以上で入力してください。"
 TOO_LONG = "ユーザーIDは13文字以内で入力してください。"
 TAKEN = "他のアカウントで設定されているユーザーIDです。別のユーザーIDを入力してください。"
 NO_FACTOR = "認証方法を選択してください。"
-NO_PLATFORM = "この端末では生体認証を利用できません。ワンタイムパスワード (OTP) アプリ認証またはメール認証を選択してください。"
+NO_PLATFORM = ("この端末では生体認証を利用できません。"
+               "ワンタイムパスワード (OTP) アプリ認証またはメール認証を選択してください。")
 
 
 def full_width(characters: str) -> str:
@@ -73,7 +74,8 @@ def test_the_page_prefills_the_societys_id_and_offers_the_three_choices_in_the_g
     assert "ユーザーIDの変更・認証方法の設定" in text
     assert '<label for="user_id">ユーザーID *</label>' in text
     assert "<legend>認証方法 *</legend>" in text
-    for label in ("生体認証", "ワンタイムパスワード (OTP) アプリ認証", "ワンタイムパスワード (OTP) メール認証", ">実行<"):
+    for label in ("生体認証", "ワンタイムパスワード (OTP) アプリ認証", "ワンタイムパスワード (OTP) メール認証",
+                  ">実行<"):
         assert label in text
     assert 'value="taro0001"' in text and 'autocomplete="username"' in text
 
@@ -107,7 +109,7 @@ def test_a_new_id_is_stored_lower_case_with_the_chosen_factor(database, settings
     assert submit(database, settings, taro, "  Yamada.Taro ", factor="email") == Done()
     (username, chosen_at, factor), events = stored(database, member)
     assert (username, factor) == ("yamada.taro", "email")
-    assert chosen_at.replace(tzinfo=timezone.utc) == NOW
+    assert chosen_at.replace(tzinfo=UTC) == NOW
     assert ("UPDATE_PROFILE", {"previous_username": "taro0001", "updated_username": "yamada.taro"}) in events
     assert ("CUSTOM_REQUIRED_ACTION", {"custom_required_action": "select-second-factor",
                                        "second_factor": "email"}) in events

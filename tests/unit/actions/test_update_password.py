@@ -2,7 +2,7 @@
 realm's policy; a refused password changes nothing."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from tests.support import steps
 from tests.support.sign_in import redirect_params
 from tests.support.steps import Browser, render
 
-NOW = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 4, 1, 1, 0, tzinfo=UTC)
 GUIDE_POLICY = "length(8) and maxLength(64) and notUsername and allowedCharacters and passwordHistory(2)"
 
 

@@ -1,9 +1,10 @@
 """生年月日の入力: a member confirms their date of birth; wrong dates are counted and lock the step."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from idp.actions.verify_birthdate import BirthdateOptions, VerifyBirthdate
 from idp.db.models import User
@@ -14,7 +15,7 @@ from tests.support import steps
 from tests.support.sign_in import redirect_params
 from tests.support.steps import Browser, render
 
-NOW = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)  # 10:00 in Japan
+NOW = datetime(2025, 4, 1, 1, 0, tzinfo=UTC)  # 10:00 in Japan
 BIRTHDATE = {"year": "1985", "month": "4", "day": "1"}
 WRONG = {"year": "1985", "month": "4", "day": "2"}
 
@@ -159,7 +160,7 @@ def test_operators_choose_the_number_of_tries_and_the_lock_period(database, sett
 
 @pytest.mark.parametrize("options", [{"max_attempts": 0}, {"lock_minutes": 0}, {"lock_minutes": 100000}, {"tries": 3}])
 def test_options_out_of_range_are_refused(options):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError):
         BirthdateOptions(**options)
 
 

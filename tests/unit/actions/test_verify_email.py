@@ -1,9 +1,10 @@
-"""verify-email (メール認証): the mail with its メールアドレスの確認 button, resending, and the link opened elsewhere."""
+"""verify-email (メール認証): the mail with its メールアドレスの確認 button, resending, and the link
+opened elsewhere."""
 from __future__ import annotations
 
 import email
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import policy
 from html import unescape
 from pathlib import Path
@@ -22,7 +23,7 @@ from idp.mail.render import render_mail
 from tests.support.sign_in import authorize, form_action, pkce_pair, redirect_params, submit_sign_in
 from tests.support.steps import create_member, flow_settings, step_context, stored
 
-SIGN_IN_STARTED = datetime(2025, 4, 1, 9, 0, tzinfo=timezone.utc)
+SIGN_IN_STARTED = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)
 PASSWORD = "sakura-2024-spring"
 EMAIL_STEP = "  - action: verify-email\n    if: email-not-verified\n"
 ADDRESS = ("email", "email_verified")  # what stored(...) reads before the audit trail
@@ -176,7 +177,8 @@ def test_a_link_for_an_earlier_address_is_refused(database, settings, taro, brow
         session.scalar(select(User).where(User.username == taro)).email = "taro.new@example.jp"
     page = browser.run("follow_link", {"email": "taro@example.jp"})
     assert page.template == "actions/verify-email-done.html" and page.status == 400
-    assert text_of(settings, page).startswith("このリンクは、以前に設定されていたメールアドレスの確認用のため使用できません。")
+    assert text_of(settings, page).startswith(
+        "このリンクは、以前に設定されていたメールアドレスの確認用のため使用できません。")
     assert stored(database, taro, *ADDRESS) == ("taro.new@example.jp", False, [])
 
 
@@ -227,7 +229,8 @@ def test_in_the_browser_the_link_opened_on_a_phone_lets_the_first_tab_continue(a
     phone = app.test_client()
     opened = phone.get(link)
     assert opened.status_code == 200
-    assert "メールアドレスの確認が完了しました。元の画面に戻り、画面を更新してください。" in opened.get_data(as_text=True)
+    assert ("メールアドレスの確認が完了しました。元の画面に戻り、画面を更新してください。"
+            in opened.get_data(as_text=True))
     assert phone.get(link).status_code == 400  # single use
     assert stored(database, taro, *ADDRESS)[:2] == ("taro@example.jp", True)
 
