@@ -1,6 +1,6 @@
-"""What a member does in the browser on the guide's journeys, shared by the browser tests: signing in
-from the demo portal, setting up and using each second factor, signing out; and a member prepared
-in the IdP's database as if steps 4–8 of the first sign-in were done; the screens they use."""
+"""What a member does in the browser on the guide's journeys, shared by the browser tests: the
+screen sizes, signing in from the demo portal, setting up and using each second factor, signing
+out; and a member prepared in the IdP's database as if steps 4–8 of the first sign-in were done."""
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
-"""What the lockout stories share: the steps' clock, the demo society's brute-force settings as
-an operator would change them, what the member reads, and what the audit log holds."""
+"""What the lockout stories share: the demo society's brute-force settings as an operator would
+change them, a sign-in attempt, what the member reads, and what the audit log holds. The steps'
+clock they move is the `clock` fixture of tests/integration/conftest.py."""
 from __future__ import annotations
 
 from html import unescape

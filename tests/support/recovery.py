@@ -1,5 +1,5 @@
 """What a member does on the recovery pages, shared by the recovery tests: open them from the
-sign-in page, type, read the mailbox, follow the link."""
+sign-in page, type, read the mailbox, follow the link, choose a new password."""
 from __future__ import annotations
 
 import re
