@@ -3,12 +3,10 @@ read off the page, then signs in with it; codes are spent once, devices picked b
 from __future__ import annotations
 
 import re
-import shutil
 import time
 
 import pyotp
 import pytest
-from ruamel.yaml import YAML
 
 from idp.db.models import Credential, User
 from idp.security.secret_box import encrypt
@@ -22,7 +20,7 @@ from tests.support.sign_in import (
     pkce_pair,
     submit_sign_in,
 )
-from tests.support.steps import flow_settings
+from tests.support.steps import demo_society
 
 # Keycloak's conditional OTP, with the setup for members who have no app yet.
 STEPS = """\
@@ -40,20 +38,7 @@ class Society:
     """The demo society running the flow above, with one member; `realm` updates its YAML."""
 
     def __init__(self, tmp_path, realm: dict | None = None):
-        from idp.app import create_app
-        from idp.db import Database
-        from idp.setup import prepare
-
-        self.settings = flow_settings(tmp_path, STEPS)
-        shutil.copy("flows/browser.yaml", self.settings.flows_dir / "browser.yaml")
-        realm_file = self.settings.realms_dir / "kosmo-demo.yaml"
-        yaml = YAML()
-        yaml.dump({**yaml.load(realm_file.read_text(encoding="utf-8")), **(realm or {})}, realm_file)
-        self.database = Database(self.settings.database_url)
-        self.database.upgrade()
-        prepare(self.settings, self.database)
-        self.app = create_app(self.settings, self.database)
-        self.app.config.update(TESTING=True)
+        self.settings, self.database, self.app = demo_society(tmp_path, STEPS, realm)
         self.user_id = add_member(self.database, self.settings, USER_ID, PASSWORD)
 
     def sign_in(self) -> tuple:

@@ -140,27 +140,34 @@ def shown(app, page: Page, field: str) -> list[str]:
     return [html.unescape(re.sub(r"\s+", " ", text).strip()) for text in texts]
 
 
+def demo_society(tmp_path, steps: str, realm: dict | None = None):
+    """The demo society whose flow runs `steps` after the password, `realm` updating its YAML: its
+    settings, its migrated and prepared database, and the app serving it."""
+    from ruamel.yaml import YAML
+
+    from idp.app import create_app
+    from idp.db import Database
+    from idp.setup import prepare
+
+    settings = flow_settings(tmp_path, steps)
+    shutil.copy("flows/browser.yaml", settings.flows_dir / "browser.yaml")
+    realm_file = settings.realms_dir / "kosmo-demo.yaml"
+    yaml = YAML()
+    yaml.dump({**yaml.load(realm_file.read_text(encoding="utf-8")), **(realm or {})}, realm_file)
+    database = Database(settings.database_url)
+    database.upgrade()
+    prepare(settings, database)
+    app = create_app(settings, database)
+    app.config.update(TESTING=True)
+    return settings, database, app
+
+
 class Browser:
     """A member's browser in a sign-in run by the flow engine: `steps` follow the password in the
     realm's flow, `realm` updates the realm's YAML (e.g. terms). Closes its database on leaving `with`."""
 
     def __init__(self, tmp_path, steps: str, username: str, password: str, realm: dict | None = None, **member):
-        from ruamel.yaml import YAML
-
-        from idp.app import create_app
-        from idp.db import Database
-        from idp.setup import prepare
-
-        self.settings = flow_settings(tmp_path, steps)
-        shutil.copy("flows/browser.yaml", self.settings.flows_dir / "browser.yaml")
-        realm_file = self.settings.realms_dir / "kosmo-demo.yaml"
-        yaml = YAML()
-        yaml.dump({**yaml.load(realm_file.read_text(encoding="utf-8")), **(realm or {})}, realm_file)
-        self.database = Database(self.settings.database_url)
-        self.database.upgrade()
-        prepare(self.settings, self.database)
-        app = create_app(self.settings, self.database)
-        app.config.update(TESTING=True)
+        self.settings, self.database, app = demo_society(tmp_path, steps, realm)
         self.user_id = add_member(self.database, self.settings, username, password, **member)
         self.client = app.test_client()
         self.page = authorize(self.client, pkce_pair()[1]).get_data(as_text=True)
