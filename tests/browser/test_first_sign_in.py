@@ -1,4 +1,4 @@
-"""A member's first sign-in from the demo portal, screen by screen as the guide shows it (SPEC §2
+"""A member's first sign-in from the demo portal, screen by screen as the guide shows it (docs/member-screens.md §2
 steps 4–11) and on to setting up the chosen second factor, on a desktop and on a phone, with the
 mail caught by an SMTP server."""
 from __future__ import annotations

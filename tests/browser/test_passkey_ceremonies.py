@@ -1,4 +1,4 @@
-"""Passkeys in Chromium with its virtual authenticator (SPEC §4): a member registers one from the
+"""Passkeys in Chromium with its virtual authenticator (docs/member-screens.md §4): a member registers one from the
 demo portal and names it, then signs in with it the next time; each time the browser's dialog
 fails first and 再試行してください leads back to the step. Served at http://localhost:PORT, since
 WebAuthn refuses IP-address origins.

@@ -1,4 +1,4 @@
-"""The hosted sign-in page (SPEC §1) as a member meets it, and the SSO cookie it leaves behind.
+"""The hosted sign-in page (docs/member-screens.md §1) as a member meets it, and the SSO cookie it leaves behind.
 
 The steps every OpenID Connect story starts with (a member, a PKCE pair, an authorization
 request, a sign-in) live in tests/support/sign_in.py.

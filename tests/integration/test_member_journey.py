@@ -1,5 +1,5 @@
 """A member imported from the society's CSV file signs in for the first time and walks the guide's
-whole journey (SPEC §2 steps 4–11) in the kosmo-member flow, page by page, in the guide's words."""
+whole journey (docs/member-screens.md §2 steps 4–11) in the kosmo-member flow, page by page, in the guide's words."""
 from __future__ import annotations
 
 import re

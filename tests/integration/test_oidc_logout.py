@@ -1,4 +1,4 @@
-"""Signing out (SPEC §3): RP-initiated logout from the portal, and python-keycloak's logout POST."""
+"""Signing out (docs/member-screens.md §3): RP-initiated logout from the portal, and python-keycloak's logout POST."""
 from __future__ import annotations
 
 from sqlalchemy import func, select

@@ -31,7 +31,7 @@ PASSWORD = "Race-pass-2026"
 TEXTS = messages_for(CHECKOUT / "themes")
 EMAIL_TAKEN = TEXTS["update_email.error.taken"]
 USER_ID_TAKEN = TEXTS["set_user_id.error.taken"]
-# The guide's claims (SPEC §2 steps 6 and 9) without the steps around them that a race does not
+# The guide's claims (docs/member-screens.md §2 steps 6 and 9) without the steps around them that a race does not
 # need; the account pages reach update-email through kc_action=UPDATE_EMAIL.
 RACE_FLOW = """flow: race
 steps:

@@ -1,6 +1,6 @@
 """The durable schema on SQLite and PostgreSQL: migrations, per-realm uniqueness, cascades, races.
 
-Uniqueness is the database's job (DESIGN.md: races lose cleanly), so these tests write rows
+Uniqueness is the database's job (docs/design.md: races lose cleanly), so these tests write rows
 directly and expect the database itself to refuse the duplicates.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A member sets up an authenticator app at sign-in (SPEC §5), pyotp playing the phone with the key
+"""A member sets up an authenticator app at sign-in (docs/member-screens.md §5), pyotp playing the phone with the key
 read off the page, then signs in with it; codes are spent once, devices picked by name."""
 from __future__ import annotations
 

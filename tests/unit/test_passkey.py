@@ -1,4 +1,4 @@
-"""Passkeys (生体認証, SPEC §4): a member registers one with `webauthn-register` and names it, then
+"""Passkeys (生体認証, docs/member-screens.md §4): a member registers one with `webauthn-register` and names it, then
 confirms sign-ins with `passkey`; a software authenticator plays their phone. Answers to another
 challenge, from another site, or with a sign count that went backwards are refused."""
 from __future__ import annotations

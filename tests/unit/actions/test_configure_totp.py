@@ -1,4 +1,4 @@
-"""configure-totp (ワンタイムパスワードの設定, SPEC §5): the member scans the QR code or types the
+"""configure-totp (ワンタイムパスワードの設定, docs/member-screens.md §5): the member scans the QR code or types the
 key, confirms with the app's code and names the device; the key is stored encrypted."""
 from __future__ import annotations
 
