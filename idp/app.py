@@ -10,6 +10,7 @@ from idp.account import views as account
 from idp.config import Settings
 from idp.extensions import csrf
 from idp.login import views as login
+from idp.oidc import logout_notices
 from idp.oidc import views as oidc
 from idp.security import headers, malformed, rate_limit
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, database: db.Database | None = 
     malformed.init_app(app)
     _register_blueprints(app)
     operations.init_app(app)
+    logout_notices.init_app(app)
     rate_limit.init_app(app)
     if settings.proxy_fix:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -86,6 +86,8 @@ class Settings:
     rate_limit_recovery: str = "300/10m"
     rate_limit_token: str = "3000/1m"
     rate_limit_token_client: str = "6000/1m"
+    # Back-channel logout: the wait before a relying party's second try, doubled before the third.
+    backchannel_logout_retry_ms: int = 1000
 
     ENV = {
         "database_url": "IDP_DATABASE_URL",
@@ -113,6 +115,7 @@ class Settings:
         "rate_limit_recovery": "IDP_RATE_LIMIT_RECOVERY",
         "rate_limit_token": "IDP_RATE_LIMIT_TOKEN",
         "rate_limit_token_client": "IDP_RATE_LIMIT_TOKEN_CLIENT",
+        "backchannel_logout_retry_ms": "IDP_BACKCHANNEL_LOGOUT_RETRY_MS",
     }
     # The endpoint groups idp/security/rate_limit.py counts, and the setting of each.
     RATE_LIMIT_GROUPS = {

@@ -69,6 +69,10 @@ class Metrics:
                               ["realm", "grant_type", "result"], registry=self.registry)
         self.rate_limited = Counter("idp_rate_limited_total", "Requests refused with 429 by the request rate limits.",
                                     ["realm", "group"], registry=self.registry)
+        self.backchannel_logouts = Counter(
+            "idp_backchannel_logout_total",
+            "Back-channel logout deliveries: success, failure (after every try) and each retry.",
+            ["realm", "result"], registry=self.registry)
         self.durations = Histogram("idp_request_duration_seconds", "Time to answer a request.",
                                    ["method", "endpoint"], buckets=DURATION_BUCKETS, registry=self.registry)
 
@@ -80,6 +84,9 @@ class Metrics:
 
     def count_rate_limited(self, realm: str, group: str) -> None:
         self.rate_limited.labels(realm, group).inc()
+
+    def count_backchannel_logout(self, realm: str, result: str) -> None:
+        self.backchannel_logouts.labels(realm, result).inc()
 
     def observe(self, method: str, endpoint: str, seconds: float) -> None:
         self.durations.labels(method, endpoint).observe(seconds)

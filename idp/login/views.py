@@ -29,7 +29,7 @@ from idp.oidc import sessions
 from idp.oidc.authorize import resume_authorization
 from idp.realms import find_client
 from idp.request_context import realm_request
-from idp.security.brute_force import BruteForce, disable_for_lockout
+from idp.security.brute_force import BruteForce
 
 log = logging.getLogger("idp.login")
 bp = Blueprint("login", __name__, url_prefix="/login-actions")
@@ -130,7 +130,7 @@ def step_context(plugin: Step, options, data: dict, user: User | None, client: C
         events.record(session, here.realm.id, **event)
 
     def lock_out(member: User) -> None:
-        disable_for_lockout(member)
+        sessions.lock_out(session, member)
         g.setdefault("step_lockouts", []).append(member.id)
 
     def end_other_sessions() -> int:
@@ -288,7 +288,7 @@ def _roll_back_keeping_events() -> None:
     for user_id in g.pop("step_lockouts", []):
         member = session.get(User, user_id)
         if member is not None:
-            disable_for_lockout(member)
+            sessions.lock_out(session, member)
     session.commit()
 
 

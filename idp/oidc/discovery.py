@@ -42,7 +42,7 @@ def discovery_document(issuer: str) -> dict:
         "require_request_uri_registration": False,
         "code_challenge_methods_supported": ["S256"],
         "tls_client_certificate_bound_access_tokens": False,
-        "backchannel_logout_supported": False,
-        "backchannel_logout_session_supported": False,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "authorization_response_iss_parameter_supported": True,
     }

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from idp.db.models import Client, ClientSession, Realm, RefreshTokenFamily, User, UserSession, utcnow
+from idp.oidc.logout_notices import owe_logout_notices
 from idp.realms import realm_config
+from idp.security.brute_force import disable_for_lockout
 
 COOKIE = "KC_IDP_SESSION"
 
@@ -73,7 +75,9 @@ def attach_client(session: Session, user_session: UserSession, client: Client) -
 
 
 def end_session(session: Session, user_session: UserSession) -> None:
-    """End one SSO session: its client sessions and refresh-token families go with it."""
+    """End one SSO session: its client sessions and refresh-token families go with it. Every way
+    a session ends comes here, so here its relying parties are owed their logout tokens."""
+    owe_logout_notices(session, user_session)
     session.execute(delete(RefreshTokenFamily).where(RefreshTokenFamily.user_session_id == user_session.id))
     session.execute(delete(ClientSession).where(ClientSession.user_session_id == user_session.id))
     session.delete(user_session)
@@ -88,6 +92,12 @@ def end_other_sessions(session: Session, user: User, keep: UserSession | None = 
             end_session(session, user_session)
             ended += 1
     return ended
+
+
+def lock_out(session: Session, member: User) -> None:
+    """A permanent lockout disables the member and ends their sessions, as disabling them does."""
+    disable_for_lockout(member)
+    end_other_sessions(session, member)
 
 
 def _serializer() -> URLSafeSerializer:

@@ -123,9 +123,10 @@ def refresh_token_claims(ctx: TokenContext, lifespan: int, now: int, *, family_i
     return claims
 
 
-def sign(session: Session, realm: Realm, claims: dict) -> str:
+def sign(session: Session, realm: Realm, claims: dict, *, typ: str = "JWT") -> str:
+    """Sign with the realm's active key; `typ` is the header's (a logout token's is "logout+jwt")."""
     key = active_key(session, realm)
-    header = {"alg": key.algorithm, "typ": "JWT", "kid": key.kid}
+    header = {"alg": key.algorithm, "typ": typ, "kid": key.kid}
     return jwt.encode(header, claims, private_key(key), algorithms=[key.algorithm])
 
 

@@ -7,7 +7,7 @@ from ruamel.yaml import YAML
 from sqlalchemy.orm import Session
 
 from idp.db.models import Client, Realm
-from idp.realms.schema import RealmConfig
+from idp.realms.schema import LOGOUT_SETTINGS, RealmConfig
 
 
 def export_realm(session: Session, realm: Realm) -> dict:
@@ -45,6 +45,7 @@ def _client(client: Client) -> dict:
         "service_account_roles": list(client.attributes.get("service_account_roles", [])),
         "service_account_client_roles": dict(client.attributes.get("service_account_client_roles", {})),
         "admin_api": bool(client.attributes.get("admin_api", False)),
+        **{name: client.attributes[name] for name in LOGOUT_SETTINGS if name in client.attributes},
     }
 
 

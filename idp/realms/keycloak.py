@@ -119,6 +119,8 @@ CLIENT_KEYS = {
     "client_id": "clientId",
     "redirect_uris": "redirectUris",
     "post_logout_redirect_uris": 'attributes."post.logout.redirect.uris"',
+    "backchannel_logout_url": 'attributes."backchannel.logout.url"',
+    "frontchannel_logout_url": 'attributes."frontchannel.logout.url"',
     "web_origins": "webOrigins",
     "public": "publicClient",
     "standard_flow": "standardFlowEnabled",
@@ -550,6 +552,20 @@ def _client_values(client: ClientRepresentation, where: str, service_roles: tupl
         "service_account": client.service_accounts_enabled and not bearer_only,
         "service_account_roles": service_roles[0],
         "service_account_client_roles": service_roles[1],
+        **_logout_settings(client),
+    }
+
+
+def _logout_settings(client: ClientRepresentation) -> dict:
+    """Keycloak's logout attributes; a flag it has not written reads as false, as Keycloak reads it.
+    The front-channel URL counts only while `frontchannelLogout` is on."""
+    attributes = client.attributes
+    return {
+        "backchannel_logout_url": attributes.backchannel_logout_url or "",
+        "backchannel_logout_session_required": attributes.backchannel_logout_session_required == "true",
+        "backchannel_logout_revoke_offline_tokens": attributes.backchannel_logout_revoke_offline_tokens == "true",
+        "frontchannel_logout_url": (attributes.frontchannel_logout_url or "") if client.frontchannel_logout else "",
+        "frontchannel_logout_session_required": attributes.frontchannel_logout_session_required == "true",
     }
 
 

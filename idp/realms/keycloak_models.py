@@ -409,6 +409,13 @@ class ClientAttributes(Representation):
     realm_client: str | None = Field(default=None, alias="realm_client")
     post_logout_redirect_uris: str | None = Field(default=None, alias="post.logout.redirect.uris")
     pkce_method: str | None = Field(default=None, alias="pkce.code.challenge.method")
+    backchannel_logout_url: str | None = Field(default=None, alias="backchannel.logout.url")
+    backchannel_logout_session_required: str | None = Field(default=None, alias="backchannel.logout.session.required")
+    backchannel_logout_revoke_offline_tokens: str | None = Field(
+        default=None, alias="backchannel.logout.revoke.offline.tokens")
+    frontchannel_logout_url: str | None = Field(default=None, alias="frontchannel.logout.url")
+    frontchannel_logout_session_required: str | None = Field(
+        default=None, alias="frontchannel.logout.session.required")
 
 
 class ClientRepresentation(Representation):
@@ -423,6 +430,7 @@ class ClientRepresentation(Representation):
     attributes: Annotated[ClientAttributes, NULL_AS_OBJECT] = ClientAttributes()
     public_client: bool = False
     bearer_only: bool = False
+    frontchannel_logout: bool = False
     client_authenticator_type: str = "client-secret"
     secret: str | None = None
     standard_flow_enabled: bool = True

@@ -37,6 +37,12 @@ class ClientSecret(Strict):
         return self
 
 
+# The client settings that say how its relying party hears of a logout.
+LOGOUT_SETTINGS = ("backchannel_logout_url", "backchannel_logout_session_required",
+                   "backchannel_logout_revoke_offline_tokens", "frontchannel_logout_url",
+                   "frontchannel_logout_session_required")
+
+
 class ClientConfig(Strict):
     """A relying party."""
 
@@ -57,6 +63,12 @@ class ClientConfig(Strict):
     # Keycloak's clientRoles of the service-account user, e.g. {"realm-management": ["manage-users"]}.
     service_account_client_roles: dict[str, list[str]] = Field(default_factory=dict)
     admin_api: bool = Field(default=False, description="its tokens may call /admin (the realm must enable it too)")
+    backchannel_logout_url: str = Field(default="", description="where logout tokens are POSTed when a session ends")
+    backchannel_logout_session_required: bool = Field(default=True, description="logout tokens carry `sid`")
+    backchannel_logout_revoke_offline_tokens: bool = Field(
+        default=False, description="logout tokens carry Keycloak's `revoke_offline_access`")
+    frontchannel_logout_url: str = Field(default="", description="framed by the logout page when the member signs out")
+    frontchannel_logout_session_required: bool = Field(default=True, description="the framed URL gets `iss` and `sid`")
 
     @field_validator("redirect_uris", "post_logout_redirect_uris")
     @classmethod
@@ -65,6 +77,13 @@ class ClientConfig(Strict):
             if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", uri) or "#" in uri:
                 raise ValueError(f"{uri!r} must be an absolute URI without a fragment (matched exactly)")
         return uris
+
+    @field_validator("backchannel_logout_url", "frontchannel_logout_url")
+    @classmethod
+    def http_url(cls, url: str) -> str:
+        if url and (not re.match(r"^https?://[^/\s]+", url) or "#" in url):
+            raise ValueError(f"{url!r} must be an absolute http(s) URL without a fragment")
+        return url
 
     @field_validator("service_account_client_roles")
     @classmethod
@@ -85,6 +104,11 @@ class ClientConfig(Strict):
         if self.standard_flow and not self.redirect_uris:
             raise ValueError("`standard_flow` needs at least one redirect URI")
         return self
+
+    @property
+    def logout_settings(self) -> dict:
+        """The back- and front-channel logout settings, kept with the client's attributes."""
+        return {name: getattr(self, name) for name in LOGOUT_SETTINGS}
 
     @property
     def grant_types(self) -> list[str]:

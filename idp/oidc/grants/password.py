@@ -85,7 +85,8 @@ class PasswordGrant(KnownScopesOnly, KeycloakTokensMixin, ResourceOwnerPasswordC
                           ip_address=ip_address, **details)
 
         return SignInAttempt(realm=realm_request().realm, config=realm_request().config, store=ephemeral(), user=member,
-                             ip_address=ip_address, now=utcnow(), record_event=record_event)
+                             ip_address=ip_address, now=utcnow(), record_event=record_event,
+                             lock_out=lambda locked: sessions.lock_out(db_session(), locked))
 
     @staticmethod
     def _count_failure(guard: StepGuard, username: str) -> None:
