@@ -14,7 +14,7 @@ def discovery_document(issuer: str) -> dict:
         "userinfo_endpoint": f"{endpoints}/userinfo",
         "end_session_endpoint": f"{endpoints}/logout",
         "frontchannel_logout_session_supported": True,
-        "frontchannel_logout_supported": False,
+        "frontchannel_logout_supported": True,
         "jwks_uri": f"{endpoints}/certs",
         "grant_types_supported": ["authorization_code", "refresh_token", "password", "client_credentials"],
         "acr_values_supported": ["0", "1"],

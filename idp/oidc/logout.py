@@ -1,20 +1,27 @@
-"""Ending SSO sessions: RP-initiated logout in the browser, and Keycloak's refresh-token logout."""
+"""Ending SSO sessions: RP-initiated logout in the browser (with OpenID Connect Front-Channel
+Logout 1.0 for clients that ask for it), and Keycloak's refresh-token logout."""
 from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from flask import jsonify, make_response, redirect, render_template, request
+from flask import g, jsonify, make_response, redirect, render_template, request
 from flask_wtf.csrf import validate_csrf
 from werkzeug.wrappers import Response
 from wtforms.validators import ValidationError
 
 from idp import events
 from idp.db import db_session
-from idp.db.models import Client, RefreshTokenFamily
+from idp.db.models import Client, RefreshTokenFamily, UserSession
 from idp.oidc import sessions, tokens
 from idp.oidc.authorize import server
 from idp.realms import find_client
 from idp.request_context import realm_request
+
+# A URL that a CSP header can carry: no spaces, quotes, commas or semicolons.
+CSP_SAFE_SOURCE = re.compile(r"^https?://[A-Za-z0-9.\-:\[\]]+/[A-Za-z0-9._~!$&()*+=:@%/\-]*$")
 
 
 def logout_with_refresh_token() -> Response:
@@ -64,12 +71,16 @@ def logout_in_browser() -> Response:
         return _page("error.html", 400, message_key="error.invalid_redirect_uri")
     if hint_claims is None and not _confirmed():
         return _page("logout-confirm.html", 200, values=_carried(values))
-    _end_browser_session(hint_claims, client, redirect_uri)
+    frames = _end_browser_session(hint_claims, client, redirect_uri)
+    target = None
     if redirect_uri:
         target = add_params_to_uri(redirect_uri, [("state", values["state"])]) if values.get("state") else redirect_uri
+    if target and not frames:
         response = redirect(target)
     else:
-        response = _page("logout-done.html", 200, client=client)
+        # Front-channel logout (§2-§4): the page frames each client's logout URL, then goes on.
+        g.frame_sources = [frame_source(url) for url in frames]
+        response = _page("logout-done.html", 200, client=client, frames=frames, target=target)
     sessions.clear_session_cookie(response, realm_request().realm)
     return response
 
@@ -105,14 +116,39 @@ def _carried(values) -> dict:
     return {key: values[key] for key in ("post_logout_redirect_uri", "client_id", "state") if values.get(key)}
 
 
-def _end_browser_session(hint_claims: dict | None, client: Client | None, redirect_uri: str | None) -> None:
-    session = db_session()
+def _end_browser_session(hint_claims: dict | None, client: Client | None, redirect_uri: str | None) -> list[str]:
+    """End the browser's session (and the hint's); the front-channel logout URLs to frame."""
+    session, frames = db_session(), []
     for session_id in {sessions.session_id_from_cookie(), (hint_claims or {}).get("sid")}:
         user_session = sessions.find_session(session, realm_request().realm, session_id)
         if user_session is not None:
             _record_logout(user_session, client.client_id if client else None, redirect_uri=redirect_uri)
+            frames += frontchannel_logout_urls(user_session)
             sessions.end_session(session, user_session)
     session.commit()
+    return frames
+
+
+def frontchannel_logout_urls(user_session: UserSession) -> list[str]:
+    """Each of the session's clients' front-channel logout URL, with `iss` and `sid` (§3) when
+    the client requires them."""
+    urls = []
+    for client in sessions.clients_of(db_session(), user_session):
+        url = client.attributes.get("frontchannel_logout_url")
+        if not (client.enabled and url and frame_source(url)):
+            continue
+        if client.attributes.get("frontchannel_logout_session_required", True):
+            url = add_params_to_uri(url, [("iss", realm_request().issuer), ("sid", user_session.id)])
+        urls.append(url)
+    return urls
+
+
+def frame_source(url: str) -> str:
+    """The CSP source allowing exactly this URL (its query is not part of a source), or "" where
+    the URL cannot be written into the header safely."""
+    parts = urlsplit(url)
+    source = f"{parts.scheme}://{parts.netloc}{parts.path or '/'}"
+    return source if CSP_SAFE_SOURCE.match(source) else ""
 
 
 def _page(template: str, status: int, **context) -> Response:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import requests
 from flask import Flask, current_app
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from idp.db.models import Client, ClientSession, Realm, UserSession
+from idp.db.models import Client, Realm, UserSession
 from idp.oidc import tokens
 
 log = logging.getLogger("idp.backchannel_logout")
@@ -56,14 +56,12 @@ def logout_token_claims(issuer: str, client: Client, user_session: UserSession, 
     return claims
 
 
-def owe_logout_notices(session: Session, user_session: UserSession) -> None:
-    """Sign a logout token for each client of the session with a back-channel logout URL; they
-    are sent once `session` commits. Call before the client sessions are deleted."""
+def owe_logout_notices(session: Session, user_session: UserSession, clients: list[Client]) -> None:
+    """Sign a logout token for each of the session's `clients` with a back-channel logout URL;
+    they are sent once `session` commits."""
     realm = session.get(Realm, user_session.realm_id)
     if realm is None:
         return
-    clients = session.scalars(select(Client).join(ClientSession, ClientSession.client_id == Client.id)
-                              .where(ClientSession.user_session_id == user_session.id))
     issuer, now = current_app.config["IDP_SETTINGS"].issuer(realm.name), int(time.time())
     pending = session.info.setdefault(PENDING, [])
     for client in clients:

@@ -74,10 +74,16 @@ def attach_client(session: Session, user_session: UserSession, client: Client) -
         session.add(ClientSession(user_session_id=user_session.id, client_id=client.id))
 
 
+def clients_of(session: Session, user_session: UserSession) -> list[Client]:
+    """The relying parties signed in through this session."""
+    return list(session.scalars(select(Client).join(ClientSession, ClientSession.client_id == Client.id)
+                                .where(ClientSession.user_session_id == user_session.id)))
+
+
 def end_session(session: Session, user_session: UserSession) -> None:
     """End one SSO session: its client sessions and refresh-token families go with it. Every way
     a session ends comes here, so here its relying parties are owed their logout tokens."""
-    owe_logout_notices(session, user_session)
+    owe_logout_notices(session, user_session, clients_of(session, user_session))
     session.execute(delete(RefreshTokenFamily).where(RefreshTokenFamily.user_session_id == user_session.id))
     session.execute(delete(ClientSession).where(ClientSession.user_session_id == user_session.id))
     session.delete(user_session)

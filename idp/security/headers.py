@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
@@ -31,6 +31,9 @@ def add_security_headers(response: Response) -> Response:
     # Only a page has forms: JSON, token and key answers skip reading the realm's clients.
     origins = _relying_party_origins() if response.mimetype == "text/html" else []
     headers["Content-Security-Policy"] = POLICY.format(form_action=" ".join(["'self'", *origins]))
+    if g.get("frame_sources"):
+        # The logout page frames the clients' front-channel logout URLs (idp.oidc.logout), only those.
+        headers["Content-Security-Policy"] += "; frame-src " + " ".join(g.frame_sources)
     headers["X-Frame-Options"] = "DENY"
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"
