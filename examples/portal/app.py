@@ -56,16 +56,17 @@ def create_portal(config: dict | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.jinja_env.globals["_"] = _translator(load_messages())
-    CSRFProtect(app)
-    _register_blueprints(app)
+    csrf = CSRFProtect(app)
+    _register_blueprints(app, csrf)
     app.after_request(_security_headers)
     return app
 
 
-def _register_blueprints(app: Flask) -> None:
-    from examples.portal import auth, mailbox, pages
+def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
+    from examples.portal import auth, backchannel, mailbox, pages
 
     auth.init_app(app)
+    backchannel.init_app(app, csrf)
     pages.init_app(app)
     if app.config["PORTAL_OUTBOX_DIR"]:
         mailbox.init_app(app)

@@ -68,6 +68,8 @@ def callback():
     session.clear()
     session["id_token"] = token["id_token"]
     session["userinfo"] = dict(token["userinfo"])
+    # The SSO session this sign-in belongs to: a back-channel logout names it (backchannel.py).
+    session["sid"] = token["userinfo"].get("sid")
     return redirect(url_for("pages.top"))
 
 
