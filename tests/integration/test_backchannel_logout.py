@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from idp.db.models import UserSession
+from idp.db.models import UserSession, utcnow
 from tests.conftest import make_settings
 from tests.integration.backchannel_support import (
     receiver,  # noqa: F401 - a fixture
@@ -20,7 +21,7 @@ from tests.integration.lockout_support import brute_force, clock, enabled  # noq
 from tests.integration.recovery_steps import BIRTHDATE, mailed_link, mails_to, no_answer_floor, press  # noqa: F401
 from tests.integration.test_account import ACCOUNT, post, sign_in_at_portal
 from tests.integration.test_lockout import attempt
-from tests.integration.test_login import MEMBER_ID, PORTAL, REALM, add_member
+from tests.integration.test_login import MEMBER_ID, PORTAL, REALM, add_member, authorize, pkce_pair
 from tests.integration.test_oidc_logout import logout_url
 from tests.integration.test_oidc_token import claims_of, signed_in_tokens
 from tests.integration.test_recovery_password import NEW_PASSWORD, ask_for_link, settled_member  # noqa: F401
@@ -197,3 +198,17 @@ def test_a_rolled_back_ending_tells_nobody(client, database, settings, portal_li
 
     time.sleep(0.3)
     assert portal_listens.tokens == [] and session_ids(database) == [answer["session_state"]]
+
+
+def test_a_session_found_expired_on_a_visit_is_announced(client, database, settings, portal_listens):
+    """Keycloak lets idle sessions expire without a logout token; here a session found expired is
+    ended like any other, so the portal hears of it then."""
+    answer = signed_in_tokens(client, database, settings)
+    with database.session() as session:
+        session.get(UserSession, answer["session_state"]).last_seen_at = utcnow() - timedelta(days=1)
+        session.commit()
+
+    authorize(client, pkce_pair()[1])
+
+    claims = verified_logout_claims(client, REALM, portal_listens.wait_for(1)[0])
+    assert claims["sid"] == answer["session_state"]
