@@ -12,6 +12,7 @@ import pytest
 import idp.login.views
 from idp.actions import recovery_rules
 from idp.db.models import utcnow
+from tests.support.backchannel import LogoutReceiver
 from tests.support.fuzz import Stage
 from tests.support.servers import PostgresCluster, RedisServer, postgres_bin
 from tests.support.settings import UNDER_CI
@@ -48,6 +49,14 @@ def clock(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(idp.login.views, "utcnow", lambda: clock.now)
     return clock
+
+
+@pytest.fixture
+def receiver():
+    """A relying party's back-channel logout endpoint on 127.0.0.1 (tests/support/backchannel.py)."""
+    listening = LogoutReceiver()
+    yield listening
+    listening.close()
 
 
 @pytest.fixture

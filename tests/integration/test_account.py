@@ -16,36 +16,24 @@ from sqlalchemy import func, select
 
 from idp.db.models import AuditEvent, Credential, User, UserSession
 from idp.realms import find_realm, realm_config, save_realm
+from tests.support.account import ACCOUNT, post, sign_in_at_portal
 from tests.support.sign_in import (
     MEMBER_ID,
     OIDC,
     REALM,
-    REALM_PATH,
     add_member,
-    authorize,
     follow_step,
     form_action,
     hidden_value,
-    pkce_pair,
     submit_sign_in,
 )
-from tests.support.tokens import exchange, refresh
+from tests.support.tokens import refresh
 
-ACCOUNT = f"{REALM_PATH}/account"
 APRIL_FIRST_9AM_IN_TOKYO = datetime(2026, 4, 1, 0, 0, tzinfo=UTC)
 APRIL_2ND_21_05_IN_TOKYO = datetime(2026, 4, 2, 12, 5, tzinfo=UTC)
 
 
 # --- the member and their browser ------------------------------------------------------------
-
-def sign_in_at_portal(client) -> dict:
-    """The member signs in at the portal in this browser; the portal's token response."""
-    verifier, challenge = pkce_pair()
-    page = authorize(client, challenge).get_data(as_text=True)
-    location = submit_sign_in(client, page).headers["Location"]
-    code = parse_qs(urlsplit(location).query)["code"][0]
-    return exchange(client, code, verifier).get_json()
-
 
 @pytest.fixture
 def member(database, settings) -> str:
@@ -107,12 +95,6 @@ def text_of(response) -> str:
     """The page as a member reads it: tags dropped, spaces squeezed."""
     html = response.get_data(as_text=True)
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
-
-
-def post(browser, path: str, page_with_token: str | None = None, **data):
-    """Send a form of the page at `page_with_token` (its CSRF token included)."""
-    token_page = browser.get(page_with_token or f"{ACCOUNT}/security").get_data(as_text=True)
-    return browser.post(path, data={"csrf_token": hidden_value(token_page, "csrf_token"), **data})
 
 
 def landing(response) -> str:

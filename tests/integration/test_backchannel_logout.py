@@ -11,20 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from idp.db.models import UserSession, utcnow
-from tests.conftest import make_settings
-from tests.integration.backchannel_support import (
-    receiver,  # noqa: F401 - a fixture
-    register_backchannel_logout,
-    verified_logout_claims,
-)
-from tests.integration.lockout_support import brute_force, clock, enabled  # noqa: F401 - clock is a fixture
-from tests.integration.recovery_steps import BIRTHDATE, mailed_link, mails_to, no_answer_floor, press  # noqa: F401
-from tests.integration.test_account import ACCOUNT, post, sign_in_at_portal
-from tests.integration.test_lockout import attempt
-from tests.integration.test_login import MEMBER_ID, PORTAL, REALM, add_member, authorize, pkce_pair
-from tests.integration.test_oidc_logout import logout_url
-from tests.integration.test_oidc_token import claims_of, signed_in_tokens
-from tests.integration.test_recovery_password import NEW_PASSWORD, ask_for_link, settled_member  # noqa: F401
+from tests.support.account import ACCOUNT, post, sign_in_at_portal
+from tests.support.backchannel import register_backchannel_logout, verified_logout_claims
+from tests.support.lockout import attempt, brute_force, enabled
+from tests.support.recovery import BIRTHDATE, NEW_PASSWORD, ask_for_link, mailed_link, mails_to, press, settle_member
+from tests.support.settings import make_settings
+from tests.support.sign_in import MEMBER_ID, PORTAL, REALM, add_member, authorize, pkce_pair
+from tests.support.tokens import claims_of, logout_url, signed_in_tokens
 
 
 @pytest.fixture
@@ -34,7 +27,7 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def portal_listens(database, receiver):  # noqa: F811 - the fixture imported above
+def portal_listens(database, receiver):
     register_backchannel_logout(database, REALM, PORTAL, receiver.url)
     return receiver
 
@@ -69,7 +62,7 @@ def test_rp_initiated_logout_tells_the_portal_with_the_sessions_sid(client, data
     assert metric(client, "success") == 1
 
 
-def test_without_session_required_the_token_names_only_the_member(client, database, settings, receiver):  # noqa: F811
+def test_without_session_required_the_token_names_only_the_member(client, database, settings, receiver):
     """Keycloak leaves `sid` out when backchannel.logout.session.required is off."""
     register_backchannel_logout(database, REALM, PORTAL, receiver.url, backchannel_logout_session_required=False)
     answer = signed_in_tokens(client, database, settings)
@@ -109,10 +102,11 @@ def test_signing_out_every_other_device_tells_the_portal_of_each(app, database, 
     assert {verified_logout_claims(phone, REALM, token)["sid"] for token in portal_listens.wait_for(2)} == others
 
 
-@pytest.mark.usefixtures("settled_member", "no_answer_floor")
+@pytest.mark.usefixtures("no_answer_floor")
 def test_a_password_reset_tells_the_portal_of_the_sessions_it_ends(client, database, settings, portal_listens):
     """Keycloak's reset-credentials flow ends the member's other sessions (and back-channel logs
     out their clients) once the new password is set."""
+    settle_member(database, settings)
     other_device = client.application.test_client()
     ended = sign_in_at_portal(other_device)["session_state"]
 
@@ -124,7 +118,7 @@ def test_a_password_reset_tells_the_portal_of_the_sessions_it_ends(client, datab
     assert [verified_logout_claims(client, REALM, token)["sid"] for token in portal_listens.wait_for(1)] == [ended]
 
 
-def test_a_permanent_lockout_ends_the_members_sessions_and_tells_the_portal(app, clock, database, settings,  # noqa: F811
+def test_a_permanent_lockout_ends_the_members_sessions_and_tells_the_portal(app, clock, database, settings,
                                                                             portal_listens):
     """Keycloak disables a member at a permanent lockout; here their sessions end with it, and
     the portal hears of each by back-channel logout."""

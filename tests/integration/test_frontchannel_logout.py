@@ -8,9 +8,8 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 from idp.realms import find_client, find_realm
-from tests.integration.test_login import PORTAL, PORTAL_TOP, REALM
-from tests.integration.test_oidc_logout import logout_url
-from tests.integration.test_oidc_token import signed_in_tokens
+from tests.support.sign_in import PORTAL, PORTAL_TOP, REALM
+from tests.support.tokens import logout_url, signed_in_tokens
 
 FRONTCHANNEL = "http://localhost:8081/frontchannel-logout"
 

@@ -12,10 +12,10 @@ from werkzeug.serving import make_server
 
 from examples.portal import backchannel, create_portal
 from idp.oidc.discovery import discovery_document
-from tests.integration.backchannel_support import register_backchannel_logout
-from tests.integration.test_account import ACCOUNT, post, sign_in_at_portal
-from tests.integration.test_login import PORTAL, REALM, add_member
-from tests.integration.test_oidc_token import claims_of
+from tests.support.account import ACCOUNT, post, sign_in_at_portal
+from tests.support.backchannel import register_backchannel_logout
+from tests.support.sign_in import PORTAL, REALM, add_member
+from tests.support.tokens import claims_of
 
 SIGNED_IN = "さん"
 

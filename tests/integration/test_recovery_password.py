@@ -11,12 +11,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from idp.authenticators.totp import code_at
-from idp.db.models import PendingRequiredAction, TermsAcceptance, User
-from idp.realms import find_realm, realm_config
+from idp.db.models import PendingRequiredAction, User
 from tests.support.factors import APP_KEY, give_app
 from tests.support.recovery import (
     BIRTHDATE,
+    ask_for_link,
     events,
+    forgot_password_page,
     link_on,
     mailed_link,
     mails_to,
@@ -24,12 +25,12 @@ from tests.support.recovery import (
     password_hash,
     press,
     same_for_everyone,
+    settle_member,
 )
 from tests.support.sign_in import (
     MEMBER_ID,
     MEMBER_PASSWORD,
     PORTAL_TOP,
-    REALM,
     add_member,
     authorize,
     count_sessions,
@@ -46,29 +47,7 @@ NEW_PASSWORD = "Momiji-2026-autumn"
 
 @pytest.fixture
 def settled_member(database, settings) -> str:
-    """A member past the first sign-in, who verified their date of birth long ago and agreed to
-    the demo society's terms."""
-    user_id = add_member(database, settings, birthdate=date(1980, 4, 1))
-    with database.session() as session:
-        user = session.get(User, user_id)
-        user.first_login_completed_at = user.birthdate_verified_at = user.created_at
-        user.email_verified = True
-        session.add(TermsAcceptance(user_id=user_id, version=realm_config(find_realm(session, REALM)).terms.version,
-                                    accepted_at=user.created_at))
-        session.commit()
-    return user_id
-
-
-def forgot_password_page(client, **overrides) -> str:
-    """From the portal's sign-in page, the member taps パスワードを忘れた方はこちら."""
-    sign_in = authorize(client, pkce_pair()[1], **overrides).get_data(as_text=True)
-    page = client.get(link_on(sign_in, "パスワードを忘れた方はこちら"))
-    assert page.status_code == 200
-    return page.get_data(as_text=True)
-
-
-def ask_for_link(client, typed: str = MEMBER_ID):
-    return press(client, forgot_password_page(client), username=typed)
+    return settle_member(database, settings)
 
 
 def new_password_page(client, settings, address: str = ADDRESS) -> str:

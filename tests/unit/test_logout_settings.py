@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from idp.realms.keycloak import ExportFiles, parse_export
 from idp.realms.schema import ClientConfig
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 EXPORT = Path(__file__).resolve().parent.parent / "fixtures" / "keycloak" / "kosmo-kc-realm.json"
 

@@ -1,15 +1,11 @@
 """Back-channel logout when an administrator signs a member out through the Admin API."""
 from __future__ import annotations
 
-from tests.integration.admin_support import APP_CLIENT, MEMBER_PASSWORD, REALM, api, settings, sign_in  # noqa: F401
-from tests.integration.backchannel_support import (
-    receiver,  # noqa: F401 - a fixture
-    register_backchannel_logout,
-    verified_logout_claims,
-)
+from tests.support.admin import APP_CLIENT, MEMBER_PASSWORD, REALM, sign_in
+from tests.support.backchannel import register_backchannel_logout, verified_logout_claims
 
 
-def test_the_admin_apis_user_logout_tells_the_app_of_every_session(api, client, database, receiver):  # noqa: F811
+def test_the_admin_apis_user_logout_tells_the_app_of_every_session(api, client, database, receiver):
     """Keycloak's POST /admin/realms/{realm}/users/{id}/logout back-channel logs out the clients
     of each of the user's sessions."""
     register_backchannel_logout(database, REALM, APP_CLIENT, receiver.url)

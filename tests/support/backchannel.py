@@ -8,7 +8,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -59,13 +58,6 @@ class LogoutReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    listening = LogoutReceiver()
-    yield listening
-    listening.close()
 
 
 def register_backchannel_logout(database, realm: str, client_id: str, url: str, **settings) -> None:
