@@ -6,7 +6,7 @@ import logging
 from typing import overload
 
 from flask import Blueprint, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from idp import events
@@ -37,6 +37,15 @@ def admin_blueprint(*resources: Blueprint) -> Blueprint:
     return api
 
 
+def json_routing_errors():
+    """An admin path or method no route takes (outside any realm's resources too, e.g. `/admin/x`
+    or PATCH on a user) answers with Keycloak's JSON error, not the members' HTML page."""
+    failure = request.routing_exception
+    if isinstance(failure, HTTPException) and request.path.startswith("/admin/"):
+        return http_error(failure)
+    return None
+
+
 def load_realm(_endpoint, values) -> None:
     """The target realm (enabled); an unknown one is answered in `authenticate_caller`, where the
     blueprint's error handlers apply."""
@@ -65,7 +74,10 @@ def refused(error: errors.AdminError):
 
 def http_error(error: HTTPException):
     db_session().rollback()
-    return jsonify(error=f"HTTP {error.code} {error.name}"), error.code
+    answer = jsonify(error=f"HTTP {error.code} {error.name}")
+    if error.code == 405 and isinstance(error, MethodNotAllowed) and error.valid_methods:
+        answer.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return answer, error.code
 
 
 def unexpected(error: Exception):

@@ -6,6 +6,8 @@ taking a role away takes effect at once; the token only says who calls.
 """
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,12 +22,14 @@ from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES
 MASTER = "master"
 # Keycloak's realm role that makes a master-realm user an administrator of every realm.
 MASTER_ADMIN_ROLE = "admin"
-# Keycloak's composites: managing users includes viewing them, viewing includes querying.
+# Keycloak's composites: managing includes viewing, viewing users includes querying them and groups.
 IMPLIED = {
     "realm-admin": REALM_MANAGEMENT_ROLES,
-    "manage-users": {"view-users", "query-users"},
-    "view-users": {"query-users"},
+    "manage-users": {"view-users", "query-users", "query-groups"},
+    "view-users": {"query-users", "query-groups"},
+    "manage-clients": {"view-clients", "query-clients"},
     "view-clients": {"query-clients"},
+    "manage-realm": {"view-realm"},
 }
 
 
@@ -94,3 +98,15 @@ def _permissions(realm: Realm, user: User) -> frozenset[str]:
     for role in list(granted):
         granted |= IMPLIED.get(role, set())
     return frozenset(granted)
+
+
+def token_realm_name(token: str | None) -> str | None:
+    """The realm a bearer token names in `iss` (read before its signature is checked, only to know
+    which realm's keys to check it with; `authenticate` then verifies it)."""
+    try:
+        payload = (token or "").split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        issuer = claims["iss"]
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
+    return issuer.rpartition("/realms/")[2] if isinstance(issuer, str) and "/realms/" in issuer else None

@@ -14,7 +14,8 @@ REALM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
 # Keycloak's built-in client whose roles grant the Admin REST API, and the roles we honour.
 REALM_MANAGEMENT = "realm-management"
 REALM_MANAGEMENT_ROLES = frozenset({"realm-admin", "query-users", "view-users", "manage-users", "view-events",
-                                    "query-clients", "view-clients"})
+                                    "query-clients", "view-clients", "manage-clients", "view-realm",
+                                    "manage-realm", "query-groups", "query-realms"})
 
 
 class Strict(BaseModel):

@@ -191,3 +191,29 @@ def test_a_service_account_manages_members_with_its_roles_only(service):
     with pytest.raises(KeycloakGetError) as forbidden:
         service.get_clients()
     assert forbidden.value.response_code == 403
+
+
+def test_unknown_admin_paths_realms_and_methods_answer_keycloaks_json(admin, server):
+    bearer = {"Authorization": f"Bearer {admin.connection.token['access_token']}"}
+    for path in (f"admin/realms/{REALM}/no-such-thing", "admin/realms/no-such-realm", "admin/nothing-here",
+                 "admin/realms/no-such-realm/users"):
+        answer = requests.get(f"{server.url}/{path}", headers=bearer, timeout=10)
+        assert (answer.status_code, answer.headers["Content-Type"]) == (404, "application/json"), path
+        assert "error" in answer.json()
+    wrong_method = requests.patch(f"{server.url}/admin/realms/{REALM}/users", headers=bearer, timeout=10)
+    assert wrong_method.status_code == 405 and wrong_method.json() == {"error": "HTTP 405 Method Not Allowed"}
+
+
+def test_the_administrator_reads_the_realm_and_every_realm_but_cannot_change_it(admin):
+    realm = admin.get_realm(REALM)
+    assert (realm["realm"], realm["enabled"], realm["accessTokenLifespan"]) == (REALM, True, 300)
+    assert {"id", "displayName", "bruteForceProtected", "revokeRefreshToken", "ssoSessionIdleTimeout"} <= set(realm)
+    assert sorted(listed["realm"] for listed in admin.get_realms()) == sorted(["master", REALM])
+    with pytest.raises(KeycloakPutError) as refused:
+        admin.update_realm(REALM, {"accessTokenLifespan": 60})
+    assert refused.value.response_code == 501
+    assert "realm YAML" in json.loads(refused.value.response_body)["errorMessage"]
+
+
+def test_a_service_account_sees_only_its_own_realm_and_only_its_name(service):
+    assert [(realm["realm"], "accessTokenLifespan" in realm) for realm in service.get_realms()] == [(REALM, False)]
