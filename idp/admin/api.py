@@ -151,11 +151,12 @@ def changed(operation: str, user: User, resource_path: str, **details) -> Respon
     return no_content()
 
 
-def record_admin_event(operation: str, user: User | None, resource_path: str, **details) -> None:
+def record_admin_event(operation: str, user: User | None, resource_path: str, resource_type: str = "USER",
+                       **details) -> None:
     """Keycloak's admin event (operationType CREATE/UPDATE/DELETE/ACTION on a resource path),
     kept with our events as type ADMIN_<operation> in the caller's transaction."""
     by = caller()
     events.record(db_session(), realm_request().realm.id, ADMIN_PREFIX + operation, user_id=user.id if user else None,
-                  client_id=by.client_id, ip_address=request.remote_addr or "", resource_type="USER",
+                  client_id=by.client_id, ip_address=request.remote_addr or "", resource_type=resource_type,
                   resource_path=resource_path, auth_realm=by.realm.name, auth_user_id=by.user.id,
                   auth_username=by.user.username, **details)

@@ -84,6 +84,9 @@ class Client(Base):
     # "sha256:<hex>"; client secrets are long random strings, so a fast hash is enough
     # and keeps the token endpoint fast.
     secret_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Set when the Admin API regenerated the secret: the hash of the realm YAML's secret it
+    # replaced. The regenerated one holds until the YAML's secret changes (idp.realms._apply_client).
+    secret_regenerated_from: Mapped[str | None] = mapped_column(String(255), nullable=True)
     redirect_uris: Mapped[list] = mapped_column(JSON, default=list)
     post_logout_redirect_uris: Mapped[list] = mapped_column(JSON, default=list)
     web_origins: Mapped[list] = mapped_column(JSON, default=list)

@@ -101,7 +101,8 @@ def _apply_client(client: Client, config: ClientConfig, secret_hash: str | None)
     client.name = config.name
     client.enabled = config.enabled
     client.public = config.public
-    client.secret_hash = secret_hash
+    if client.secret_regenerated_from is None or client.secret_regenerated_from != secret_hash:
+        client.secret_hash, client.secret_regenerated_from = secret_hash, None
     client.redirect_uris = list(config.redirect_uris)
     client.post_logout_redirect_uris = list(config.post_logout_redirect_uris)
     client.web_origins = list(config.web_origins)

@@ -18,7 +18,15 @@ from keycloak.exceptions import KeycloakGetError, KeycloakPostError, KeycloakPut
 from ruamel.yaml import YAML
 
 from idp.mail import find_links
-from tests.support.servers import INTEROP_PUBLIC, REALM, IdpServer, interop_clients, sign_in_form
+from tests.support.servers import (
+    INTEROP_CONFIDENTIAL,
+    INTEROP_CONFIDENTIAL_SECRET,
+    INTEROP_PUBLIC,
+    REALM,
+    IdpServer,
+    interop_clients,
+    sign_in_form,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -217,3 +225,34 @@ def test_the_administrator_reads_the_realm_and_every_realm_but_cannot_change_it(
 
 def test_a_service_account_sees_only_its_own_realm_and_only_its_name(service):
     assert [(realm["realm"], "accessTokenLifespan" in realm) for realm in service.get_realms()] == [(REALM, False)]
+
+
+def _client_credentials(server, secret: str) -> int:
+    return requests.post(f"{server.issuer()}/protocol/openid-connect/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_id": INTEROP_CONFIDENTIAL, "client_secret": secret}).status_code
+
+
+def test_the_administrator_reads_a_client_and_regenerates_its_secret_which_outlives_a_realm_reload(admin, server):
+    client_pk = admin.get_client_id(INTEROP_CONFIDENTIAL)
+    client = admin.get_client(client_pk)
+    assert (client["id"], client["clientId"], client["publicClient"]) == (client_pk, INTEROP_CONFIDENTIAL, False)
+    assert admin.get_client_secrets(client_pk) == {"type": "secret", "value": INTEROP_CONFIDENTIAL_SECRET}
+
+    regenerated = admin.generate_client_secrets(client_pk)
+    assert regenerated["type"] == "secret" and regenerated["value"] != INTEROP_CONFIDENTIAL_SECRET
+    assert admin.get_client_secrets(client_pk) == {"type": "secret"}  # kept as a hash: shown once
+    assert _client_credentials(server, INTEROP_CONFIDENTIAL_SECRET) == 401
+    server.idp("realm", "import", str(server.folder / "realm-config" / f"{REALM}.yaml"))
+    assert _client_credentials(server, regenerated["value"]) == 200
+    [event, *_] = admin.get_admin_events({"operationTypes": "ACTION"})
+    assert (event["resourceType"], event["resourcePath"]) == ("CLIENT", f"clients/{client_pk}/client-secret")
+
+
+def test_an_unknown_client_is_keycloaks_404_and_secrets_need_manage_clients(admin, service):
+    with pytest.raises(KeycloakGetError) as missing:
+        admin.get_client("no-such-client")
+    assert (missing.value.response_code, json.loads(missing.value.response_body)) == (
+        404, {"error": "Could not find client"})
+    with pytest.raises(KeycloakPostError) as forbidden:
+        service.generate_client_secrets(admin.get_client_id(INTEROP_CONFIDENTIAL))
+    assert forbidden.value.response_code == 403
