@@ -122,12 +122,13 @@ def test_keycloaks_own_clients_are_left_out_and_saml_clients_are_noted(export, s
 
 
 def test_a_service_account_keeps_the_admin_roles_offered_here_and_the_rest_is_noted(export, settings):
+    user_entry(export, "service-account-kosmo-batch")["clientRoles"]["realm-management"].append("impersonation")
     parsed = parse(export, settings)
     batch = next(c for c in parsed.config.clients if c.client_id == "kosmo-batch")
     assert batch.service_account_roles == ["member-sync"]
-    assert batch.service_account_client_roles == {"realm-management": ["view-users"]}
+    assert batch.service_account_client_roles == {"realm-management": ["view-users", "manage-realm"]}
     assert batch.admin_api is False  # the operator turns the Admin REST API on, for the realm and the client
-    assert ("users[5] (service account of 'kosmo-batch'): realm-management roles manage-realm skipped, "
+    assert ("users[5] (service account of 'kosmo-batch'): realm-management roles impersonation skipped, "
             "the Admin REST API here does not offer them") in parsed.notes
 
 
