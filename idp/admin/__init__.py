@@ -1,14 +1,15 @@
 """Keycloak's Admin REST API under `/admin/realms/{realm}`: realms, users, their credentials,
-sessions and lockouts, events and clients, for service accounts and the `master` realm's administrators."""
+sessions and lockouts, events, clients, roles and role mappings, for service accounts and the
+`master` realm's administrators."""
 from __future__ import annotations
 
 from flask import Flask
 
-from idp.admin import api, attack_detection, clients, credentials, emails, events, realms, user_actions, users
+from idp.admin import api, attack_detection, clients, credentials, emails, events, realms, roles, user_actions, users
 from idp.extensions import csrf
 
 RESOURCES = (realms.bp, users.bp, credentials.bp, user_actions.bp, emails.bp, attack_detection.bp, events.bp,
-             clients.bp)
+             clients.bp, roles.bp)
 
 
 def init_app(app: Flask) -> None:

@@ -11,12 +11,14 @@ from datetime import UTC, date, datetime
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -145,6 +147,40 @@ class User(Base):
 
 # Emails are unique per realm regardless of case; NULL (no address yet) may repeat.
 Index("uq_users_realm_email", User.realm_id, func.lower(User.email), unique=True)
+
+
+# Keycloak's composite roles: holding `parent_id` grants `child_id` (and what it grants in turn).
+role_composites = Table(
+    "role_composites", Base.metadata,
+    Column("parent_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    Column("child_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+)
+# Roles mapped to a user directly (the Admin API's role mappings).
+user_role_mappings = Table(
+    "user_role_mappings", Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Role(Base):
+    """A realm role (`client_pk` None) or a role of one client, as Keycloak's RoleRepresentation;
+    its name is unique in its container (the realm's id, or the client's)."""
+
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("container_id", "name", name="uq_roles_container_name"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    realm_id: Mapped[str] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
+    client_pk: Mapped[str | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), nullable=True)
+    container_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    client: Mapped[Client | None] = relationship()
+    composites: Mapped[list[Role]] = relationship(
+        secondary=role_composites, primaryjoin=lambda: Role.id == role_composites.c.parent_id,
+        secondaryjoin=lambda: Role.id == role_composites.c.child_id, order_by=lambda: Role.name)
 
 
 class TermsAcceptance(Base):

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 from joserfc.errors import JoseError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from idp.db.models import Client, Realm, User, UserSession
+from idp.db.roles import token_roles
 from idp.oidc.keys import active_key, private_key, verification_keys
 
 # Keycloak's default client scopes: always applied, whether requested or not.
@@ -83,9 +84,10 @@ def _session_claims(ctx: TokenContext) -> dict:
 
 def access_token_claims(ctx: TokenContext, lifespan: int, now: int) -> dict:
     default_roles = {f"default-roles-{ctx.realm.name}", "offline_access", "uma_authorization"}
-    roles = sorted(set(ctx.user.roles or []) | default_roles)
+    realm_roles, granted = token_roles(object_session(ctx.user), ctx.user)
+    roles = sorted(realm_roles | default_roles)
     resource_access = {"account": {"roles": ACCOUNT_ROLES}}
-    for client_id, client_roles in (ctx.user.client_roles or {}).items():
+    for client_id, client_roles in granted.items():
         resource_access[client_id] = {"roles": sorted(client_roles)}
     claims = _base(ctx, lifespan, now)
     claims.update(aud="account", sub=ctx.user.id, typ="Bearer", azp=ctx.client.client_id)

@@ -256,3 +256,63 @@ def test_an_unknown_client_is_keycloaks_404_and_secrets_need_manage_clients(admi
     with pytest.raises(KeycloakPostError) as forbidden:
         service.generate_client_secrets(admin.get_client_id(INTEROP_CONFIDENTIAL))
     assert forbidden.value.response_code == 403
+
+
+def _access_claims(server, username: str) -> dict:
+    token = _password_grant(server, username, MEMBER_PASSWORD).json()["access_token"]
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_realm_roles_with_composites_mapped_to_a_member_reach_the_token(admin, server):
+    assert admin.create_realm_role({"name": "組合員", "description": "被保険者"}) == "%E7%B5%84%E5%90%88%E5%93%A1"
+    admin.create_realm_role({"name": "kenshin-yoyaku"})
+    admin.add_composite_realm_roles_to_role("組合員", [admin.get_realm_role("kenshin-yoyaku")])
+    member_role = admin.get_realm_role("組合員")
+    assert (member_role["composite"], member_role["clientRole"]) == (True, False)
+    assert member_role["description"] == "被保険者"
+    assert admin.get_realm_role_by_id(member_role["id"])["name"] == "組合員"
+    assert [role["name"] for role in admin.get_composite_realm_roles_of_role("組合員")] == ["kenshin-yoyaku"]
+
+    user_id = _new_member(admin, "kosmo9010")
+    admin.assign_realm_roles(user_id, [member_role])
+    assert [role["name"] for role in admin.get_realm_roles_of_user(user_id)] == ["組合員"]
+    assert {role["name"] for role in admin.get_composite_realm_roles_of_user(user_id)} == {"組合員", "kenshin-yoyaku"}
+    assert "組合員" not in [role["name"] for role in admin.get_available_realm_roles_of_user(user_id)]
+    assert [user["username"] for user in admin.get_realm_role_members("組合員")] == ["kosmo9010"]
+    assert {"組合員", "kenshin-yoyaku"} <= set(_access_claims(server, "kosmo9010")["realm_access"]["roles"])
+
+    admin.delete_realm_roles_of_user(user_id, [member_role])
+    assert "組合員" not in _access_claims(server, "kosmo9010")["realm_access"]["roles"]
+    with pytest.raises(KeycloakPostError) as taken:
+        admin.create_realm_role({"name": "組合員"})
+    assert json.loads(taken.value.response_body) == {"errorMessage": "Role with name 組合員 already exists"}
+    admin.update_realm_role("kenshin-yoyaku", {"name": "kenshin", "description": "健診"})
+    admin.delete_realm_role("kenshin")
+    with pytest.raises(KeycloakGetError) as gone:
+        admin.get_realm_role("kenshin")
+    assert json.loads(gone.value.response_body) == {"error": "Could not find role"}
+    assert admin.get_realm_role("組合員")["composite"] is False
+
+
+def test_client_roles_and_their_mappings_reach_resource_access(admin, server):
+    client_pk = admin.get_client_id(INTEROP_CONFIDENTIAL)
+    assert admin.create_client_role(client_pk, {"name": "reader"}) == "reader"
+    admin.create_client_role(client_pk, {"name": "editor"})
+    admin.add_composite_client_roles_to_role(client_pk, "editor", [admin.get_client_role(client_pk, "reader")])
+    assert sorted(role["name"] for role in admin.get_client_roles(client_pk)) == ["editor", "reader"]
+
+    user_id = _new_member(admin, "kosmo9011")
+    admin.assign_client_role(user_id, client_pk, [admin.get_client_role(client_pk, "editor")])
+    assert [role["name"] for role in admin.get_client_roles_of_user(user_id, client_pk)] == ["editor"]
+    assert sorted(role["name"] for role in admin.get_composite_client_roles_of_user(user_id, client_pk)) == [
+        "editor", "reader"]
+    mappings = admin.get_all_roles_of_user(user_id)
+    assert [role["name"] for role in mappings["clientMappings"][INTEROP_CONFIDENTIAL]["mappings"]] == ["editor"]
+    resource_access = _access_claims(server, "kosmo9011")["resource_access"]
+    assert resource_access[INTEROP_CONFIDENTIAL] == {"roles": ["editor", "reader"]}
+
+    admin.delete_client_roles_of_user(user_id, client_pk, [admin.get_client_role(client_pk, "editor")])
+    assert admin.get_client_roles_of_user(user_id, client_pk) == []
+    admin.delete_client_role(client_pk, "reader")
+    assert [role["name"] for role in admin.get_client_roles(client_pk)] == ["editor"]
