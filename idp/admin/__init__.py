@@ -1,15 +1,27 @@
 """Keycloak's Admin REST API under `/admin/realms/{realm}`: realms, users, their credentials,
-sessions and lockouts, events, clients, roles and role mappings, for service accounts and the
+sessions and lockouts, events, clients, roles and role mappings, groups, for service accounts and the
 `master` realm's administrators."""
 from __future__ import annotations
 
 from flask import Flask
 
-from idp.admin import api, attack_detection, clients, credentials, emails, events, realms, roles, user_actions, users
+from idp.admin import (
+    api,
+    attack_detection,
+    clients,
+    credentials,
+    emails,
+    events,
+    groups,
+    realms,
+    roles,
+    user_actions,
+    users,
+)
 from idp.extensions import csrf
 
 RESOURCES = (realms.bp, users.bp, credentials.bp, user_actions.bp, emails.bp, attack_detection.bp, events.bp,
-             clients.bp, roles.bp)
+             clients.bp, roles.bp, groups.bp)
 
 
 def init_app(app: Flask) -> None:

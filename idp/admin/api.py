@@ -104,6 +104,15 @@ def json_body(kind: type = dict):
     return body
 
 
+def string_lists(body: dict, name: str, refusal: str) -> dict[str, list[str]]:
+    """Keycloak's attributes (`body[name]`): each value a list of strings, a lone value made one."""
+    attributes = body.get(name) or {}
+    if not isinstance(attributes, dict):
+        raise errors.bad_request(refusal)
+    return {key: [str(v) for v in value] if isinstance(value, list) else [str(value)]
+            for key, value in attributes.items()}
+
+
 def member(user_id: str) -> User:
     """The realm's user with this id (service accounts included, as in Keycloak), else 404."""
     user = db_session().get(User, user_id)

@@ -7,16 +7,17 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 
 from idp.admin import errors
-from idp.admin.api import caller, json_body, member, no_content, record_admin_event, whole_number
+from idp.admin.api import caller, json_body, member, no_content, record_admin_event, string_lists, whole_number
 from idp.admin.clients import realm_client
+from idp.admin.groups import realm_group
 from idp.admin.representations import user_representation
 from idp.db import db_session
-from idp.db.models import Client, Role, User, user_role_mappings
-from idp.db.roles import expanded, map_roles, mapped_roles, unmap_roles
+from idp.db.models import Client, Group, Role, User, group_role_mappings, user_role_mappings
+from idp.db.roles import effective_roles, expanded, map_roles, mapped_roles, unmap_roles
 from idp.request_context import realm_request
 
 bp = Blueprint("roles", __name__)
@@ -96,7 +97,8 @@ def create_role(client_pk: str | None):
     if not isinstance(name, str) or not name.strip():
         raise errors.bad_request("Role name is missing")
     role = Role(realm_id=realm_request().realm.id, client_pk=client_pk, container_id=container_id, name=name,
-                description=str(body.get("description") or ""), attributes=_attributes(body))
+                description=str(body.get("description") or ""),
+                attributes=string_lists(body, "attributes", "Invalid role attributes"))
     db_session().add(role)
     try:
         db_session().flush()
@@ -104,14 +106,6 @@ def create_role(client_pk: str | None):
         raise errors.conflict(f"Role with name {name} already exists") from None
     _changed("CREATE", role)
     return "", 201, {"Location": request.base_url.rstrip("/") + "/" + quote(name, safe="")}
-
-
-def _attributes(body: dict) -> dict:
-    attributes = body.get("attributes") or {}
-    if not isinstance(attributes, dict):
-        raise errors.bad_request("Invalid role attributes")
-    return {key: [str(v) for v in value] if isinstance(value, list) else [str(value)]
-            for key, value in attributes.items()}
 
 
 @bp.get(REALM_ROLES + "/<name>", defaults={"client_pk": None})
@@ -145,7 +139,7 @@ def _update(role: Role):
     if "description" in body:
         role.description = str(body.get("description") or "")
     if "attributes" in body:
-        role.attributes = _attributes(body)
+        role.attributes = string_lists(body, "attributes", "Invalid role attributes")
     try:
         db_session().flush()
     except IntegrityError:
@@ -259,14 +253,22 @@ def list_role_members(client_pk: str | None, name: str):
     return jsonify([user_representation(user, brief=True) for user in db_session().scalars(query)])
 
 
-MAPPINGS = "/users/<user_id>/role-mappings"
+MAPPINGS = "/<any(users, groups):kind>/<subject_id>/role-mappings"
+
+
+def _subject(kind: str, subject_id: str) -> tuple[Table, User | Group]:
+    """The user or group whose mappings are asked for, with the table holding them."""
+    if kind == "users":
+        return user_role_mappings, member(subject_id)
+    return group_role_mappings, realm_group(subject_id)
 
 
 @bp.get(MAPPINGS)
-def all_mappings(user_id: str):
+def all_mappings(kind: str, subject_id: str):
     """Keycloak's MappingsRepresentation: `realmMappings`, and `clientMappings` by clientId."""
     caller().require("view-users")
-    mapped = mapped_roles(db_session(), member(user_id))
+    table, subject = _subject(kind, subject_id)
+    mapped = mapped_roles(db_session(), table, subject.id)
     body: dict = {}
     realm_roles = [role_representation(role) for role in mapped if role.client is None]
     if realm_roles:
@@ -286,38 +288,40 @@ def all_mappings(user_id: str):
 @bp.get(MAPPINGS + "/realm/<any(available, composite):view>", defaults={"client_pk": None})
 @bp.get(MAPPINGS + "/clients/<client_pk>", defaults={"view": "direct"})
 @bp.get(MAPPINGS + "/clients/<client_pk>/<any(available, composite):view>")
-def container_mappings(user_id: str, client_pk: str | None, view: str):
-    """The user's roles of the realm (or of one client): mapped directly, `composite` (effective:
-    composites expanded) or `available` (the container's roles not yet mapped)."""
+def container_mappings(kind: str, subject_id: str, client_pk: str | None, view: str):
+    """The roles of the realm (or of one client) mapped directly, `composite` (effective: composites
+    and, for a user, their groups' roles) or `available` (the container's roles not yet mapped)."""
     caller().require("view-users")
-    user = member(user_id)
+    table, subject = _subject(kind, subject_id)
     container_id, _ = _container(client_pk)
-    mapped = mapped_roles(db_session(), user)
+    mapped = mapped_roles(db_session(), table, subject.id)
     if view == "available":
         have = {role.id for role in mapped}
         query = select(Role).where(Role.container_id == container_id).order_by(Role.name)
         roles = [role for role in db_session().scalars(query) if role.id not in have]
+    elif view == "composite":
+        roles = effective_roles(db_session(), subject) if isinstance(subject, User) else expanded(mapped)
     else:
-        roles = expanded(mapped) if view == "composite" else mapped
+        roles = mapped
     return jsonify([role_representation(role) for role in roles if role.container_id == container_id])
 
 
 @bp.post(MAPPINGS + "/realm", defaults={"client_pk": None})
 @bp.post(MAPPINGS + "/clients/<client_pk>")
-def add_mappings(user_id: str, client_pk: str | None):
+def add_mappings(kind: str, subject_id: str, client_pk: str | None):
     caller().require("manage-users")
-    user, roles = member(user_id), _container_roles(client_pk)
-    map_roles(db_session(), user, roles)
-    return _mappings_changed("CREATE", user, client_pk)
+    table, subject = _subject(kind, subject_id)
+    map_roles(db_session(), table, subject.id, _container_roles(client_pk))
+    return _mappings_changed("CREATE", kind, subject, client_pk)
 
 
 @bp.delete(MAPPINGS + "/realm", defaults={"client_pk": None})
 @bp.delete(MAPPINGS + "/clients/<client_pk>")
-def remove_mappings(user_id: str, client_pk: str | None):
+def remove_mappings(kind: str, subject_id: str, client_pk: str | None):
     caller().require("manage-users")
-    user, roles = member(user_id), _container_roles(client_pk)
-    unmap_roles(db_session(), user, roles)
-    return _mappings_changed("DELETE", user, client_pk)
+    table, subject = _subject(kind, subject_id)
+    unmap_roles(db_session(), table, subject.id, _container_roles(client_pk))
+    return _mappings_changed("DELETE", kind, subject, client_pk)
 
 
 def _container_roles(client_pk: str | None) -> list[Role]:
@@ -328,9 +332,10 @@ def _container_roles(client_pk: str | None) -> list[Role]:
     return roles
 
 
-def _mappings_changed(operation: str, user: User, client_pk: str | None):
+def _mappings_changed(operation: str, kind: str, subject: User | Group, client_pk: str | None):
     where = f"clients/{client_pk}" if client_pk else "realm"
-    record_admin_event(operation, user, f"users/{user.id}/role-mappings/{where}",
+    record_admin_event(operation, subject if isinstance(subject, User) else None,
+                       f"{kind}/{subject.id}/role-mappings/{where}",
                        resource_type="CLIENT_ROLE_MAPPING" if client_pk else "REALM_ROLE_MAPPING")
     db_session().commit()
     return no_content()

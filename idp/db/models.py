@@ -163,6 +163,41 @@ user_role_mappings = Table(
 )
 
 
+# Roles mapped to a group: every member of the group, or of a group below it, holds them.
+group_role_mappings = Table(
+    "group_role_mappings", Base.metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+group_members = Table(
+    "group_members", Base.metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Group(Base):
+    """A Keycloak group: a name unique among its siblings (`container_id`: the parent's id, or the
+    realm's for a top-level group), attributes, subgroups, members and role mappings."""
+
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("container_id", "name", name="uq_groups_container_name"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    realm_id: Mapped[str] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), nullable=True)
+    container_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(255))
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    parent: Mapped[Group | None] = relationship(remote_side=lambda: Group.id, back_populates="subgroups")
+    subgroups: Mapped[list[Group]] = relationship(back_populates="parent", order_by=lambda: Group.name,
+                                                  cascade="all, delete-orphan", passive_deletes=True)
+
+    @property
+    def path(self) -> str:
+        return (self.parent.path if self.parent is not None else "") + "/" + self.name
+
+
 class Role(Base):
     """A realm role (`client_pk` None) or a role of one client, as Keycloak's RoleRepresentation;
     its name is unique in its container (the realm's id, or the client's)."""

@@ -316,3 +316,36 @@ def test_client_roles_and_their_mappings_reach_resource_access(admin, server):
     assert admin.get_client_roles_of_user(user_id, client_pk) == []
     admin.delete_client_role(client_pk, "reader")
     assert [role["name"] for role in admin.get_client_roles(client_pk)] == ["editor"]
+
+
+def test_groups_with_subgroups_members_and_roles_as_an_administrator_manages_them(admin, server):
+    union = admin.create_group({"name": "組合員", "attributes": {"kigo": ["8001"]}})
+    family = admin.create_group({"name": "被扶養者"}, parent=union)
+    assert admin.get_group(union)["attributes"] == {"kigo": ["8001"]}
+    assert admin.get_group_by_path("/組合員/被扶養者")["id"] == family
+    found = admin.get_groups({"search": "組合員"})
+    assert [(group["name"], group["subGroupCount"]) for group in found] == [("組合員", 1)]
+    assert [child["path"] for child in admin.get_group_children(union)] == ["/組合員/被扶養者"]
+    assert admin.groups_count() == {"count": 2}
+
+    admin.create_realm_role({"name": "kazoku"})
+    admin.assign_group_realm_roles(union, [admin.get_realm_role("kazoku")])
+    assert admin.get_group(union)["realmRoles"] == ["kazoku"]
+    user_id = _new_member(admin, "kosmo9012")
+    admin.group_user_add(user_id, family)
+    assert [group["path"] for group in admin.get_user_groups(user_id)] == ["/組合員/被扶養者"]
+    assert [user["username"] for user in admin.get_group_members(family)] == ["kosmo9012"]
+    assert "kazoku" in _access_claims(server, "kosmo9012")["realm_access"]["roles"]  # the parent group's role
+
+    admin.group_user_remove(user_id, family)
+    assert admin.get_user_groups(user_id) == []
+    assert "kazoku" not in _access_claims(server, "kosmo9012")["realm_access"]["roles"]
+    with pytest.raises(KeycloakPostError) as taken:
+        admin.create_group({"name": "被扶養者"}, parent=union)
+    assert json.loads(taken.value.response_body) == {"errorMessage": "Sibling group named '被扶養者' already exists."}
+    admin.update_group(family, {"name": "家族"})
+    assert admin.get_group(family)["path"] == "/組合員/家族"
+    admin.delete_group(union)
+    with pytest.raises(KeycloakGetError) as gone:
+        admin.get_group(family)
+    assert gone.value.response_code == 404
