@@ -1,6 +1,6 @@
 """Keycloak's Admin REST API under `/admin/realms/{realm}`: realms, users, their credentials,
-sessions and lockouts, events, clients, roles and role mappings, groups, for service accounts and the
-`master` realm's administrators."""
+sessions and lockouts, events, clients, roles and role mappings, groups and required actions, for
+service accounts and the `master` realm's administrators."""
 from __future__ import annotations
 
 from flask import Flask
@@ -14,6 +14,7 @@ from idp.admin import (
     events,
     groups,
     realms,
+    required_actions,
     roles,
     user_actions,
     users,
@@ -21,7 +22,7 @@ from idp.admin import (
 from idp.extensions import csrf
 
 RESOURCES = (realms.bp, users.bp, credentials.bp, user_actions.bp, emails.bp, attack_detection.bp, events.bp,
-             clients.bp, roles.bp, groups.bp)
+             clients.bp, roles.bp, groups.bp, required_actions.bp)
 
 
 def init_app(app: Flask) -> None:

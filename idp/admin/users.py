@@ -6,7 +6,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from idp.admin import errors
+from idp.admin import errors, required_actions
 from idp.admin.api import caller, changed, flag, json_body, member, no_content, record_admin_event, whole_number
 from idp.admin.representations import UPDATE_PASSWORD, user_representation
 from idp.admin.user_input import UserChanges, read_user
@@ -79,6 +79,7 @@ def create_user():
     user = User(realm_id=realm_request().realm.id, **changes.values)
     _insert(user)
     _apply(user, changes)
+    _queue_default_actions(user)
     if changes.password is not None:
         set_checked_password(user, changes.password)
     response = changed("CREATE", user, f"users/{user.id}")
@@ -165,4 +166,17 @@ def set_checked_password(user: User, password: dict) -> None:
 
 
 def _known_action(alias: str) -> bool:
-    return current_app.extensions["idp.flows"].registry.action_for_alias(alias) is not None
+    """An installed action the realm has not disabled (by its alias or our own name)."""
+    action = current_app.extensions["idp.flows"].registry.action_for_alias(alias)
+    if action is None:
+        return False
+    setting = required_actions.settings().get(action.alias or "")
+    return setting is None or bool(setting.enabled)
+
+
+def _queue_default_actions(user: User) -> None:
+    """Keycloak queues the realm's default actions on every new user."""
+    queued = {action.action for action in user.required_actions}
+    for alias, setting in required_actions.settings().items():
+        if setting.enabled and setting.default_action and alias not in queued:
+            user.required_actions.append(PendingRequiredAction(action=alias))

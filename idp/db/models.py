@@ -257,6 +257,19 @@ class PendingRequiredAction(Base):
     user: Mapped[User] = relationship(back_populates="required_actions")
 
 
+class RequiredActionSetting(Base):
+    """A realm's setting of one required action (Keycloak's RequiredActionProviderRepresentation), kept
+    once an administrator changes it; an action without a row has Keycloak's defaults."""
+
+    __tablename__ = "required_action_settings"
+    realm_id: Mapped[str] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(100), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_action: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
 class UserSession(Base):
     """An SSO session: one browser signed in to a realm (the `sid` claim)."""
 

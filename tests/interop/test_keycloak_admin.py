@@ -349,3 +349,28 @@ def test_groups_with_subgroups_members_and_roles_as_an_administrator_manages_the
     with pytest.raises(KeycloakGetError) as gone:
         admin.get_group(family)
     assert gone.value.response_code == 404
+
+
+def test_required_actions_are_listed_and_their_settings_take_effect_on_new_and_updated_members(admin):
+    listed = {action["alias"]: action for action in admin.get_required_actions()}
+    assert {"UPDATE_PASSWORD", "CONFIGURE_TOTP", "VERIFY_EMAIL", "TERMS_AND_CONDITIONS", "UPDATE_EMAIL",
+            "webauthn-register"} <= set(listed)
+    assert listed["CONFIGURE_TOTP"] == {"alias": "CONFIGURE_TOTP", "name": "Configure OTP",
+                                        "providerId": "CONFIGURE_TOTP", "enabled": True, "defaultAction": False,
+                                        "priority": 10, "config": {}}
+
+    terms = admin.get_required_action_by_alias("TERMS_AND_CONDITIONS")
+    admin.update_required_action("TERMS_AND_CONDITIONS", {**terms, "defaultAction": True, "priority": 5})
+    assert admin.get_required_actions()[0] == {**terms, "defaultAction": True, "priority": 5}
+    user_id = _new_member(admin, "kosmo9013")
+    assert admin.get_user(user_id)["requiredActions"] == ["TERMS_AND_CONDITIONS"]
+
+    admin.update_required_action("VERIFY_EMAIL", {**listed["VERIFY_EMAIL"], "enabled": False})
+    with pytest.raises(KeycloakPutError) as refused:
+        admin.update_user(user_id, {"requiredActions": ["VERIFY_EMAIL"]})
+    assert json.loads(refused.value.response_body) == {"errorMessage": "Provided invalid required actions"}
+    admin.update_required_action("VERIFY_EMAIL", listed["VERIFY_EMAIL"])
+    admin.update_required_action("TERMS_AND_CONDITIONS", terms)
+    with pytest.raises(KeycloakPutError) as unknown:
+        admin.update_required_action("NO_SUCH_ACTION", {"enabled": True})
+    assert unknown.value.response_code == 404
