@@ -374,3 +374,15 @@ def test_required_actions_are_listed_and_their_settings_take_effect_on_new_and_u
     with pytest.raises(KeycloakPutError) as unknown:
         admin.update_required_action("NO_SUCH_ACTION", {"enabled": True})
     assert unknown.value.response_code == 404
+
+
+def test_a_service_account_with_user_roles_manages_groups_but_not_roles_or_required_actions(service):
+    assert "accessTokenLifespan" not in service.get_realm(REALM)  # view-realm not held: the name only
+    group_id = service.create_group({"name": "事業所A"})
+    assert service.get_group(group_id)["path"] == "/事業所A"
+    with pytest.raises(KeycloakPostError) as roles:
+        service.create_realm_role({"name": "not-allowed"})
+    with pytest.raises(KeycloakGetError) as actions:
+        service.get_required_actions()
+    assert (roles.value.response_code, actions.value.response_code) == (403, 403)
+    service.delete_group(group_id)
