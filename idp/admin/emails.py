@@ -19,6 +19,7 @@ from idp.db.models import Client, User
 from idp.i18n import messages_for
 from idp.mail import MailError, links, send_mail
 from idp.mail.render import render_mail
+from idp.oidc.clients import post_logout_redirect_uri_allowed, redirect_uri_allowed
 from idp.realms import find_client
 from idp.request_context import realm_request
 
@@ -94,7 +95,8 @@ def _mailable(user: User) -> tuple[User, Client | None]:
     client = find_client(db_session(), realm_request().realm, client_id)
     if client is None:
         raise errors.bad_request("Client doesn't exist")
-    if redirect_uri and redirect_uri not in client.redirect_uris + client.post_logout_redirect_uris + [client.base_url]:
+    if redirect_uri and not (redirect_uri == client.base_url or redirect_uri_allowed(client, redirect_uri)
+                             or post_logout_redirect_uri_allowed(client, redirect_uri)):
         raise errors.bad_request("Invalid redirect uri.")
     return user, client
 

@@ -12,11 +12,14 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from idp.db.models import Client
 from idp.oidc import tokens
 from idp.realms import client_secret_matches
+from idp.realms.redirect_patterns import origin_of, redirect_uri_matches, web_origin_allowed
+from idp.request_context import realm_request
 
 
 class RelyingParty(ClientMixin):
-    """A registered client as Authlib sees it (RFC 6749 §2); redirect URIs are matched exactly
-    (§3.1.2.3), and its switches say which grants (§4) it may use, as Keycloak's do."""
+    """A registered client as Authlib sees it (RFC 6749 §2); redirect URIs are matched with
+    Keycloak's patterns (`idp.realms.redirect_patterns`), and its switches say which grants (§4)
+    it may use, as Keycloak's do."""
 
     def __init__(self, model: Client):
         self.model = model
@@ -35,7 +38,7 @@ class RelyingParty(ClientMixin):
         return tokens.granted_scope(scope)
 
     def check_redirect_uri(self, redirect_uri):
-        return redirect_uri in self.model.redirect_uris
+        return redirect_uri_allowed(self.model, redirect_uri)
 
     def check_client_secret(self, client_secret):
         return client_secret_matches(self.model, client_secret)
@@ -56,6 +59,27 @@ class RelyingParty(ClientMixin):
             "client_credentials": self.model.service_account,
         }
         return allowed.get(grant_type, False)
+
+
+def server_origin() -> str:
+    """The origin this realm is served on, against which path patterns (`/app/*`) are resolved."""
+    return origin_of(realm_request().issuer)
+
+
+def redirect_uri_allowed(client: Client, uri: str) -> bool:
+    """Whether `uri` is one of the client's redirect URIs (authorization requests)."""
+    return redirect_uri_matches(client.redirect_uris, uri, server_origin())
+
+
+def post_logout_redirect_uri_allowed(client: Client, uri: str) -> bool:
+    """Whether `uri` is one of the client's post-logout redirect URIs (RP-initiated logout)."""
+    return redirect_uri_matches(client.post_logout_redirect_uris, uri, server_origin())
+
+
+def origin_allowed(client: Client, origin: str) -> bool:
+    """Whether a cross-origin request from `origin` may be answered for the client, as Keycloak's
+    web origins decide (exact origins, `*`, and `+` for the origins of its redirect URIs)."""
+    return web_origin_allowed(client.web_origins, client.redirect_uris, origin, server_origin())
 
 
 def client_secret_basic(query_client, req):

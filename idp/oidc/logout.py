@@ -17,6 +17,7 @@ from idp.db import db_session
 from idp.db.models import Client, RefreshTokenFamily, UserSession
 from idp.oidc import sessions, tokens
 from idp.oidc.authorize import server
+from idp.oidc.clients import post_logout_redirect_uri_allowed
 from idp.realms import find_client
 from idp.request_context import realm_request
 
@@ -67,7 +68,7 @@ def logout_in_browser() -> Response:
         return _page("error.html", 400, message_key="error.invalid_request")
     client = _client_for(values.get("client_id"), hint_claims)
     redirect_uri = values.get("post_logout_redirect_uri")
-    if redirect_uri and (client is None or redirect_uri not in client.post_logout_redirect_uris):
+    if redirect_uri and (client is None or not post_logout_redirect_uri_allowed(client, redirect_uri)):
         return _page("error.html", 400, message_key="error.invalid_redirect_uri")
     if hint_claims is None and not _confirmed():
         return _page("logout-confirm.html", 200, values=_carried(values))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, object_session
 from idp.db.models import Client, Realm, User, UserSession
 from idp.db.roles import token_roles
 from idp.oidc.keys import active_key, private_key, verification_keys
+from idp.realms.redirect_patterns import allowed_web_origins, origin_of
 
 # Keycloak's default client scopes: always applied, whether requested or not.
 DEFAULT_SCOPES = ("profile", "email")
@@ -94,7 +95,8 @@ def access_token_claims(ctx: TokenContext, lifespan: int, now: int) -> dict:
     claims.update(_session_claims(ctx))
     claims.update(acr=ctx.user_session.acr if ctx.user_session else "1")
     if ctx.client.web_origins:
-        claims["allowed-origins"] = list(ctx.client.web_origins)
+        claims["allowed-origins"] = sorted(allowed_web_origins(ctx.client.web_origins, ctx.client.redirect_uris,
+                                                               origin_of(ctx.issuer)))
     claims.update({"realm_access": {"roles": roles}, "resource_access": resource_access, "scope": ctx.scope})
     claims.update(profile_claims(ctx.user, ctx.scope))
     if ctx.user.service_account_client_id:

@@ -24,10 +24,10 @@ What is kept, and how:
   sign count; members keep Keycloak's user id, which is the passkeys' user handle and the `sub`
   of their tokens. The relying-party id comes from the realm's WebAuthn policy (Keycloak's
   default, the server's host name, is ours too when IDP_BASE_URL keeps the host).
-- Redirect URIs are matched exactly here, so a Keycloak wildcard (`https://app/*`) is refused
-  with a message naming the client: the operator lists the full URIs instead. Relative URIs are
-  resolved against the client's `rootUrl`; `+` (post-logout URIs, web origins) expands to the
-  redirect URIs and their origins, as in Keycloak.
+- Redirect URIs keep Keycloak's patterns (`https://app/*`, `*`), matched as Keycloak matches them
+  (`idp.realms.redirect_patterns`). Relative URIs are resolved against the client's `rootUrl`;
+  without one they stay paths, resolved against the server's origin as Keycloak does. `+` in
+  post-logout URIs expands to the redirect URIs; in web origins it is kept and resolved per request.
 - Keycloak's own clients (account, admin-cli, broker, ...) are skipped silently; SAML clients,
   federated users and credential types that cannot be carried over are skipped with a note.
 """
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -60,6 +60,7 @@ from idp.realms.keycloak_models import (
 )
 from idp.realms.keycloak_unsupported import client_notes, realm_notes, user_notes
 from idp.realms.keycloak_users import ImportedUser, members
+from idp.realms.redirect_patterns import ANY, check_redirect_pattern
 from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES, ClientConfig, RealmConfig
 
 __all__ = ["KeycloakImportError", "ExportFiles", "KeycloakImport", "read_exports", "read_export", "parse_export",
@@ -543,7 +544,7 @@ def _client_values(client: ClientRepresentation, where: str, service_roles: tupl
         "secret": {"sha256": hash_client_secret(secret).split(":", 1)[1]} if secret else None,
         "redirect_uris": redirect_uris,
         "post_logout_redirect_uris": _post_logout_uris(client, redirect_uris, root, where),
-        "web_origins": _web_origins(client.web_origins, redirect_uris),
+        "web_origins": list(dict.fromkeys(client.web_origins)),
         "base_url": _absolute(client.base_url, root, where, "baseUrl") if client.base_url else root,
         "pkce_required": _pkce_required(client, where),
         # A client with no redirect URI cannot complete the code flow in Keycloak either.
@@ -582,16 +583,18 @@ def _client_secret(client: ClientRepresentation, where: str) -> str | None:
 
 
 def _absolute(uri: str, root: str, where: str, key: str) -> str:
-    if "*" in uri:
-        raise KeycloakImportError(
-            f"{where}: {key} {uri!r} has a wildcard, but redirect URIs are matched exactly here; "
-            "list each full URI in the export and import again"
-        )
-    if urlsplit(uri).scheme:
-        return uri
-    if not urlsplit(root).scheme or "${" in root:
-        raise KeycloakImportError(f"{where}: {key} {uri!r} is relative and the client has no absolute rootUrl")
-    return urljoin(root, uri)
+    """A URI or pattern as Keycloak reads it: a path is relative to the client's rootUrl, or (kept a
+    path here) to the server's origin when the client has no absolute rootUrl (none, `${authBaseUrl}`)."""
+    if uri == ANY or urlsplit(uri).scheme:
+        resolved = uri
+    elif urlsplit(root).scheme and "${" not in root:
+        resolved = root.rstrip("/") + "/" + uri.lstrip("/")
+    else:
+        resolved = "/" + uri.lstrip("/")
+    try:
+        return check_redirect_pattern(resolved)
+    except ValueError as exc:
+        raise KeycloakImportError(f"{where}: {key}: {exc}") from None
 
 
 def _post_logout_uris(client: ClientRepresentation, redirect_uris: list[str], root: str, where: str) -> list[str]:
@@ -603,16 +606,6 @@ def _post_logout_uris(client: ClientRepresentation, redirect_uris: list[str], ro
         elif uri and uri != "-":
             uris.append(_absolute(uri, root, where, key))
     return list(dict.fromkeys(uris))
-
-
-def _web_origins(origins: list[str], redirect_uris: list[str]) -> list[str]:
-    result: list[str] = []
-    for origin in origins:
-        if origin == "+":
-            result.extend(f"{urlsplit(uri).scheme}://{urlsplit(uri).netloc}" for uri in redirect_uris)
-        else:
-            result.append(origin)
-    return list(dict.fromkeys(result))
 
 
 def _pkce_required(client: ClientRepresentation, where: str) -> bool:

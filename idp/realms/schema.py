@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from idp.realms.redirect_patterns import check_redirect_pattern
+
 REALM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
 # Keycloak's built-in client whose roles grant the Admin REST API, and the roles we honour.
 REALM_MANAGEMENT = "realm-management"
@@ -73,10 +75,9 @@ class ClientConfig(Strict):
 
     @field_validator("redirect_uris", "post_logout_redirect_uris")
     @classmethod
-    def absolute_uris(cls, uris: list[str]) -> list[str]:
+    def redirect_patterns(cls, uris: list[str]) -> list[str]:
         for uri in uris:
-            if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", uri) or "#" in uri:
-                raise ValueError(f"{uri!r} must be an absolute URI without a fragment (matched exactly)")
+            check_redirect_pattern(uri)
         return uris
 
     @field_validator("backchannel_logout_url", "frontchannel_logout_url")

@@ -223,3 +223,35 @@ def test_a_relying_party_may_post_the_authorization_request(client):
 
     assert response.status_code == 200
     assert "<h1>ログイン</h1>" in response.get_data(as_text=True)
+
+
+def registered_redirect_uris(database, uris: list[str]) -> None:
+    """The portal registered Keycloak patterns instead of its one callback."""
+    from idp.db.models import Client
+
+    with database.session() as session:
+        portal = session.query(Client).filter_by(client_id="kosmo-portal").one()
+        portal.redirect_uris = uris
+        session.commit()
+
+
+@pytest.mark.parametrize("patterns, redirect_uri", [
+    (["http://localhost:8081/*"], "http://localhost:8081/after/sign-in?next=%2Fmypage"),
+    (["/portal-app/*"], "http://localhost/portal-app/callback"),  # a path: on the server's own origin
+], ids=["wildcard", "path"])
+def test_a_client_with_a_wildcard_redirect_uri_gets_its_code(client, database, settings, patterns, redirect_uri):
+    registered_redirect_uris(database, patterns)
+    add_member(database, settings)
+
+    params = sign_in_for_code(client, redirect_uri=redirect_uri)
+
+    assert params["code"] and params["state"] == "portal-state-1"
+
+
+def test_a_uri_outside_the_wildcard_gets_an_error_page(client, database):
+    registered_redirect_uris(database, ["http://localhost:8081/app/*"])
+
+    for redirect_uri in ("http://localhost:8081/other", "http://localhost:8081/app/../admin",
+                         "http://localhost:8081@evil.example/app/x"):
+        assert_error_page(authorize(client, pkce_pair()[1], redirect_uri=redirect_uri),
+                          "リダイレクト先が登録されていません。")

@@ -30,6 +30,7 @@ from idp.realms.keycloak import (
 )
 from idp.realms.keycloak_mapping import AttributeMapping
 from idp.realms.keycloak_models import RealmRepresentation, validated
+from idp.realms.redirect_patterns import allowed_web_origins
 from idp.realms.schema import RealmConfig
 from idp.yamlfile import load_model
 from tests.support.settings import make_settings
@@ -160,7 +161,9 @@ def test_client_uris_are_resolved_like_keycloak_resolves_them(imported, database
         "https://kenpo.portal.example.jp/login/callback",  # relative to rootUrl
     ]
     assert portal.post_logout_redirect_uris == ["https://kenpo.portal.example.jp/", "https://kenpo.portal.example.jp/bye"]
-    assert portal.web_origins == ["https://kenpo.portal.example.jp"]  # "+": the redirect URIs' origins
+    assert portal.web_origins == ["+"]  # kept, and resolved per request to the redirect URIs' origins
+    assert allowed_web_origins(portal.web_origins, portal.redirect_uris, "https://idp.example.jp") == {
+        "https://kenpo.portal.example.jp"}
     assert portal.base_url == "https://kenpo.portal.example.jp/"
     assert portal.pkce_required and not portal.public
     assert app.public and app.pkce_required and app.direct_access_grants
@@ -175,14 +178,30 @@ def test_a_clients_service_account_keeps_its_realm_roles(imported, database):
         assert account.roles == ["default-roles-kosmo-kc", "member-sync"]
 
 
-@pytest.mark.parametrize(
-    "uri", ["https://kenpo.portal.example.jp/*", "*", "/app/*"], ids=["trailing", "any", "relative"]
-)
-def test_a_wildcard_redirect_uri_is_refused_naming_the_client(export, settings, uri):
+@pytest.mark.parametrize("uri, kept", [
+    ("https://kenpo.portal.example.jp/app/*", "https://kenpo.portal.example.jp/app/*"),
+    ("*", "*"),
+    ("/app/*", "https://kenpo.portal.example.jp/app/*"),  # relative to the client's rootUrl
+], ids=["trailing", "any", "relative"])
+def test_a_wildcard_redirect_uri_is_kept_as_keycloak_matches_it(export, settings, uri, kept):
     export["clients"][2]["redirectUris"].append(uri)
+    [portal] = [c for c in parse_export(ExportFiles(export), settings).config.clients if c.client_id == "kosmo-portal"]
+    assert portal.redirect_uris[-1] == kept
+
+
+def test_a_relative_redirect_uri_without_root_url_stays_a_path(export, settings):
+    export["clients"][2].pop("rootUrl", None)
+    export["clients"][2]["redirectUris"] = ["/portal/*"]
+    export["clients"][2]["baseUrl"] = "/portal"
+    [portal] = [c for c in parse_export(ExportFiles(export), settings).config.clients if c.client_id == "kosmo-portal"]
+    assert portal.redirect_uris == ["/portal/*"]
+
+
+def test_a_wildcard_inside_a_redirect_uri_is_refused_naming_the_client(export, settings):
+    export["clients"][2]["redirectUris"].append("https://*.example.jp/callback")
     message = refusal(export, settings)
-    assert message.startswith(f"clients[2] (clientId 'kosmo-portal'): redirectUris {uri!r} has a wildcard")
-    assert "matched exactly" in message
+    assert message.startswith("clients[2] (clientId 'kosmo-portal'): redirectUris: 'https://*.example.jp/callback' "
+                              "has a wildcard before its end")
 
 
 def test_a_masked_client_secret_is_refused(export, settings):

@@ -71,11 +71,26 @@ def test_a_wrong_type_points_at_its_key(tmp_path: Path):
     assert problem.startswith("9:3: tokens.access_token_lifespan: Input should be a valid integer")
 
 
-def test_a_relative_redirect_uri_is_refused(tmp_path: Path):
-    text = PORTAL.replace("http://localhost:8081/callback", "/callback")
+def test_keycloaks_redirect_uri_patterns_are_accepted(tmp_path: Path):
+    path = tmp_path / "kosmo-test.yaml"
+    patterns = ["http://localhost:8081/*", "/portal/*", "*", "com.example.app:/callback"]
+    path.write_text(PORTAL.replace("      - http://localhost:8081/callback\n",
+                                   "".join(f"      - {p!r}\n" for p in patterns)), encoding="utf-8")
+    assert load_realm_file(path).clients[0].redirect_uris == patterns
+
+
+def test_a_wildcard_keycloak_would_not_match_is_refused(tmp_path: Path):
+    text = PORTAL.replace("http://localhost:8081/callback", "https://*.example.jp/callback")
     [problem] = realm_problems(tmp_path, text)
     assert problem.startswith("6:5: clients[0].redirect_uris:")
-    assert "'/callback'" in problem
+    assert "wildcard before its end" in problem
+
+
+def test_a_redirect_uri_that_is_neither_absolute_nor_a_path_is_refused(tmp_path: Path):
+    text = PORTAL.replace("http://localhost:8081/callback", "callback")
+    [problem] = realm_problems(tmp_path, text)
+    assert problem.startswith("6:5: clients[0].redirect_uris:")
+    assert "'callback'" in problem
 
 
 def test_a_redirect_uri_with_a_fragment_is_refused(tmp_path: Path):
