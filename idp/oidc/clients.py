@@ -44,6 +44,8 @@ class RelyingParty(ClientMixin):
         return client_secret_matches(self.model, client_secret)
 
     def check_endpoint_auth_method(self, method, endpoint):
+        if endpoint == "token" and self.model.attributes.get("bearer_only"):
+            return False  # Keycloak: invalid_client, "Bearer-only not allowed"; it may still introspect
         if self.model.public:
             return method == "none"
         return method in ("client_secret_basic", "client_secret_post")

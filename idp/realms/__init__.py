@@ -113,7 +113,8 @@ def _apply_client(client: Client, config: ClientConfig, secret_hash: str | None)
     client.service_account = config.service_account
     client.attributes = {"service_account_roles": list(config.service_account_roles),
                          "service_account_client_roles": dict(config.service_account_client_roles),
-                         "admin_api": config.admin_api, **config.logout_settings}
+                         "admin_api": config.admin_api, "bearer_only": config.bearer_only,
+                         **config.logout_settings}
 
 
 ACCOUNT_CONSOLE = "account-console"

@@ -46,6 +46,7 @@ def _client(client: Client) -> dict:
         "service_account_client_roles": dict(client.attributes.get("service_account_client_roles", {})),
         "admin_api": bool(client.attributes.get("admin_api", False)),
         **{name: client.attributes[name] for name in LOGOUT_SETTINGS if name in client.attributes},
+        "bearer_only": bool(client.attributes.get("bearer_only", False)),
     }
 
 

@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 from idp.db.models import PendingRequiredAction, Realm, TermsAcceptance, User
 from idp.db.users import UserExists
 from idp.realms import hash_client_secret, save_realm
+from idp.realms.keycloak_builtins import BUILT_IN_CLIENTS
 from idp.realms.keycloak_mapping import AttributeMapping
 from idp.realms.keycloak_models import (
     ClientRepresentation,
@@ -66,7 +67,6 @@ from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES, ClientCo
 __all__ = ["KeycloakImportError", "ExportFiles", "KeycloakImport", "read_exports", "read_export", "parse_export",
            "refuse_notes", "plan_import", "write_import", "import_file"]
 
-BUILT_IN_CLIENTS = {"account", "account-console", "admin-cli", "broker", "realm-management", "security-admin-console"}
 MASKED_SECRET = "**********"
 REALM_FILE_SUFFIX = "-realm.json"
 
@@ -519,9 +519,6 @@ def _clients(realm: RealmRepresentation, service_roles: dict[str, tuple[list, di
             continue
         values = _client_values(client, where, service_roles.get(client_id or "", ([], {})))
         notes.extend(client_notes(client, where))
-        if values is None:
-            notes.append(f"{where}: skipped, a bearer-only client without a secret has nothing to sign in with")
-            continue
         try:
             clients.append(ClientConfig.model_validate(values))
         except ValidationError as exc:
@@ -529,11 +526,11 @@ def _clients(realm: RealmRepresentation, service_roles: dict[str, tuple[list, di
     return clients
 
 
-def _client_values(client: ClientRepresentation, where: str, service_roles: tuple[list, dict]) -> dict | None:
-    public, bearer_only = client.public_client, client.bearer_only
+def _client_values(client: ClientRepresentation, where: str, service_roles: tuple[list, dict]) -> dict:
+    """The client's settings; a bearer-only one keeps its secret (for introspection) and no grant."""
+    bearer_only = client.bearer_only
+    public = client.public_client and not bearer_only
     secret = None if public else _client_secret(client, where)
-    if secret is None and bearer_only:
-        return None
     root = client.root_url or ""
     redirect_uris = [_absolute(uri, root, where, "redirectUris") for uri in client.redirect_uris]
     return {
@@ -553,6 +550,7 @@ def _client_values(client: ClientRepresentation, where: str, service_roles: tupl
         "service_account": client.service_accounts_enabled and not bearer_only,
         "service_account_roles": service_roles[0],
         "service_account_client_roles": service_roles[1],
+        "bearer_only": bearer_only,
         **_logout_settings(client),
     }
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from idp.authenticators import webauthn_server as webauthn
 from idp.db.models import Credential
 from idp.db.users import OTP, PASSWORD, normalize_email
+from idp.realms.keycloak_builtins import built_in_roles
 from idp.realms.keycloak_mapping import AttributeMapping, first_sign_in
 from idp.realms.keycloak_models import (
     CompositesRepresentation,
@@ -130,13 +131,15 @@ def _member(user: UserRepresentation, where: str, settings, mapping: AttributeMa
 
 
 class RoleGraph:
-    """The realm's roles (with their composites) and groups (with their roles), from the export."""
+    """The realm's roles (with their composites) and groups (with their roles), from the export, and
+    Keycloak's built-in roles where the export does not define them."""
 
     def __init__(self, realm: RealmRepresentation):
         roles = realm.roles or RolesRepresentation()
         # A realm without "roles" says nothing about them; one with it defines every role there is.
         self.known = bool(roles.model_fields_set)
-        self.composites: dict[tuple, CompositesRepresentation] = {}
+        self.composites: dict[tuple, CompositesRepresentation] = {
+            role: _composites(parts) for role, parts in built_in_roles(realm.realm).items()}
         for client_id, defined in [(None, roles.realm), *roles.client.items()]:
             for role in defined:
                 self.composites[(client_id, role.name)] = role.composites or CompositesRepresentation()
@@ -182,6 +185,14 @@ class RoleGraph:
         for client, names in composites.client.items():
             for name in names:
                 self._expand((client, name), found, where)
+
+
+def _composites(parts: tuple) -> CompositesRepresentation:
+    client: dict[str, list[str]] = {}
+    for client_id, name in parts:
+        if client_id is not None:
+            client.setdefault(client_id, []).append(name)
+    return CompositesRepresentation(realm=[name for client_id, name in parts if client_id is None], client=client)
 
 
 def _ancestors(path: str) -> list[str]:

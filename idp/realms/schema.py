@@ -72,6 +72,8 @@ class ClientConfig(Strict):
         default=False, description="logout tokens carry Keycloak's `revoke_offline_access`")
     frontchannel_logout_url: str = Field(default="", description="framed by the logout page when the member signs out")
     frontchannel_logout_session_required: bool = Field(default=True, description="the framed URL gets `iss` and `sid`")
+    bearer_only: bool = Field(default=False, description="Keycloak's bearerOnly: a resource server that never gets "
+                              "tokens, only checks them (introspection with its secret)")
 
     @field_validator("redirect_uris", "post_logout_redirect_uris")
     @classmethod
@@ -99,8 +101,12 @@ class ClientConfig(Strict):
     def secret_fits_kind(self):
         if self.public and self.secret is not None:
             raise ValueError("a public client has no secret")
-        if not self.public and self.secret is None:
+        if not self.public and self.secret is None and not self.bearer_only:
             raise ValueError("a confidential client needs `secret` (or set `public: true`)")
+        if self.bearer_only and (self.public or self.standard_flow or self.direct_access_grants
+                                 or self.service_account):
+            raise ValueError("a bearer-only client gets no tokens: it is not public, and `standard_flow`, "
+                             "`direct_access_grants` and `service_account` are off")
         if self.public and self.service_account:
             raise ValueError("a public client cannot have a service account")
         if self.standard_flow and not self.redirect_uris:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from idp.db.models import RefreshTokenFamily, User, UserSession
 from idp.db.users import create_user
 from idp.realms import find_realm, realm_config, save_realm
+from idp.realms.schema import ClientConfig
 from tests.support.sign_in import (
     MEMBER_ID,
     MEMBER_PASSWORD,
@@ -416,3 +417,29 @@ def test_a_refresh_token_past_the_idle_timeout_is_refused(client, database, sett
     later(monkeypatch, 1801)
 
     assert_oauth_error(refresh(client, answer["refresh_token"]), 400, "invalid_grant")
+
+
+def add_bearer_only_api(database) -> None:
+    """A resource server imported from Keycloak (`bearerOnly: true`), with a secret to introspect."""
+    with database.session() as session:
+        realm = find_realm(session, REALM)
+        config = realm_config(realm)
+        api = {"client_id": "kosmo-api", "bearer_only": True, "standard_flow": False,
+               "secret": {"env": "KOSMO_API_SECRET", "default": "kosmo-api-secret"}}
+        save_realm(session, config.model_copy(update={"clients": [*config.clients, ClientConfig(**api)]}))
+        session.commit()
+
+
+def test_a_bearer_only_client_never_gets_tokens(client, database, settings):
+    add_bearer_only_api(database)
+    add_member(database, settings)
+
+    for grant in ({"grant_type": "client_credentials"},
+                  {"grant_type": "password", "username": MEMBER_ID, "password": MEMBER_PASSWORD}):
+        response = client.post(f"{OIDC}/token", data={**grant, "client_id": "kosmo-api",
+                                                       "client_secret": "kosmo-api-secret"})
+        assert response.status_code in (400, 401)
+        assert response.get_json()["error"] == "invalid_client"
+    page = client.get(f"{OIDC}/auth", query_string={"client_id": "kosmo-api", "response_type": "code",
+                                                     "redirect_uri": "https://api.example.jp/cb", "scope": "openid"})
+    assert page.status_code == 400 and "Location" not in page.headers

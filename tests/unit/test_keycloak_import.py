@@ -417,6 +417,36 @@ def test_a_group_or_role_the_realm_does_not_define_is_refused_as_a_partial_expor
     assert refusal(export, settings).startswith("users[0] (username 'tanaka01'): " + expected)
 
 
+def test_keycloaks_built_in_roles_resolve_where_the_export_leaves_them_out(export, settings):
+    roles = export["roles"]
+    roles["realm"] = [r for r in roles["realm"] if not r["name"].startswith(("offline_access", "default-roles-"))]
+    roles["client"].pop("account", None)
+    roles["client"].pop("realm-management", None)
+    user_entry(export, "tanaka01").update(realmRoles=["offline_access", "default-roles-kosmo-kc"],
+                                         clientRoles={"account": ["manage-account"],
+                                                      "realm-management": ["view-users"]})
+    tanaka = parsed_member(export, settings, "tanaka01")
+    assert {"offline_access", "uma_authorization", "default-roles-kosmo-kc"} <= set(tanaka.roles)
+    assert set(tanaka.client_roles["account"]) == {"view-profile", "manage-account", "manage-account-links"}
+    assert set(tanaka.client_roles["realm-management"]) == {"view-users", "query-users", "query-groups"}
+
+
+def test_a_built_in_role_the_export_defines_keeps_the_exports_composites(export, settings):
+    offline = next(r for r in export["roles"]["realm"] if r["name"] == "offline_access")
+    offline.update(composite=True, composites={"realm": ["insured"]})
+    user_entry(export, "tanaka01").update(realmRoles=["offline_access"], groups=[])
+    assert "insured" in parsed_member(export, settings, "tanaka01").roles
+
+
+def test_a_bearer_only_client_is_imported_without_any_grant(export, settings):
+    export["clients"].append({"clientId": "kosmo-api", "bearerOnly": True, "publicClient": False,
+                              "standardFlowEnabled": True, "directAccessGrantsEnabled": True,
+                              "redirectUris": ["https://api.example.jp/*"]})
+    [api] = [c for c in parse(export, settings).config.clients if c.client_id == "kosmo-api"]
+    assert api.bearer_only and api.secret is None and not api.public
+    assert api.grant_types == []
+
+
 @pytest.mark.parametrize(
     "username, password, algorithm",
     [
