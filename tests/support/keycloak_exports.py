@@ -1,12 +1,15 @@
 """The Keycloak 26 export in tests/fixtures/keycloak, adapted per test: a member's passkey replaced by
 one whose private key the test holds (a software authenticator, or Chromium's virtual one), the
-realm's browser flow, the portal client's redirect URIs."""
+realm's browser flow, the portal client's redirect URIs; and the real exports from Keycloak's own
+repositories, read where they are."""
 from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fido2 import cbor
 
@@ -14,6 +17,18 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "keycloak"
 EXPORT = FIXTURES / "kosmo-kc-realm.json"
 PORTAL_SECRET = "portal-secret-0123456789abcdef"  # kosmo-portal's secret in the export
 WEBAUTHN_TYPES = ("webauthn", "webauthn-passwordless")
+# Real exports from Keycloak's repositories, read where they are (../shared beside the checkout; a
+# git worktree elsewhere names the folder with IDP_TEST_KEYCLOAK_EXPORTS).
+REAL_EXPORTS = Path(os.environ.get("IDP_TEST_KEYCLOAK_EXPORTS")
+                    or Path(__file__).resolve().parents[2].parent / "shared" / "keycloak-exports")
+
+
+def real_exports() -> list:
+    """The real export files as test parameters, or one skipped parameter saying why there are none."""
+    if not REAL_EXPORTS.is_dir():
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{REAL_EXPORTS} is absent (a clone outside the "
+                                                                 "workplace): the real Keycloak exports live there"))]
+    return sorted(REAL_EXPORTS.glob("*.json"), key=lambda path: path.name)
 
 
 def keycloak_passkey(public_key: ec.EllipticCurvePublicKey, credential_id: bytes, counter: int = 41) -> str:

@@ -33,6 +33,7 @@ from idp.realms.keycloak_models import RealmRepresentation, validated
 from idp.realms.redirect_patterns import allowed_web_origins
 from idp.realms.schema import RealmConfig
 from idp.yamlfile import load_model
+from tests.support.keycloak_exports import real_exports
 from tests.support.settings import make_settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "keycloak"
@@ -853,16 +854,6 @@ def test_any_value_of_any_json_type_anywhere_is_imported_or_refused_in_one_line(
 
 
 # Real exports from Keycloak's own repositories (../shared/keycloak-exports, read as they are)
-
-
-REAL_EXPORTS = Path(__file__).resolve().parents[2].parent / "shared" / "keycloak-exports"
-
-
-def real_exports() -> list:
-    if not REAL_EXPORTS.is_dir():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{REAL_EXPORTS} is absent (a clone outside the "
-                                                                 "workplace): the real Keycloak exports live there"))]
-    return sorted(REAL_EXPORTS.glob("*.json"), key=lambda path: path.name)
 
 
 @pytest.mark.parametrize("path", real_exports(), ids=lambda path: path.stem if path else "absent")
