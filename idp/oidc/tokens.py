@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, object_session
 from idp.db.models import Client, Realm, User, UserSession
 from idp.db.roles import token_roles
 from idp.oidc.keys import active_key, private_key, verification_keys
+from idp.realms.keycloak_builtins import default_roles as default_roles_of
 from idp.realms.redirect_patterns import allowed_web_origins, origin_of
 
 # Keycloak's default client scopes: always applied, whether requested or not.
@@ -84,7 +85,7 @@ def _session_claims(ctx: TokenContext) -> dict:
 
 
 def access_token_claims(ctx: TokenContext, lifespan: int, now: int) -> dict:
-    default_roles = {f"default-roles-{ctx.realm.name}", "offline_access", "uma_authorization"}
+    default_roles = {default_roles_of(ctx.realm.name), "offline_access", "uma_authorization"}
     realm_roles, granted = token_roles(object_session(ctx.user), ctx.user)
     roles = sorted(realm_roles | default_roles)
     resource_access = {"account": {"roles": ACCOUNT_ROLES}}

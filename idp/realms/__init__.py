@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.db.models import Client, Realm, User
+from idp.realms.keycloak_builtins import default_roles
 from idp.realms.schema import ClientConfig, RealmConfig
 from idp.yamlfile import ConfigFileError, ConfigProblem, load_model
 
@@ -146,7 +147,7 @@ def ensure_service_account(session: Session, realm: Realm, client: Client) -> Us
     if user is None:
         user = User(realm_id=realm.id, username=username, service_account_client_id=client.client_id)
         session.add(user)
-    user.roles = sorted(set(client.attributes.get("service_account_roles", [])) | {f"default-roles-{realm.name}"})
+    user.roles = sorted(set(client.attributes.get("service_account_roles", [])) | {default_roles(realm.name)})
     client_roles = client.attributes.get("service_account_client_roles", {})
     user.client_roles = {name: sorted(roles) for name, roles in client_roles.items()}
     session.flush()

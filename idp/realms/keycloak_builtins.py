@@ -24,12 +24,17 @@ MANAGEMENT_ROLES = {
 }
 
 
+def default_roles(realm: str) -> str:
+    """The realm's default-roles composite, named with the realm's name lower-cased as Keycloak names it."""
+    return f"default-roles-{realm.lower()}"
+
+
 def built_in_roles(realm: str) -> dict[tuple[str | None, str], tuple[tuple[str | None, str], ...]]:
     """Every built-in role of realm `realm` with its composites, as Keycloak creates them."""
     roles: dict[tuple[str | None, str], tuple[tuple[str | None, str], ...]] = {
         (None, "offline_access"): (),
         (None, "uma_authorization"): (),
-        (None, f"default-roles-{realm}"): ((None, "offline_access"), (None, "uma_authorization"),
+        (None, default_roles(realm)): ((None, "offline_access"), (None, "uma_authorization"),
                                            ("account", "view-profile"), ("account", "manage-account")),
         ("broker", "read-token"): (),
         ("realm-management", "realm-admin"): tuple(("realm-management", name) for name in MANAGEMENT_ROLES),

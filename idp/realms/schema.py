@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from idp.realms.redirect_patterns import check_redirect_pattern
 
-REALM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
+# Kept exactly as Keycloak's realm is named (upper case included): it is in every URL and the issuer.
+REALM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # Keycloak's built-in client whose roles grant the Admin REST API, and the roles we honour.
 REALM_MANAGEMENT = "realm-management"
 REALM_MANAGEMENT_ROLES = frozenset({"realm-admin", "query-users", "view-users", "manage-users", "view-events",
@@ -255,7 +256,8 @@ class RealmConfig(Strict):
     @classmethod
     def realm_name(cls, name: str) -> str:
         if not REALM_NAME.fullmatch(name):
-            raise ValueError("a realm name is lower-case letters, digits, - and _ (it appears in URLs)")
+            raise ValueError("a realm name is letters, digits, '.', '-' and '_', starting with a letter or digit "
+                             "(it appears in URLs)")
         return name
 
     @field_validator("password_policy")

@@ -3,11 +3,14 @@ with their old passwords on the sign-in page, at a redirect URI the client regis
 from __future__ import annotations
 
 import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from idp.db.models import Client
 from idp.db.users import check_password, find_user
-from idp.realms.keycloak import parse_export, read_exports, write_import
+from idp.oidc.keys import ensure_signing_key
+from idp.realms.keycloak import ExportFiles, parse_export, read_exports, write_import
 from idp.realms.redirect_patterns import resolve
 from tests.support.keycloak_exports import real_exports
 from tests.support.sign_in import pkce_pair, redirect_params, submit_sign_in
@@ -58,3 +61,25 @@ def signs_in_on_the_page(client, realm: str, client_id: str, redirect_uri: str, 
     answer = submit_sign_in(client, page.get_data(as_text=True), username=username, password=password)
     assert answer.headers.get("Location", "").startswith(redirect_uri + "?"), answer.get_data(as_text=True)[:300]
     assert redirect_params(answer)["code"]
+
+
+def test_a_realm_named_in_upper_case_keeps_its_name_in_urls_and_the_issuer(client, database, settings):
+    export = {"realm": "KosmoKC", "enabled": True,
+              "clients": [{"clientId": "kosmo-cli", "publicClient": True, "standardFlowEnabled": False,
+                           "directAccessGrantsEnabled": True}],
+              "users": [{"username": "tanaka01", "realmRoles": ["default-roles-kosmokc"],
+                         "credentials": [{"type": "password", "value": "Sakura-2024"}]}]}
+    with database.session() as session:
+        ensure_signing_key(session, write_import(session, parse_export(ExportFiles(export), settings)))
+        session.commit()
+
+    discovery = client.get("/realms/KosmoKC/.well-known/openid-configuration").get_json()
+    assert discovery["issuer"] == "http://localhost/realms/KosmoKC"
+    assert client.get("/realms/kosmokc/.well-known/openid-configuration").status_code == 404
+    answer = client.post("/realms/KosmoKC/protocol/openid-connect/token", data={
+        "grant_type": "password", "client_id": "kosmo-cli", "username": "tanaka01", "password": "Sakura-2024"})
+    token = jwt.decode(answer.get_json()["access_token"], KeySet.import_key_set(
+        client.get("/realms/KosmoKC/protocol/openid-connect/certs").get_json()))
+    assert token.claims["iss"] == "http://localhost/realms/KosmoKC"
+    # Keycloak names the default-roles composite with the realm's name lower-cased.
+    assert "default-roles-kosmokc" in token.claims["realm_access"]["roles"]

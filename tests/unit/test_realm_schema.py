@@ -128,7 +128,11 @@ def test_a_client_id_used_twice_is_refused(tmp_path: Path):
     assert "'kosmo-portal' appears twice" in problem
 
 
-@pytest.mark.parametrize("name", ["Kosmo-Demo", "kosmo demo", "-kosmo", "kosmo/demo", "", "k" * 101])
+def test_a_realm_name_is_kept_exactly_upper_case_included():
+    assert RealmConfig(realm="Kosmo-Demo.v2").realm == "Kosmo-Demo.v2"
+
+
+@pytest.mark.parametrize("name", ["kosmo demo", "-kosmo", ".kosmo", "kosmo/demo", "", "k" * 101])
 def test_a_realm_name_that_cannot_appear_in_a_url_is_refused(tmp_path: Path, name: str):
     text = PORTAL.replace("realm: kosmo-test", f"realm: {name!r}".replace("'", '"'))
     [problem] = realm_problems(tmp_path, text)
