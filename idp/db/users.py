@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.db.models import Credential, PendingRequiredAction, Realm, User, utcnow
+from idp.realms import realm_config
 from idp.security.secret_box import SecretBoxError, decrypt, is_encrypted
 
 PASSWORD = "password"
@@ -90,7 +91,8 @@ def create_user(
         attributes=dict(attributes or {}),
     )
     insert_user(session, user)
-    for action in dict.fromkeys(required_actions):
+    # The realm's default required actions are asked of every new member, as Keycloak adds them.
+    for action in dict.fromkeys([*required_actions, *realm_config(realm).default_required_actions]):
         user.required_actions.append(PendingRequiredAction(action=action))
     if password is not None or password_hash is not None:
         set_password(session, user, password, settings, temporary=temporary, hashed=password_hash)

@@ -113,8 +113,11 @@ class Engine:
             action = self.registry.action_for_alias(progress.pending[0])
             if action is None:
                 log.warning("required action %r is queued but not installed; skipped", progress.pending[0])
-            elif action.needed(self._context(progress, action, {})):
-                return CurrentStep(action, self._key(progress), {}, self._token(progress))
+            else:
+                ctx = self._context(progress, action, {})
+                # An action the realm switched off stays queued and never runs, as in Keycloak.
+                if ctx.config.required_action(progress.pending[0]).enabled and action.needed(ctx):
+                    return CurrentStep(action, self._key(progress), {}, self._token(progress))
             progress.pending.pop(0)
         return None
 

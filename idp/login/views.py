@@ -8,6 +8,7 @@ returning to the relying party with a code.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -56,7 +57,10 @@ def begin_sign_in(authorization_request: dict, client: Client, user_session: Use
         action = library().registry.action_for_alias(kc_action)
         if action is None:
             return make_response(render_template("error.html", message_key="error.invalid_request"), 400)
-        steps = [] if user_session else definition["steps"]
+        # Alone only within the action's max_auth_age (Keycloak's config) of signing in; else sign in first.
+        max_age = here.config.required_action(kc_action).max_auth_age
+        alone = user_session is not None and (max_age is None or time.time() - user_session.auth_time <= max_age)
+        steps = [] if alone else definition["steps"]
         progress = Progress(flow={"flow": definition["flow"], "steps": [*steps, {"action": action.name}]},
                             always=[len(steps)])
         fields = {"kc_action": kc_action, "user_id": user_session.user_id if user_session else None,

@@ -438,7 +438,10 @@ def _service_account_roles(users: list[tuple[str, UserRepresentation]], notes: l
 
 def _realm_config(realm: RealmRepresentation, clients: list[ClientConfig], settings, users: list) -> RealmConfig:
     values: dict = {"realm": realm.realm, "clients": clients,
-                    "webauthn": _webauthn(realm, any(c.type == "webauthn" for _, m in users for c in m.credentials))}
+                    "webauthn": _webauthn(realm, any(c.type == "webauthn" for _, m in users for c in m.credentials)),
+                    "required_actions": [{"alias": item.alias, "enabled": item.enabled,
+                                          "default_action": item.default_action, "config": dict(item.config)}
+                                         for item in realm.required_actions]}
     for key, (ours, keycloak_default, our_default) in FLOWS.items():
         values[ours] = _flow(realm, key, keycloak_default, our_default, settings)
     for key, path in REALM_SETTINGS.items():

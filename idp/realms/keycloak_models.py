@@ -456,6 +456,13 @@ class AuthenticationFlow(Representation):
     built_in: bool = False
 
 
+class RequiredActionProviderRepresentation(Representation):
+    alias: str
+    enabled: bool = False
+    default_action: bool = False
+    config: MapOf[str] = {}
+
+
 class RealmRepresentation(Representation):
     realm: str
     display_name: str | None = None
@@ -504,6 +511,7 @@ class RealmRepresentation(Representation):
     web_authn_policy_passwordless_user_verification_requirement: str | None = None
     web_authn_policy_passwordless_passkeys_enabled: bool | None = None
     roles: RolesRepresentation | None = None
+    required_actions: ListOf[RequiredActionProviderRepresentation] = []
     groups: ListOf[GroupRepresentation] = []
     clients: ListOf[ClientRepresentation] = []
     users: ListOf[UserRepresentation] = []

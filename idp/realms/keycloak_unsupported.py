@@ -37,6 +37,9 @@ def realm_notes(realm: RealmRepresentation, bound_flows: set[str]) -> list[str]:
     if groups:
         notes.append(f"groups: attributes of {', '.join(map(repr, groups))} not carried over; members keep "
                      "their group paths")
+    if any(item.alias == "TERMS_AND_CONDITIONS" and item.enabled for item in realm.required_actions):
+        notes.append("requiredActions: TERMS_AND_CONDITIONS is enabled but its text (a theme message) is not carried "
+                     "over; members are asked to agree (accept-terms) once the realm YAML has `terms`")
     return notes
 
 

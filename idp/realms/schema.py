@@ -226,6 +226,22 @@ class RecoverySettings(Strict):
     answer_seconds: float = Field(default=0.5, ge=0, le=5)
 
 
+class RequiredActionSetting(Strict):
+    """One of Keycloak's required actions as the realm has it (its `requiredActions` entry): a
+    disabled one is never run, a default one is queued for every new member, and `config` holds
+    its options (`max_auth_age`: how many seconds after signing in the member may run it alone)."""
+
+    alias: str = Field(min_length=1, max_length=255)
+    enabled: bool = True
+    default_action: bool = False
+    config: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def max_auth_age(self) -> int | None:
+        value = self.config.get("max_auth_age", "")
+        return int(value) if value.isascii() and value.isdigit() else None
+
+
 class RealmConfig(Strict):
     """One society."""
 
@@ -250,7 +266,18 @@ class RealmConfig(Strict):
     second_factor_required: bool = True
     recovery: RecoverySettings = RecoverySettings()
     admin_api: bool = Field(default=False, description="serve Keycloak's Admin REST API under /admin/realms/{realm}")
+    required_actions: list[RequiredActionSetting] = Field(
+        default_factory=list, description="Keycloak's requiredActions; an action not listed is enabled, not default")
     clients: list[ClientConfig] = Field(default_factory=list)
+
+    def required_action(self, alias: str) -> RequiredActionSetting:
+        """The realm's setting for a required action (Keycloak's alias), enabled when not listed."""
+        return next((item for item in self.required_actions if item.alias == alias), RequiredActionSetting(alias=alias))
+
+    @property
+    def default_required_actions(self) -> list[str]:
+        """What every new member is asked to do (Keycloak's default actions that are enabled)."""
+        return [item.alias for item in self.required_actions if item.enabled and item.default_action]
 
     @field_validator("realm")
     @classmethod

@@ -439,6 +439,22 @@ def test_a_built_in_role_the_export_defines_keeps_the_exports_composites(export,
     assert "insured" in parsed_member(export, settings, "tanaka01").roles
 
 
+def test_the_realms_required_actions_are_carried_over_with_their_config(export, settings):
+    export["requiredActions"] = [
+        {"alias": "UPDATE_PASSWORD", "name": "Update Password", "providerId": "UPDATE_PASSWORD", "enabled": True,
+         "defaultAction": False, "priority": 30, "config": {"max_auth_age": "600"}},
+        {"alias": "VERIFY_EMAIL", "enabled": True, "defaultAction": True},
+        {"alias": "CONFIGURE_TOTP", "enabled": False, "defaultAction": True},
+        {"alias": "TERMS_AND_CONDITIONS", "enabled": True, "defaultAction": False},
+    ]
+    parsed = parse(export, settings)
+    assert parsed.config.required_action("UPDATE_PASSWORD").max_auth_age == 600
+    assert parsed.config.default_required_actions == ["VERIFY_EMAIL"]
+    assert not parsed.config.required_action("CONFIGURE_TOTP").enabled
+    assert parsed.config.required_action("delete_account").enabled  # not listed: Keycloak's default
+    assert any(note.startswith("requiredActions: TERMS_AND_CONDITIONS is enabled") for note in parsed.notes)
+
+
 def test_a_bearer_only_client_is_imported_without_any_grant(export, settings):
     export["clients"].append({"clientId": "kosmo-api", "bearerOnly": True, "publicClient": False,
                               "standardFlowEnabled": True, "directAccessGrantsEnabled": True,
