@@ -183,7 +183,8 @@ def _render(page: Page, step: CurrentStep, auth: auth_session.AuthSession, clien
 def _portal_url(client: Client | None) -> str | None:
     if client is None:
         return None
-    return client.base_url or (client.redirect_uris[0] if client.redirect_uris else None)
+    # A redirect URI only when it is one place: a pattern (`https://app/*`, `/app/*`) is no link.
+    return client.base_url or next((uri for uri in client.redirect_uris if "*" not in uri and "://" in uri), None)
 
 
 def _finish(auth: auth_session.AuthSession, progress: Progress, client: Client | None) -> Response:

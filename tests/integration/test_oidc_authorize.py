@@ -255,3 +255,17 @@ def test_a_uri_outside_the_wildcard_gets_an_error_page(client, database):
                          "http://localhost:8081@evil.example/app/x"):
         assert_error_page(authorize(client, pkce_pair()[1], redirect_uri=redirect_uri),
                           "リダイレクト先が登録されていません。")
+
+
+def test_the_way_back_to_the_portal_never_links_to_a_pattern(client, database):
+    from idp.db.models import Client
+
+    registered_redirect_uris(database, ["http://localhost:8081/*", "http://localhost:8081/callback"])
+    with database.session() as session:
+        session.query(Client).filter_by(client_id="kosmo-portal").one().base_url = ""
+        session.commit()
+
+    page = authorize(client, pkce_pair()[1]).get_data(as_text=True)
+
+    assert 'href="http://localhost:8081/*"' not in page
+    assert 'href="http://localhost:8081/callback"' in page
