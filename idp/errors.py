@@ -53,13 +53,18 @@ def one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
 
 
+def _relying_party_endpoint() -> bool:
+    """The OpenID Connect endpoints relying parties call from their servers (token, userinfo, ...)."""
+    return "/protocol/openid-connect/" in request.path and request.endpoint not in BROWSER_ENDPOINTS
+
+
 def _answers_json() -> bool:
     """Relying parties and the admin API get JSON; members' pages get HTML."""
     if request.path == "/admin" or request.path.startswith("/admin/"):
         return True
     if request.endpoint == "realm.oidc.logout":
         return request.method == "POST" and "refresh_token" in request.form
-    if "/protocol/openid-connect/" in request.path and request.endpoint not in BROWSER_ENDPOINTS:
+    if _relying_party_endpoint():
         return True
     return request.endpoint in JSON_ENDPOINTS or request.accept_mimetypes.best == "application/json"
 
@@ -103,6 +108,9 @@ def init_app(app: Flask) -> None:
             # after_request hook), which may well be the database or Redis going away.
             cause = dependency_failure(error.original_exception)
             return unavailable(cause) if cause is not None else _page("error.server", 500)
+        if _relying_party_endpoint():
+            # RFC 6749 §5.2's error for a malformed request, in the JSON relying parties read.
+            return make_response({"error": "invalid_request"}, error.code or 400)
         return _page("error.invalid_request", error.code or 400)
 
     @app.errorhandler(Exception)
