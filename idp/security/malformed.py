@@ -23,10 +23,22 @@ def refuse_malformed(_endpoint: str | None, path_values: dict[str, Any] | None) 
     """NUL names no realm, client, member, session or token, and PostgreSQL cannot even compare
     text with it: a request carrying one in its path, query, form, cookies or JSON body is
     malformed (400), not a database error (500); so is a JSON body nested too deep."""
+    _refuse_chunked_body_over_the_limit()
     texts = chain((path_values or {}).values(), request.cookies.values(), *request.args.listvalues(),
                   *request.form.listvalues(), _json_strings(_json_body()))
     if any(isinstance(text, str) and "\x00" in text for text in texts):
         abort(400)
+
+
+def _refuse_chunked_body_over_the_limit() -> None:
+    """A chunked body's size is known only once it is read, and Werkzeug stops reading it at
+    MAX_CONTENT_LENGTH without a word: the form or JSON would be cut there. So it is read here
+    up to the limit (and kept for every later reader), and one byte more means it is too large."""
+    if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
+        return  # Werkzeug refuses an over-long Content-Length itself; no body without either
+    request.get_data(cache=True)
+    if request.environ["wsgi.input"].read(1):
+        abort(413)
 
 
 def _json_body() -> Any:
