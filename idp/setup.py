@@ -13,7 +13,14 @@ from idp.realms import ensure_account_console, load_realm_dir, save_realm
 
 
 def prepare(settings: Settings, database: Database, echo: Callable[[str], None] = lambda _: None) -> None:
-    """Migrate, then create or update every realm of `realm-config/` (all or nothing)."""
+    """Migrate, then create or update every realm of `realm-config/` (all or nothing). Instances
+    starting together take turns, so the first makes the schema, built-in clients and keys and
+    the others find them."""
+    with database.exclusive("start-up"):
+        _prepare(settings, database, echo)
+
+
+def _prepare(settings: Settings, database: Database, echo: Callable[[str], None]) -> None:
     from idp.admin.master import bootstrap_admin
     from idp.oidc.keys import ensure_signing_key
 

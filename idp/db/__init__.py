@@ -6,12 +6,14 @@ changes something and rolled back at the end of the request otherwise; the CLI a
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, current_app, g
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,6 +41,31 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def exclusive(self, purpose: str) -> Iterator[None]:
+        """Held by one process at a time among all that share this database, e.g. instances
+        starting together: PostgreSQL's advisory lock, or for SQLite (one host) a lock on a file
+        beside it. Others wait for it, then find what the holder made."""
+        if self.engine.dialect.name == "postgresql":
+            key = int.from_bytes(hashlib.sha256(purpose.encode()).digest()[:8], "big", signed=True)
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                try:
+                    yield
+                finally:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            return
+        path = self.engine.url.database
+        if not path or path == ":memory:":
+            yield  # a database only this process sees
+            return
+        with open(f"{path}.{purpose}.lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     def upgrade(self) -> None:
         """Bring the schema to the newest Alembic revision."""
