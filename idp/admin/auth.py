@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from idp.admin import errors
 from idp.db.models import Client, Realm, User
-from idp.ephemeral import ephemeral, keys
+from idp.db.revocations import access_token_revoked
 from idp.oidc import sessions, tokens
 from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES
 
@@ -76,7 +76,7 @@ def _verified(session: Session, target: Realm, token: str, issuer_of) -> tuple[R
             claims = tokens.decode(session, realm, token, issuer=issuer_of(realm.name), typ="Bearer")
         except tokens.InvalidToken:
             continue
-        if ephemeral().get(keys.revoked_access_token(claims["jti"])) is not None:
+        if access_token_revoked(session, claims["jti"]):
             break
         return realm, claims
     raise errors.unauthorized()

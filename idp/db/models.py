@@ -1,4 +1,5 @@
-"""Durable state: realms, clients, users, credentials, sessions, token families, keys, events.
+"""Durable state: realms, clients, users, credentials, sessions, token families and revocations,
+keys, events.
 
 Uniqueness that members race for (user ID and email per realm, case-insensitive) is enforced
 by unique indexes, so concurrent writers lose cleanly with an IntegrityError.
@@ -318,6 +319,14 @@ class RefreshTokenFamily(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class RevokedAccessToken(Base):
+    """An access token revoked before it expires, refused until then (see idp/db/revocations.py)."""
+
+    __tablename__ = "revoked_access_tokens"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class SigningKey(Base):

@@ -22,11 +22,6 @@ def redeemed_code(realm_id: str, code: str) -> str:
     return f"code-used:{realm_id}:{code}"
 
 
-def revoked_access_token(jti: str) -> str:
-    """An access token revoked before its expiry, by its `jti` (unique across realms)."""
-    return f"revoked-access-token:{jti}"
-
-
 def sign_in_link(realm_id: str, key: str) -> str:
     """A mailed link that resumes a step (an address check), single use."""
     return f"link:{realm_id}:{key}"

@@ -8,11 +8,12 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from idp.db import db_session
 from idp.db.models import RefreshTokenFamily
-from idp.oidc.live_tokens import deny_access_token, lookup_token
+from idp.db.revocations import revoke_access_token
+from idp.oidc.live_tokens import lookup_token
 
 
 class Revocation(RevocationEndpoint):
-    """RFC 7009 §2: a refresh token revokes its family; an access token is denied until it expires."""
+    """RFC 7009 §2: a refresh token revokes its family; an access token is refused until it expires."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -26,7 +27,7 @@ class Revocation(RevocationEndpoint):
             if family is not None:  # a family gone already leaves nothing to revoke
                 family.revoked = True
         else:
-            deny_access_token(token["jti"], token["exp"] - time.time())
+            revoke_access_token(session, token["jti"], token["exp"] - time.time())
         session.commit()
 
 

@@ -1,4 +1,4 @@
-"""Which presented tokens are still live: refresh families not revoked, access tokens not denied,
+"""Which presented tokens are still live: refresh families not revoked, access tokens not revoked,
 sessions active, members enabled. Userinfo (OIDC Core §5.3), introspection and revocation ask here.
 """
 from __future__ import annotations
@@ -7,14 +7,9 @@ import time
 
 from idp.db import db_session
 from idp.db.models import RefreshTokenFamily, User
-from idp.ephemeral import ephemeral, keys
+from idp.db.revocations import access_token_revoked
 from idp.oidc import sessions, tokens
 from idp.request_context import realm_request
-
-
-def deny_access_token(jti: str, seconds: float) -> None:
-    """Refuse the access token `jti` for the `seconds` it has left (at least one)."""
-    ephemeral().put(keys.revoked_access_token(jti), {}, max(int(seconds), 1))
 
 
 class LiveToken(dict):
@@ -42,7 +37,7 @@ def lookup_token(token: str) -> LiveToken | None:
         family = session.get(RefreshTokenFamily, claims.get("fam", ""))
         if family is None or family.revoked or family.current_jti != claims["jti"]:
             return None
-    elif ephemeral().get(keys.revoked_access_token(claims["jti"])) is not None:
+    elif access_token_revoked(session, claims["jti"]):
         return None
     if claims.get("sid") and sessions.find_session(session, realm_request().realm, claims["sid"]) is None:
         return None

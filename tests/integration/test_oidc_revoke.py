@@ -1,9 +1,18 @@
 """Token introspection (RFC 7662) and revocation (RFC 7009) as relying parties call them."""
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
+import redis
 from sqlalchemy import select
 
-from idp.db.models import RefreshTokenFamily
+from idp.app import create_app
+from idp.db import Database, revocations
+from idp.db.models import RefreshTokenFamily, RevokedAccessToken, utcnow
+from idp.db.revocations import access_token_revoked, revoke_access_token
+from idp.setup import prepare
+from tests.support.settings import make_settings
 from tests.support.sign_in import MEMBER_ID, OIDC, PORTAL, PORTAL_SECRET, count_sessions
 from tests.support.tokens import introspect, refresh, signed_in_tokens
 
@@ -77,6 +86,39 @@ def test_revoking_an_access_token_makes_it_inactive_everywhere(client, database,
     userinfo = client.get(f"{OIDC}/userinfo", headers={"Authorization": f"Bearer {answer['access_token']}"})
     assert userinfo.status_code == 401
     assert refresh(client, answer["refresh_token"]).status_code == 200  # the refresh token lives on
+
+
+@pytest.mark.redis
+def test_a_revoked_access_token_stays_refused_after_redis_restarts_empty(tmp_path, database_url, redis_url):
+    """Redis holds no state that must outlive it: a revocation is kept with the tokens' families."""
+    settings = make_settings(tmp_path, database_url=database_url, redis_url=redis_url)
+    database = Database(database_url)
+    prepare(settings, database)
+    client = create_app(settings, database).test_client()
+    answer = signed_in_tokens(client, database, settings)
+    client.post(f"{OIDC}/revoke", data={"token": answer["access_token"]}, auth=(PORTAL, PORTAL_SECRET))
+
+    redis.Redis.from_url(redis_url).flushdb()
+
+    assert introspect(client, answer["access_token"]).get_json() == {"active": False}
+    userinfo = client.get(f"{OIDC}/userinfo", headers={"Authorization": f"Bearer {answer['access_token']}"})
+    assert userinfo.status_code == 401
+    database.dispose()
+
+
+def test_revocations_go_from_the_table_once_their_tokens_have_expired(migrated_database, monkeypatch):
+    with migrated_database.session() as session:
+        revoke_access_token(session, "expires-in-a-minute", 60)
+        revoke_access_token(session, "expires-in-an-hour", 3600)
+    half_an_hour_on = utcnow() + timedelta(minutes=30)
+    monkeypatch.setattr(revocations, "utcnow", lambda: half_an_hour_on)
+
+    with migrated_database.session() as session:
+        revoke_access_token(session, "revoked-later", 300)
+
+    with migrated_database.session() as session:
+        assert set(session.scalars(select(RevokedAccessToken.jti))) == {"expires-in-an-hour", "revoked-later"}
+        assert access_token_revoked(session, "expires-in-an-hour")
 
 
 def test_revoking_an_unknown_token_still_answers_200(client):

@@ -1,5 +1,5 @@
 """Every ephemeral-store key keeps its spelling, so what a running server stored before an upgrade
-(sign-ins in progress, locks, counters, revoked tokens) is found after it."""
+(sign-ins in progress, locks, counters) is found after it."""
 from __future__ import annotations
 
 import inspect
@@ -12,7 +12,6 @@ SPELLINGS = [
     ("auth_session", ("r1", "root", "tab"), "auth:r1:root:tab"),
     ("authorization_code", ("r1", "abc"), "code:r1:abc"),
     ("redeemed_code", ("r1", "abc"), "code-used:r1:abc"),
-    ("revoked_access_token", ("jti-1",), "revoked-access-token:jti-1"),
     ("sign_in_link", ("r1", "k"), "link:r1:k"),
     ("admin_actions_link", ("r1", "k"), "admin-actions:r1:k"),
     ("recovery_mails_to_address", ("reset-credentials", "r1", "d1"), "recovery:reset-credentials:address:r1:d1"),

@@ -11,10 +11,10 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 
 from idp.db import db_session
 from idp.db.models import RefreshTokenFamily, User, UserSession
+from idp.db.revocations import revoke_access_token
 from idp.ephemeral import ephemeral, keys
 from idp.oidc import sessions
 from idp.oidc.grants.base import GrantRequest, KeycloakTokensMixin
-from idp.oidc.live_tokens import deny_access_token
 from idp.request_context import realm_request
 
 
@@ -140,16 +140,17 @@ def _remember_code_use(code: str, issued: dict, ttl: int) -> None:
 def _revoke_what_the_code_issued(code: str) -> None:
     """RFC 6749 §4.1.2: a code used twice revokes the tokens its first use issued.
 
-    The refresh token family is revoked; the first access token goes on the denylist that
-    userinfo, introspection and revocation consult. (Access tokens refreshed from the family
-    later stay valid until they expire, minutes at most.)
+    The refresh token family is revoked; the first access token is revoked too, which userinfo,
+    introspection and revocation consult. (Access tokens refreshed from the family later stay
+    valid until they expire, minutes at most.)
     """
     issued = ephemeral().get(keys.redeemed_code(realm_request().realm.id, code))
     if not issued:
         return
-    family = db_session().get(RefreshTokenFamily, issued.get("family_id") or "")
+    session = db_session()
+    family = session.get(RefreshTokenFamily, issued.get("family_id") or "")
     if family is not None:
         family.revoked = True
-        db_session().commit()
     if issued.get("access_token_jti"):
-        deny_access_token(issued["access_token_jti"], issued.get("access_token_expires_in", 0))
+        revoke_access_token(session, issued["access_token_jti"], issued.get("access_token_expires_in", 0))
+    session.commit()
