@@ -73,6 +73,10 @@ class Metrics:
             "idp_backchannel_logout_total",
             "Back-channel logout deliveries: success, failure (after every try) and each retry.",
             ["realm", "result"], registry=self.registry)
+        self.rate_limit_fallbacks = Counter(
+            "idp_rate_limit_fallback_total",
+            "Rate-limit counts kept by one process alone while the ephemeral store was unreachable.",
+            ["realm"], registry=self.registry)
         self.durations = Histogram("idp_request_duration_seconds", "Time to answer a request.",
                                    ["method", "endpoint"], buckets=DURATION_BUCKETS, registry=self.registry)
 
@@ -87,6 +91,9 @@ class Metrics:
 
     def count_backchannel_logout(self, realm: str, result: str) -> None:
         self.backchannel_logouts.labels(realm, result).inc()
+
+    def count_rate_limit_fallback(self, realm: str) -> None:
+        self.rate_limit_fallbacks.labels(realm).inc()
 
     def observe(self, method: str, endpoint: str, seconds: float) -> None:
         self.durations.labels(method, endpoint).observe(seconds)

@@ -9,6 +9,10 @@ form, the tab's auth session, to tell a recovery flow's forms from a sign-in's.
 
 A relying party's allowance counts only requests that proved its secret: anyone can name a
 client_id, and counting their requests would let them use up the portal's allowance.
+
+While the ephemeral store cannot be reached, each process counts on its own (LimiterStore), so
+grants whose state is in SQL (refresh, client credentials) keep being served; what needs the
+store itself (a sign-in in progress, the password's brute-force counters) still answers 503.
 """
 from __future__ import annotations
 
@@ -17,7 +21,10 @@ import ipaddress
 import logging
 import math
 import re
+import threading
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import unquote_plus
 
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request
@@ -37,6 +44,7 @@ RECOVERY = re.compile(r"/realms/[^/]+/login-actions/(reset-credentials|forgot-us
 BY_CLIENT = "token-client"
 JSON_GROUPS = {"token", BY_CLIENT}
 READABLE = re.compile(r"[A-Za-z0-9._:@/-]{1,100}")
+T = TypeVar("T")
 
 
 def now() -> float:
@@ -44,36 +52,123 @@ def now() -> float:
     return time.time()
 
 
+class ProcessCounts:
+    """Counts in this process's memory with their expiry: the one place process memory may count,
+    and only while the ephemeral store cannot be reached. Each process then allows a whole limit
+    on its own, looser than shared counts."""
+
+    # Far more addresses than an outage of minutes brings; past it, expired counts are dropped.
+    TIDY_ABOVE = 10_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[Any, float]] = {}
+
+    def incr(self, key: str, ttl: int) -> int:
+        with self._lock:
+            count = self._live(key)
+            if count is None:
+                self._tidy()
+                self._entries[key] = (1, now() + ttl)
+                return 1
+            self._entries[key] = (count + 1, self._entries[key][1])
+            return int(count) + 1
+
+    def put(self, key: str, value: dict[str, Any], ttl: int) -> None:
+        with self._lock:
+            self._entries[key] = (value, now() + ttl)
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            return self._live(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def _live(self, key: str) -> Any:
+        value, expires = self._entries.get(key, (None, 0.0))
+        return value if expires > now() else None
+
+    def _tidy(self) -> None:
+        if len(self._entries) > self.TIDY_ABOVE:
+            moment = now()
+            self._entries = {key: entry for key, entry in self._entries.items() if entry[1] > moment}
+
+
+class LimiterStore:
+    """Where the limiter counts: the ephemeral store, shared by every process; while it cannot be
+    reached, this process's own counts, so that grants whose state is in SQL keep being served.
+    Each outage is logged once when it starts and once when it ends, and every count it takes
+    shows in /metrics."""
+
+    def __init__(self) -> None:
+        self.process_counts = ProcessCounts()
+        self._lock = threading.Lock()
+        self._outage = False
+
+    def incr(self, key: str, ttl: int) -> int:
+        return self._use(lambda store: store.incr(key, ttl))
+
+    def put(self, key: str, value: dict[str, Any], ttl: int) -> None:
+        self._use(lambda store: store.put(key, value, ttl))
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._use(lambda store: store.get(key))
+
+    def _use(self, call: Callable[[EphemeralStore | ProcessCounts], T]) -> T:
+        try:
+            answer = call(ephemeral())
+        except DEPENDENCY_ERRORS as error:
+            if self._outage_changed(True):
+                log.warning("ephemeral store unreachable, rate limits are counted per process until it is back: %s",
+                            one_line(error))
+            entered = optional_realm_request()
+            metrics().count_rate_limit_fallback(entered.realm.name if entered else "")
+            return call(self.process_counts)
+        if self._outage_changed(False):
+            self.process_counts.clear()
+            log.warning("ephemeral store reachable again, rate limits are shared again")
+        return answer
+
+    def _outage_changed(self, outage: bool) -> bool:
+        """Whether this call is the one that finds the store's state changed (one thread of all)."""
+        with self._lock:
+            changed, self._outage = self._outage != outage, outage
+        return changed
+
+
 class RateLimiter:
     """Counts requests per group and per address (or relying party) in the current window of the group's limit."""
 
     def __init__(self, limits: dict[str, RateLimit | None]):
         self.limits = limits
+        self.store = LimiterStore()
 
-    def hit(self, store: EphemeralStore, group: str, who: str) -> int | None:
+    def hit(self, group: str, who: str) -> int | None:
         """Count this request; the seconds until the window ends when it is over the limit, else None."""
         limit, window, retry_after = self._window(group)
         if limit is None:
             return None
-        count = store.incr(keys.rate_limit_count(group, who, window), limit.seconds)
+        count = self.store.incr(keys.rate_limit_count(group, who, window), limit.seconds)
         if count == limit.requests + 1:  # once per window, so a flood does not flood the log too
             self._log_reached(group, who, limit, retry_after)
         return retry_after if count > limit.requests else None
 
-    def record(self, store: EphemeralStore, group: str, who: str) -> None:
+    def record(self, group: str, who: str) -> None:
         """Count a request that was served; the one that uses up the window's allowance marks it,
         so that `refusal` refuses the next ones."""
         limit, window, retry_after = self._window(group)
         if limit is None:
             return
-        if store.incr(keys.rate_limit_count(group, who, window), limit.seconds) == limit.requests:
-            store.put(keys.rate_limit_used_up(group, who, window), {}, limit.seconds)
+        if self.store.incr(keys.rate_limit_count(group, who, window), limit.seconds) == limit.requests:
+            self.store.put(keys.rate_limit_used_up(group, who, window), {}, limit.seconds)
             self._log_reached(group, who, limit, retry_after)
 
-    def refusal(self, store: EphemeralStore, group: str, who: str) -> int | None:
+    def refusal(self, group: str, who: str) -> int | None:
         """The seconds until the window ends when `record` found its allowance used up, else None."""
         limit, window, retry_after = self._window(group)
-        if limit is None or store.get(keys.rate_limit_used_up(group, who, window)) is None:
+        if limit is None or self.store.get(keys.rate_limit_used_up(group, who, window)) is None:
             return None
         return retry_after
 
@@ -164,7 +259,7 @@ def proved_secret(response: Response) -> bool:
 
 def refuse_over_limit() -> Response | None:
     """Before any view: 429 with Retry-After when this request is over one of its limits."""
-    refused = _first_refusal(current_app.extensions["idp.rate_limit"], ephemeral())
+    refused = _first_refusal(current_app.extensions["idp.rate_limit"])
     if refused is None:
         return None
     group, retry_after = refused
@@ -174,15 +269,15 @@ def refuse_over_limit() -> Response | None:
     return too_many_requests(group, retry_after)
 
 
-def _first_refusal(limiter: RateLimiter, store: EphemeralStore) -> tuple[str, int] | None:
+def _first_refusal(limiter: RateLimiter) -> tuple[str, int] | None:
     """The group that refuses this request and the seconds to wait: its address's group first,
     then its relying party's allowance."""
     counted = counted_as()
-    retry_after = limiter.hit(store, *counted) if counted else None
+    retry_after = limiter.hit(*counted) if counted else None
     if counted is not None and retry_after is not None:
         return counted[0], retry_after
     client = token_client()
-    retry_after = limiter.refusal(store, BY_CLIENT, client) if client else None
+    retry_after = limiter.refusal(BY_CLIENT, client) if client else None
     return (BY_CLIENT, retry_after) if retry_after is not None else None
 
 
@@ -190,11 +285,7 @@ def count_served_client(response: Response) -> Response:
     """After a token request a relying party proved its secret for, count it against its allowance."""
     client = token_client() if not g.get("rate_limited") and response.status_code < 500 else None
     if client and proved_secret(response):
-        try:
-            current_app.extensions["idp.rate_limit"].record(ephemeral(), BY_CLIENT, client)
-        except DEPENDENCY_ERRORS as error:
-            # The answer is made and may carry new tokens: one count lost is better than the answer.
-            log.warning("could not count a token request of %r: %s", client, one_line(error))
+        current_app.extensions["idp.rate_limit"].record(BY_CLIENT, client)
     return response
 
 

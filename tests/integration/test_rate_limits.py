@@ -289,6 +289,73 @@ def test_a_store_failing_after_the_answer_still_hands_the_relying_party_its_toke
     assert batch.status_code == 200 and batch.get_json()["access_token"]
 
 
+@pytest.fixture
+def outage(app, monkeypatch):
+    """`down()` makes every call to the ephemeral store fail as Redis's client does when the server
+    is gone, until `back()`."""
+    class Outage:
+        is_down = False
+
+        def down(self) -> None:
+            self.is_down = True
+
+        def back(self) -> None:
+            self.is_down = False
+
+    def unless_down(original):
+        def call(*args, **kwargs):
+            if outage.is_down:
+                raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+            return original(*args, **kwargs)
+        return call
+
+    outage, store = Outage(), app.extensions["idp.ephemeral"]
+    for name in ("put", "add", "get", "take", "delete", "incr", "ttl", "ping"):
+        monkeypatch.setattr(store, name, unless_down(getattr(store, name)))
+    return outage
+
+
+def fallback_count(client) -> int:
+    found = re.search(r'^idp_rate_limit_fallback_total\{realm="kosmo-demo"\} (\d+)$',
+                      client.get("/metrics").get_data(as_text=True), re.M)
+    return int(found[1]) if found else 0
+
+
+def test_while_the_store_is_down_refresh_and_client_credentials_are_served_and_limited_per_process(
+        app, client, clock, member, settings, outage, caplog):
+    verifier, challenge = pkce_pair()
+    page = text_of(submit_sign_in(client, text_of(authorize(client, challenge))))
+    code = redirect_params(press(client, page, action="verify", code=newest_code(settings)))["code"]
+    portal = browser_at(app, PORTAL_SERVER)
+    exchange = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, "code_verifier": verifier}
+    tokens = portal.post(f"{OIDC}/token", data=exchange, auth=(PORTAL, PORTAL_SECRET)).get_json()
+    clock.wait(60)
+
+    outage.down()
+    refreshed = portal.post(f"{OIDC}/token", auth=(PORTAL, PORTAL_SECRET),
+                            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    batch = [portal.post(f"{OIDC}/token", data={"grant_type": "client_credentials"}, auth=(BATCH, BATCH_SECRET))
+             for _ in range(3)]
+    sign_in = authorize(client, challenge)
+
+    assert refreshed.status_code == 200 and refreshed.get_json()["access_token"]
+    assert client.get(f"{OIDC}/userinfo",
+                      headers={"Authorization": f"Bearer {refreshed.get_json()['access_token']}"}).status_code == 200
+    assert [response.status_code for response in batch[:2]] == [200, 200]
+    assert_refused_json(batch[2], retry_after=60)  # the address's fourth token request in the minute
+    assert sign_in.status_code == 503  # a sign-in in progress lives in the store
+    assert [record.getMessage().split(":")[0] for record in caplog.records
+            if record.getMessage().startswith("ephemeral store")] == [
+        "ephemeral store unreachable, rate limits are counted per process until it is back"]
+    assert fallback_count(client) >= 4
+
+    outage.back()
+    clock.wait(60)
+    assert portal.post(f"{OIDC}/token", data={"grant_type": "client_credentials"},
+                       auth=(BATCH, BATCH_SECRET)).status_code == 200
+    assert "ephemeral store reachable again, rate limits are shared again" in caplog.text
+
+
 def test_behind_the_societys_proxy_the_forwarded_address_is_counted(settings, database, clock):
     app = create_app(replace(settings, proxy_fix=1), database)
     proxy = app.test_client()
