@@ -6,9 +6,11 @@ import hashlib
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from idp.db.models import RefreshTokenFamily, User, UserSession
 from idp.db.users import create_user
+from idp.oidc import tokens
 from idp.realms import find_realm, realm_config, save_realm
 from idp.realms.schema import ClientConfig
 from tests.support.sign_in import (
@@ -443,3 +445,41 @@ def test_a_bearer_only_client_never_gets_tokens(client, database, settings):
     page = client.get(f"{OIDC}/auth", query_string={"client_id": "kosmo-api", "response_type": "code",
                                                      "redirect_uri": "https://api.example.jp/cb", "scope": "openid"})
     assert page.status_code == 400 and "Location" not in page.headers
+
+
+# --- an answer that agrees with what was stored -----------------------------------------------------
+
+def keys_unreachable(monkeypatch) -> None:
+    """The database goes away when the ID token's signing key is looked up, the last thing a
+    grant reads before it answers."""
+    def unreachable(*_args):
+        raise OperationalError("SELECT signing_keys ...", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(tokens, "signing_algorithm", unreachable)
+
+
+def test_a_refresh_answered_503_stored_nothing_and_the_retry_succeeds(client, database, settings, monkeypatch):
+    """The rotation was once committed before the ID token was made: a 503 then, and the client's
+    retry counted as reuse, which revoked the family and signed the member out."""
+    answer = signed_in_tokens(client, database, settings)
+    with monkeypatch.context() as outage:
+        keys_unreachable(outage)
+        assert_oauth_error(refresh(client, answer["refresh_token"]), 503, "temporarily_unavailable")
+
+    retried = refresh(client, answer["refresh_token"])
+
+    assert retried.status_code == 200, retried.get_json()
+    assert retried.get_json()["id_token"]
+    assert count_sessions(database) == 1
+
+
+def test_a_password_grant_answered_503_leaves_no_session(client, database, settings, monkeypatch):
+    add_member(database, settings)
+    add_direct_access_client(database)
+    keys_unreachable(monkeypatch)
+
+    assert_oauth_error(password_grant(client, scope="openid"), 503, "temporarily_unavailable")
+
+    assert count_sessions(database) == 0
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(RefreshTokenFamily)) == 0

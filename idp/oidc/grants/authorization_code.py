@@ -109,7 +109,6 @@ class CodeGrant(KeycloakTokensMixin, AuthorizationCodeGrant):
                   "access_token_expires_in": token["expires_in"]}
         _remember_code_use(self.request.code_presented, issued,
                            max(token["refresh_expires_in"], token["expires_in"]))
-        db_session().commit()
 
     def delete_authorization_code(self, authorization_code):
         """Already gone: `query_authorization_code` took it out of the store."""

@@ -9,7 +9,7 @@ from datetime import timedelta
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
-from authlib.oauth2.rfc6749.grants import BaseGrant
+from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from flask import request
 
@@ -100,19 +100,30 @@ def _rotate_family(grant_request: GrantRequest, ctx: tokens.TokenContext, lifesp
     return family
 
 
-class KeycloakTokensMixin(BaseGrant):
-    """Every grant issues Keycloak-shaped tokens and saves its changes, with its audit event, in one commit."""
+class KeycloakTokensMixin(BaseGrant, TokenEndpointMixin):
+    """Every grant issues Keycloak-shaped tokens and saves its changes, with its audit event, in one
+    commit made once the whole answer is: a request answered with an error changed nothing, and
+    nothing after the commit can fail the answer (so a client's retry is never taken for reuse)."""
 
     EVENT = ""  # Keycloak's event type for a granted token
     request: GrantRequest
 
+    def create_token_response(self):
+        answer = super().create_token_response()  # Authlib's steps, then its hooks: the ID token
+        db_session().commit()
+        return answer
+
     def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
+        # Authlib names no user for client credentials (RFC 6749 §4.4): the grant put the service
+        # account in the request.
+        user = user or self.request.user
         token = issue_tokens(self.request, user, tokens.granted_scope(scope), include_refresh_token)
-        self.record_event(token)  # committed with the token's changes by `save_token`
+        self.record_event(token)
         return token
 
     def save_token(self, token):
-        db_session().commit()
+        """Kept in the session, committed by `create_token_response`: Authlib adds the ID token
+        (OIDC Core §3.1.3.3) only after this, and it reads the signing keys again."""
 
     def record_event(self, token: dict) -> None:
         req = self.request

@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from idp.db import db_session
 from idp.db.models import User
-from idp.oidc import tokens
 from idp.oidc.grants.base import KeycloakTokensMixin, KnownScopesOnly
 from idp.request_context import realm_request
 
@@ -29,7 +28,4 @@ class ServiceAccountGrant(KnownScopesOnly, KeycloakTokensMixin, ClientCredential
         if user is None:
             raise InvalidGrantError("Client has no service account")
         self.request.user = user
-        scope = tokens.granted_scope(self.request.payload.scope)
-        token = self.generate_token(user, scope, include_refresh_token=False)
-        self.save_token(token)
-        return 200, token, self.TOKEN_RESPONSE_HEADER
+        return super().create_token_response()
