@@ -3,9 +3,13 @@ lookup, grants (idp.oidc.grants) and endpoints. The realm of a request is
 `idp.request_context.realm_request()`."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import cast
+
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload
 from authlib.oauth2.rfc6749 import OAuth2Request
-from flask import request
+from flask import Request, request
 
 from idp.db import db_session
 from idp.oidc.clients import RelyingParty, client_secret_basic
@@ -19,6 +23,21 @@ from idp.oidc.grants.pkce import PkceForClient
 from idp.oidc.grants.refresh_token import RefreshGrant
 from idp.realms import find_client
 from idp.request_context import realm_request
+
+
+class AddressedByBaseUrl(TokenRequest):
+    """Authlib's request at its address under IDP_BASE_URL, not under the Host header the client
+    sent. The issuer comes from that setting, and so does whether the transport is secure (RFC 6749
+    §3.2 asks for TLS): a Host naming another server over plain HTTP (Authlib refused it as
+    insecure, a 500) or TLS ended at a proxy in front says nothing either way."""
+
+    def __init__(self, flask_request: Request, base_url: str):
+        # FlaskOAuth2Request's own __init__ takes the address from the request; the rest is the same.
+        address = base_url.rstrip("/") + flask_request.full_path.rstrip("?")
+        headers = cast(Mapping[str, str], flask_request.headers)  # Werkzeug's Headers, as Authlib's own passes
+        OAuth2Request.__init__(self, flask_request.method, address, headers=headers)
+        self._request = flask_request
+        self.payload = FlaskOAuth2Payload(flask_request)
 
 
 class KeycloakAuthorizationServer(AuthorizationServer):
@@ -35,7 +54,7 @@ class KeycloakAuthorizationServer(AuthorizationServer):
         # An authorization request replayed after sign-in (a StoredAuthorizationRequest) is one already.
         if isinstance(req, OAuth2Request):
             return req
-        return TokenRequest(request)
+        return AddressedByBaseUrl(request, realm_request().settings.base_url)
 
     def handle_response(self, status_code, payload, headers):
         """Every answer is JSON that no cache keeps (RFC 6749 §5.1)."""

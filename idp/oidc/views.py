@@ -138,6 +138,13 @@ def account_callback():
     return redirect(target)
 
 
+@bp.errorhandler(OAuth2Error)
+def oauth_error(error: OAuth2Error):
+    """Authlib's typed errors raised before its own handling begins: Authlib refuses an
+    IDP_BASE_URL on plain HTTP for a host other than this machine (insecure_transport)."""
+    return authorization.server().handle_error_response(None, error)
+
+
 def init_app(app: Flask, begin_sign_in: SignInStarter) -> None:
     """The OAuth server and the sign-in it hands over to; the factory registers `bp` under the realm."""
     app.extensions["idp.oidc_server"] = create_server(app)

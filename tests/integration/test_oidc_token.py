@@ -8,11 +8,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from idp.app import create_app
 from idp.db.models import RefreshTokenFamily, User, UserSession
 from idp.db.users import create_user
 from idp.oidc import tokens
 from idp.realms import find_realm, realm_config, save_realm
 from idp.realms.schema import ClientConfig
+from tests.support.settings import make_settings
 from tests.support.sign_in import (
     MEMBER_ID,
     MEMBER_PASSWORD,
@@ -483,3 +485,28 @@ def test_a_password_grant_answered_503_leaves_no_session(client, database, setti
     assert count_sessions(database) == 0
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(RefreshTokenFamily)) == 0
+
+
+@pytest.mark.parametrize("path", ["/token", "/token/introspect"])
+def test_a_request_naming_another_host_over_plain_http_is_answered_as_any_other(client, path):
+    """The issuer comes from IDP_BASE_URL; the Host header a client sends says nothing about the
+    transport (Authlib refused it as insecure, a 500)."""
+    token = client.post(f"{OIDC}/token", data={"grant_type": "client_credentials"},
+                        auth=("kosmo-batch", "demo-batch-secret-change-me")).get_json()["access_token"]
+    data = {"grant_type": "client_credentials"} if path == "/token" else {"token": token}
+
+    response = client.post(f"{OIDC}{path}", data=data, auth=("kosmo-batch", "demo-batch-secret-change-me"),
+                           headers={"Host": "idp.example.jp"})
+
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert response.get_json().get("access_token") or response.get_json()["active"] is True
+
+
+def test_an_issuer_on_plain_http_for_another_host_is_refused_as_insecure_not_a_server_error(tmp_path, database):
+    """RFC 6749 §3.2 asks for TLS; loopback addresses are the development exception (RFC 8252 §7.3)."""
+    app = create_app(make_settings(tmp_path, base_url="http://idp.example.jp"), database)
+
+    response = app.test_client().post(f"{OIDC}/token", data={"grant_type": "client_credentials"},
+                                      auth=("kosmo-batch", "demo-batch-secret-change-me"))
+
+    assert_oauth_error(response, 400, "insecure_transport")
