@@ -14,7 +14,7 @@ from idp.db import db_session
 from idp.db.models import Client, User, UserSession
 from idp.extensions import csrf
 from idp.oidc import authorize as authorization
-from idp.oidc import keys, tokens
+from idp.oidc import cors, keys, tokens
 from idp.oidc.discovery import discovery_document
 from idp.oidc.live_tokens import lookup_token
 from idp.oidc.server import create_server
@@ -25,6 +25,7 @@ from idp.request_context import realm_request
 SignInStarter = Callable[[dict, Client, UserSession | None], Response]
 
 bp = Blueprint("oidc", __name__)
+cors.init_blueprint(bp)
 
 
 @bp.get("")
