@@ -13,14 +13,14 @@ from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.base import invalid_error_characters
-from authlib.oauth2.rfc6749.errors import OAuth2Error, UnsupportedResponseTypeError
-from flask import current_app, redirect, render_template, request, session
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error, UnsupportedResponseTypeError
+from flask import current_app, make_response, redirect, render_template, request, session
 from werkzeug.wrappers import Response
 
 from idp.db import db_session
 from idp.db.models import User, UserSession
 from idp.ephemeral import ephemeral, keys
-from idp.oidc import sessions
+from idp.oidc import response_mode, sessions
 from idp.oidc.grants.authorization_code import StoredAuthorizationRequest
 from idp.realms import ACCOUNT_CONSOLE
 from idp.request_context import realm_request
@@ -48,21 +48,29 @@ def validate(args: dict, user: User | None = None, user_session: UserSession | N
         raise UnsupportedResponseTypeError("unsupported")
     req = StoredAuthorizationRequest(args, request.base_url)
     req.user_session = user_session
-    return req, server().get_consent_grant(request=req, end_user=user)
+    grant = server().get_consent_grant(request=req, end_user=user)
+    if not response_mode.is_supported(args.get("response_mode")):
+        # Keycloak's AuthorizationEndpointChecker, answered in the response type's default mode.
+        raise InvalidRequestError("Invalid parameter: response_mode", state=args.get("state"),
+                                  redirect_uri=args.get("redirect_uri"))
+    return req, grant
 
 
-def error_response(error: OAuth2Error) -> Response:
-    """Errors go back to the client only when the redirect URI was verified; else a page."""
-    if getattr(error, "redirect_uri", None):
+def error_response(error: OAuth2Error, args: dict) -> Response:
+    """Errors go back to the client (in the request's response mode) only when the redirect URI was
+    verified; else a page."""
+    redirect_uri = getattr(error, "redirect_uri", None)
+    if redirect_uri:
         response = server().handle_error_response(None, error)
         # RFC 9207 §2: error responses name the issuer too (Keycloak does since version 23).
         issuer = realm_request().issuer
         response.headers["Location"] = add_params_to_uri(response.headers["Location"], [("iss", issuer)])
-        return response
+        mode = args.get("response_mode")
+        return response_mode.deliver(response, redirect_uri, mode if response_mode.is_supported(mode) else None)
     key = "error.unknown_client" if error.error in ("invalid_client", "unauthorized_client") else (
         "error.invalid_redirect_uri" if "redirect" in (error.description or "").lower() else "error.invalid_request"
     )
-    return Response(render_template("error.html", message_key=key), status=400)
+    return make_response(render_template("error.html", message_key=key), 400)
 
 
 def sso_session_for(args: dict) -> UserSession | None:
@@ -89,11 +97,12 @@ def resume_authorization(args: dict, user_session: UserSession, extra_params: di
     try:
         req, grant = validate(args, user, user_session)
     except OAuth2Error as error:
-        return error_response(error)
+        return error_response(error, args)
     req.extra_params = extra_params or {}
     sessions.touch(user_session)
     response = server().create_authorization_response(request=req, grant_user=user, grant=grant)
     session.commit()
+    response = response_mode.deliver(response, args["redirect_uri"], args.get("response_mode"))
     sessions.set_session_cookie(response, realm_request().realm, user_session)
     return response
 

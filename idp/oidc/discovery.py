@@ -1,6 +1,7 @@
 """The discovery document (OpenID Connect Discovery 1.0 §3) with the keys Keycloak publishes."""
 from __future__ import annotations
 
+from idp.oidc import response_mode
 from idp.oidc.tokens import DEFAULT_SCOPES, OPTIONAL_SCOPES
 
 
@@ -24,7 +25,7 @@ def discovery_document(issuer: str) -> dict:
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "userinfo_signing_alg_values_supported": ["none"],
         "request_object_signing_alg_values_supported": ["none"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": list(response_mode.SUPPORTED),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "token_endpoint_auth_signing_alg_values_supported": [],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

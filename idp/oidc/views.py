@@ -65,7 +65,7 @@ def authorize():
     try:
         _req, grant = authorization.validate(args, user, user_session)
     except OAuth2Error as error:
-        return authorization.error_response(error)
+        return authorization.error_response(error, args)
     begin_sign_in: SignInStarter = current_app.extensions["idp.begin_sign_in"]
     return begin_sign_in(args, grant.request.client.model, user_session)
 
