@@ -15,6 +15,7 @@ from idp.db.models import Client
 from idp.oidc.live_tokens import lookup_token
 from idp.realms import find_client
 from idp.request_context import optional_realm_request
+from idp.security.headers import HOST_AND_PORT
 
 ANY_ORIGIN = "*"
 # Keycloak's DEFAULT_ALLOW_HEADERS with Authorization (its `auth()` calls) and a max age of an hour.
@@ -69,9 +70,10 @@ def client_web_origins(client: Client) -> set[str]:
 
 
 def uri_origin(uri: str) -> str | None:
-    """scheme://host[:port] of an http(s) URI (a wildcard path such as `/*` keeps its origin)."""
+    """scheme://host[:port] of an http(s) URI (a wildcard path such as `/*` keeps its origin); only a
+    plain host and port, so an origin is safe in a header."""
     parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.netloc or "*" in parts.netloc:
+    if parts.scheme not in ("http", "https") or not HOST_AND_PORT.match(parts.netloc):
         return None
     return f"{parts.scheme}://{parts.netloc}"
 

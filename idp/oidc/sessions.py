@@ -5,6 +5,8 @@ The browser holds the session id in a signed cookie scoped to the realm's path; 
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 from datetime import timedelta
 
@@ -20,6 +22,9 @@ from idp.realms import realm_config
 from idp.security.brute_force import disable_for_lockout
 
 COOKIE = "KC_IDP_SESSION"
+# What the session-status iframe's script reads (Keycloak 26's KEYCLOAK_SESSION): the SHA-256 of
+# the session id, which relying parties see as `session_state` and `sid` anyway.
+STATE_COOKIE = "KC_IDP_SESSION_STATE"
 
 
 def lifetimes(realm: Realm, remember_me: bool) -> tuple[int, int]:
@@ -132,9 +137,21 @@ def set_session_cookie(response: Response, realm: Realm, user_session: UserSessi
         COOKIE, _serializer().dumps(user_session.id), max_age=max_age, path=cookie_path(realm),
         httponly=True, samesite="Lax", secure=settings.base_url_is_https,
     )
+    # Read in an iframe on the relying party's page: a third-party context over https.
+    response.set_cookie(
+        STATE_COOKIE, session_state_hash(user_session.id), max_age=max_age, path=cookie_path(realm),
+        samesite="None" if settings.base_url_is_https else "Lax", secure=settings.base_url_is_https,
+    )
+
+
+def session_state_hash(session_id: str) -> str:
+    digest = hashlib.sha256(session_id.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def clear_session_cookie(response: Response, realm: Realm) -> None:
     settings = current_app.config["IDP_SETTINGS"]
     response.delete_cookie(COOKIE, path=cookie_path(realm), httponly=True, samesite="Lax",
                            secure=settings.base_url_is_https)
+    response.delete_cookie(STATE_COOKIE, path=cookie_path(realm), samesite="None" if settings.base_url_is_https
+                           else "Lax", secure=settings.base_url_is_https)

@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from flask import Blueprint, Flask, current_app, jsonify, make_response, redirect, render_template, request
+from flask import Blueprint, Flask, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from idp.db import db_session
 from idp.db.models import Client, User, UserSession
 from idp.extensions import csrf
 from idp.oidc import authorize as authorization
-from idp.oidc import cors, keys, tokens
+from idp.oidc import cors, keys, session_iframe, sessions, tokens
 from idp.oidc.discovery import discovery_document
 from idp.oidc.live_tokens import lookup_token
 from idp.oidc.server import create_server
@@ -126,6 +126,33 @@ def logout():
     if request.method == "POST" and "refresh_token" in request.form:
         return ending.logout_with_refresh_token()
     return ending.logout_in_browser()
+
+
+@bp.get("/protocol/openid-connect/login-status-iframe.html")
+def login_status_iframe():
+    """The session-status iframe keycloak-js frames: its script answers "client_id session_state"
+    messages with "unchanged", "changed" or "error"."""
+    return session_iframe.framed_page("login-status-iframe.js", "session_iframe.title", {
+        "init-url": url_for("realm.oidc.login_status_iframe_init"), "state-cookie": sessions.STATE_COOKIE})
+
+
+@bp.get("/protocol/openid-connect/login-status-iframe.html/init")
+def login_status_iframe_init():
+    """Whether a client's page on `origin` may ask the session-status iframe (204 or 403)."""
+    return session_iframe.origin_checked()
+
+
+@bp.get("/protocol/openid-connect/3p-cookies/step1.html")
+def third_party_cookies_step1():
+    """The third-party-cookie check, first page: sets a test cookie and goes on to step 2."""
+    return session_iframe.framed_page("3p-cookies-step1.js", "session_iframe.cookie_check_title",
+                                      {"next-url": url_for("realm.oidc.third_party_cookies_step2")})
+
+
+@bp.get("/protocol/openid-connect/3p-cookies/step2.html")
+def third_party_cookies_step2():
+    """The third-party-cookie check, second page: tells the framing page "supported" or "unsupported"."""
+    return session_iframe.framed_page("3p-cookies-step2.js", "session_iframe.cookie_check_title", {})
 
 
 @bp.get("/account/callback")

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from idp.request_context import optional_realm_request
 
 POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-          "form-action {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+          "form-action {form_action}; frame-ancestors {frame_ancestors}; base-uri 'none'; object-src 'none'")
 STATIC_FILES_CACHE = "public, max-age=3600"
 ONE_YEAR = 31536000
 HOST_AND_PORT = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$")
@@ -30,11 +30,15 @@ def add_security_headers(response: Response) -> Response:
     headers = response.headers
     # Only a page has forms: JSON, token and key answers skip reading the realm's clients.
     origins = _relying_party_origins() if response.mimetype == "text/html" else []
-    headers["Content-Security-Policy"] = POLICY.format(form_action=" ".join(["'self'", *origins]))
+    # Only the session-status and cookie-check pages (idp.oidc.session_iframe) name who may frame them.
+    frame_ancestors = g.get("frame_ancestors")
+    headers["Content-Security-Policy"] = POLICY.format(form_action=" ".join(["'self'", *origins]),
+                                                       frame_ancestors=" ".join(frame_ancestors or ["'none'"]))
     if g.get("frame_sources"):
         # The logout page frames the clients' front-channel logout URLs (idp.oidc.logout), only those.
         headers["Content-Security-Policy"] += "; frame-src " + " ".join(g.frame_sources)
-    headers["X-Frame-Options"] = "DENY"
+    if not frame_ancestors:
+        headers["X-Frame-Options"] = "DENY"
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"
     if current_app.config["IDP_SETTINGS"].base_url_is_https:
