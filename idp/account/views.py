@@ -17,16 +17,18 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from idp import events
-from idp.account import factors
+from idp.account import factors, rest
 from idp.db import db_session
 from idp.db.models import Client, ClientSession, User, UserSession
 from idp.i18n import japan_time
-from idp.oidc import sessions
+from idp.oidc import cors, sessions
 from idp.oidc.authorize import account_console_redirect
 from idp.realms import ACCOUNT_CONSOLE
 from idp.request_context import realm_request
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+# keycloak-js's loadUserProfile() reads the account REST representation from the client's page.
+cors.init_blueprint(bp, ("home",))
 
 # The steps a member may start here, by the name in the URL, and their Keycloak kc_action.
 KC_ACTIONS = {
@@ -121,8 +123,15 @@ def done(message_key: str, endpoint: str) -> Response:
 # --- the account page ------------------------------------------------------------------------
 
 @bp.get("")
+def home():
+    """The account page for a browser; Keycloak's account REST representation for a relying party."""
+    if rest.asked_for():
+        return rest.profile()
+    return home_page()
+
+
 @account_page("realm.account.home")
-def home(member: Member):
+def home_page(member: Member):
     """The member's name, user ID and email, and the way to each section."""
     return show("home.html", member)
 

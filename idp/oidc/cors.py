@@ -24,18 +24,17 @@ ALLOW_HEADERS = ("Origin, Accept, X-Requested-With, Content-Type, Access-Control
 PREFLIGHT_MAX_AGE = "3600"
 
 
-# Keycloak's endpoints that answer pages on other origins (the account REST endpoint calls
-# `allow_for_client` itself).
-CROSS_ORIGIN_ENDPOINTS = ("certs", "token", "introspect", "revoke", "userinfo", "logout")
+# Keycloak's protocol endpoints that answer pages on other origins.
+PROTOCOL_ENDPOINTS = ("certs", "token", "introspect", "revoke", "userinfo", "logout")
 
 
-def init_blueprint(bp: Blueprint) -> None:
-    """Answer cross-origin calls (and their preflights) to the endpoints of `bp` listed above."""
+def init_blueprint(bp: Blueprint, views: tuple[str, ...]) -> None:
+    """Answer cross-origin calls (and their preflights) to the `views` of `bp`."""
 
     @bp.after_request
     def answer_cross_origin(response: Response) -> Response:
         view = (request.endpoint or "").rsplit(".", 1)[-1]
-        if view not in CROSS_ORIGIN_ENDPOINTS:
+        if view not in views:
             return response
         if request.method == "OPTIONS" or view == "certs":
             methods = sorted((request.url_rule.methods or set()) - {"HEAD"}) if request.url_rule else []

@@ -25,7 +25,7 @@ from idp.request_context import realm_request
 SignInStarter = Callable[[dict, Client, UserSession | None], Response]
 
 bp = Blueprint("oidc", __name__)
-cors.init_blueprint(bp)
+cors.init_blueprint(bp, cors.PROTOCOL_ENDPOINTS)
 
 
 @bp.get("")
