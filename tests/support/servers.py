@@ -30,6 +30,9 @@ STOP_SECONDS = 5
 INTEROP_PUBLIC = "interop-public"
 INTEROP_CONFIDENTIAL = "interop-confidential"
 INTEROP_CONFIDENTIAL_SECRET = "interop-confidential-secret"
+INTEROP_KEYCLOAK_JS = "interop-keycloak-js"
+# The keycloak-js test's app pages, served on the callback URL's origin (tests/browser/test_keycloak_js.py).
+KEYCLOAK_JS_PAGES = ("login-required.html", "check-sso.html", "check-sso-silent.html", "silent-check-sso.html")
 PORTAL_SECRET = "demo-portal-secret-change-me"
 
 
@@ -41,7 +44,9 @@ def free_port() -> int:
 
 
 def interop_clients(callback_url: str) -> list[dict]:
-    """The extra clients the interoperability tests use, both redirecting to `callback_url`."""
+    """The extra clients the interoperability tests use, redirecting to `callback_url` (keycloak-js's
+    app to its pages on the same origin, whose pages may call the realm: web origins `+`)."""
+    app = callback_url.rsplit("/", 1)[0]
     return [
         {
             "client_id": INTEROP_PUBLIC,
@@ -60,6 +65,15 @@ def interop_clients(callback_url: str) -> list[dict]:
             "post_logout_redirect_uris": [callback_url],
             "direct_access_grants": True,
             "service_account": True,
+        },
+        {
+            "client_id": INTEROP_KEYCLOAK_JS,
+            "name": "interop keycloak-js app",
+            "public": True,
+            "pkce_required": True,
+            "redirect_uris": [f"{app}/{page}" for page in KEYCLOAK_JS_PAGES],
+            "post_logout_redirect_uris": [f"{app}/{page}" for page in KEYCLOAK_JS_PAGES],
+            "web_origins": ["+"],
         },
     ]
 
