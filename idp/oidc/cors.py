@@ -1,9 +1,7 @@
 """Cross-origin calls from relying parties' pages, as Keycloak allows them: a client's web origins
-(`+` for its redirect URIs' origins, `*` for any, or exact origins) may call the token, userinfo,
-certs, logout, introspection, revocation and account endpoints, with credentials."""
+(idp.oidc.web_origins) may call the token, userinfo, certs, logout, introspection, revocation and
+account endpoints, with credentials."""
 from __future__ import annotations
-
-from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Blueprint, request
@@ -11,13 +9,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from idp.db import db_session
-from idp.db.models import Client
 from idp.oidc.live_tokens import lookup_token
+from idp.oidc.web_origins import client_web_origins, origin_allowed
 from idp.realms import find_client
 from idp.request_context import optional_realm_request
-from idp.security.headers import HOST_AND_PORT
 
-ANY_ORIGIN = "*"
 # Keycloak's DEFAULT_ALLOW_HEADERS with Authorization (its `auth()` calls) and a max age of an hour.
 ALLOW_HEADERS = ("Origin, Accept, X-Requested-With, Content-Type, Access-Control-Request-Method, "
                  "Access-Control-Request-Headers, Authorization")
@@ -55,30 +51,6 @@ def calling_client_id() -> str | None:
     raw = header[7:].strip() if header.lower().startswith("bearer ") else request.form.get("access_token")
     claims = lookup_token(raw) if raw else None
     return claims.get("azp") if claims else None
-
-
-def client_web_origins(client: Client) -> set[str]:
-    """The origins a client's `web_origins` allow (Keycloak's WebOriginsUtils.resolveValidWebOrigins)."""
-    allowed: set[str] = set()
-    for entry in client.web_origins or []:
-        if entry == "+":
-            allowed.update(filter(None, (uri_origin(uri) for uri in client.redirect_uris or [])))
-        elif entry:
-            allowed.add(entry.rstrip("/"))
-    return allowed
-
-
-def uri_origin(uri: str) -> str | None:
-    """scheme://host[:port] of an http(s) URI (a wildcard path such as `/*` keeps its origin); only a
-    plain host and port, so an origin is safe in a header."""
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not HOST_AND_PORT.match(parts.netloc):
-        return None
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def origin_allowed(origin: str, allowed: set[str]) -> bool:
-    return origin in allowed or ANY_ORIGIN in allowed
 
 
 def allow_for_client(response: Response, client_id: str | None) -> Response:

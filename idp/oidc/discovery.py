@@ -14,6 +14,7 @@ def discovery_document(issuer: str) -> dict:
         "introspection_endpoint": f"{endpoints}/token/introspect",
         "userinfo_endpoint": f"{endpoints}/userinfo",
         "end_session_endpoint": f"{endpoints}/logout",
+        "check_session_iframe": f"{endpoints}/login-status-iframe.html",
         "frontchannel_logout_session_supported": True,
         "frontchannel_logout_supported": True,
         "jwks_uri": f"{endpoints}/certs",

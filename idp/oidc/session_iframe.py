@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from idp.db import db_session
 from idp.oidc import cors
+from idp.oidc.web_origins import ANY_ORIGIN, client_web_origins, origin_allowed, uri_origin
 from idp.realms import find_client
 from idp.request_context import realm_request
 
@@ -17,8 +18,8 @@ def framed_page(script: str, title_key: str, data: dict[str, str]) -> Response:
     """An invisible page running `script` (its `data` in the body's data-* attributes) that the realm's
     web origins may frame (idp.security.headers reads `g.frame_ancestors`)."""
     origins = {origin for origin in cors.realm_web_origins()
-               if origin == cors.ANY_ORIGIN or cors.uri_origin(origin) == origin}
-    g.frame_ancestors = ["*"] if cors.ANY_ORIGIN in origins else ["'self'", *sorted(origins)]
+               if origin == ANY_ORIGIN or uri_origin(origin) == origin}
+    g.frame_ancestors = ["*"] if ANY_ORIGIN in origins else ["'self'", *sorted(origins)]
     return make_response(render_template("framed.html", script=script, title_key=title_key, data=data), 200)
 
 
@@ -27,5 +28,5 @@ def origin_checked() -> Response:
     origin the iframe's page was posted from, 403 otherwise."""
     client = find_client(db_session(), realm_request().realm, request.args.get("client_id"))
     origin = request.args.get("origin", "")
-    allowed = client is not None and bool(origin) and cors.origin_allowed(origin, cors.client_web_origins(client))
+    allowed = client is not None and bool(origin) and origin_allowed(origin, client_web_origins(client))
     return Response(status=204 if allowed else 403)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from test_login import OIDC, PORTAL, PORTAL_SECRET
-from test_oidc_token import signed_in_tokens
+from test_oidc_token import claims_of, signed_in_tokens
 
 from idp.db.models import Client
 
@@ -131,3 +131,11 @@ def test_the_keys_are_readable_by_a_web_origin_of_the_realm(client, database):
     assert_allowed(allowed, APP)
     assert_not_allowed(refused)
 
+
+
+def test_the_access_tokens_allowed_origins_name_the_resolved_origins(client, database, settings):
+    """Keycloak resolves `+` in the `allowed-origins` claim to the redirect URIs' origins."""
+    set_web_origins(database, ["+", "https://app.example.jp"])
+    answer = signed_in_tokens(client, database, settings)
+
+    assert claims_of(client, answer["access_token"])["allowed-origins"] == [APP, "https://app.example.jp"]

@@ -79,3 +79,9 @@ def test_signing_in_sets_the_session_state_cookie_the_iframe_compares(client, da
     cookie = client.get_cookie("KC_IDP_SESSION_STATE", path=f"{REALM_PATH}/")
     assert cookie is not None and cookie.value == expected.decode()
     assert not cookie.http_only
+
+
+def test_discovery_names_the_session_status_iframe_as_keycloak_does(client):
+    document = client.get(f"{REALM_PATH}/.well-known/openid-configuration").get_json()
+
+    assert document["check_session_iframe"] == f"http://localhost{OIDC}/login-status-iframe.html"
