@@ -24,9 +24,11 @@ def framed_page(script: str, title_key: str, data: dict[str, str]) -> Response:
 
 
 def origin_checked() -> Response:
-    """Keycloak's `login-status-iframe.html/init`: 204 when the client's web origins include the
-    origin the iframe's page was posted from, 403 otherwise."""
-    client = find_client(db_session(), realm_request().realm, request.args.get("client_id"))
+    """Keycloak's `login-status-iframe.html/init`: 204 when the client's web origins (or our own
+    origin) include the origin the iframe's page was posted from, 403 otherwise."""
+    here = realm_request()
+    client = find_client(db_session(), here.realm, request.args.get("client_id"))
     origin = request.args.get("origin", "")
-    allowed = client is not None and bool(origin) and origin_allowed(origin, client_web_origins(client))
+    allowed = client is not None and bool(origin) and origin_allowed(
+        origin, client_web_origins(client) | {uri_origin(here.issuer) or ""})
     return Response(status=204 if allowed else 403)

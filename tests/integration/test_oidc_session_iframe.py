@@ -58,7 +58,8 @@ def test_every_other_page_still_refuses_to_be_framed(client, database, path):
 
 
 def test_the_iframe_init_check_accepts_only_the_clients_web_origins(client, database):
-    """Keycloak's login-status-iframe.html/init: 204 for a web origin of the client, 403 otherwise."""
+    """Keycloak's login-status-iframe.html/init: 204 for a web origin of the client or the server's own
+    origin, 403 otherwise."""
     set_web_origins(database, ["+"])
     init = f"{OIDC}/login-status-iframe.html/init"
 
@@ -66,6 +67,7 @@ def test_the_iframe_init_check_accepts_only_the_clients_web_origins(client, data
     assert client.get(f"{init}?client_id={PORTAL}&origin=http://evil.example").status_code == 403
     assert client.get(f"{init}?client_id=no-such-client&origin={APP}").status_code == 403
     assert client.get(f"{init}?client_id={PORTAL}").status_code == 403
+    assert client.get(f"{init}?client_id={PORTAL}&origin=http://localhost").status_code == 204  # our own origin
 
 
 def test_signing_in_sets_the_session_state_cookie_the_iframe_compares(client, database, settings):
