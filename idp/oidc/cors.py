@@ -32,10 +32,18 @@ def init_blueprint(bp: Blueprint, views: tuple[str, ...]) -> None:
         view = (request.endpoint or "").rsplit(".", 1)[-1]
         if view not in views:
             return response
-        if request.method == "OPTIONS" or view == "certs":
-            methods = sorted((request.url_rule.methods or set()) - {"HEAD"}) if request.url_rule else []
-            return allow_for_realm(response, methods)
-        return allow_for_client(response, calling_client_id())
+        response.vary.add("Origin")
+        # Only a page's call carries Origin; and an outage answer (no realm, or no database) goes
+        # out as it is rather than failing again here.
+        if not request.headers.get("Origin") or optional_realm_request() is None:
+            return response
+        try:
+            if request.method == "OPTIONS" or view == "certs":
+                methods = sorted((request.url_rule.methods or set()) - {"HEAD"}) if request.url_rule else []
+                return allow_for_realm(response, methods)
+            return allow_for_client(response, calling_client_id())
+        except SQLAlchemyError:
+            return response
 
 
 def calling_client_id() -> str | None:
