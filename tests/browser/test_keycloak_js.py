@@ -14,15 +14,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-# Fixtures, imported rather than in a conftest.py: see browser_fixtures.py.
-from tests.browser.browser_fixtures import (  # noqa: F401
-    DESKTOP,
-    UNDER_CI,
-    browser,
-    idp_server,
-    member,
-)
-from tests.servers import INTEROP_KEYCLOAK_JS, KEYCLOAK_JS_PAGES, REALM
+from tests.support.browser import DESKTOP
+from tests.support.servers import INTEROP_KEYCLOAK_JS, KEYCLOAK_JS_PAGES, REALM
+from tests.support.settings import UNDER_CI
 
 pytestmark = pytest.mark.browser
 
@@ -60,7 +54,7 @@ class _QuietFiles(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def app(idp_server, tmp_path_factory):  # noqa: F811
+def app(idp_server, tmp_path_factory):
     """The app's pages and keycloak-js's ES module, served on the origin the test client's redirect
     URIs name (another port than the identity provider's)."""
     if not KEYCLOAK_JS.exists():
@@ -85,7 +79,7 @@ def app(idp_server, tmp_path_factory):  # noqa: F811
 
 
 @pytest.fixture
-def tab(browser):  # noqa: F811
+def tab(browser):
     """A tab in a fresh browser profile; keycloak-js's console warnings are kept for failures."""
     context = browser.new_context(locale="ja-JP", **DESKTOP)
     context.set_default_timeout(15_000)
@@ -101,7 +95,7 @@ def init_result(page) -> dict:
     return page.evaluate("window.initResult")
 
 
-def sign_in(page, member: dict) -> None:  # noqa: F811
+def sign_in(page, member: dict) -> None:
     from playwright.sync_api import expect
 
     expect(page.get_by_role("heading", name="ログイン", level=1)).to_be_visible()
@@ -111,7 +105,7 @@ def sign_in(page, member: dict) -> None:  # noqa: F811
 
 
 def test_login_required_with_the_defaults_then_refresh_userinfo_profile_and_logout(
-        tab, app, idp_server, member):  # noqa: F811
+        tab, app, idp_server, member):
     """Keycloak's behaviour pinned: 3p-cookies/step1.html and step2.html answer "supported"; the code comes
     back in the fragment (keycloak-js's default response_mode) with session_state; the token exchange,
     refresh, userinfo and account REST calls are allowed by CORS from the client's web origins (`+`);
@@ -144,7 +138,7 @@ def test_login_required_with_the_defaults_then_refresh_userinfo_profile_and_logo
     assert tab.url.startswith(f"{idp_server.url}/realms/{REALM}/")
 
 
-def test_check_sso_without_a_session_stays_signed_out_and_with_one_signs_in(tab, app, member):  # noqa: F811
+def test_check_sso_without_a_session_stays_signed_out_and_with_one_signs_in(tab, app, member):
     """Keycloak's login-status-iframe answers "unchanged" when neither the page nor the browser has a
     session, and "changed" once the browser has one, so keycloak-js asks with prompt=none and the
     SSO session answers without a page."""
@@ -161,7 +155,7 @@ def test_check_sso_without_a_session_stays_signed_out_and_with_one_signs_in(tab,
     assert tab.url == f"{app}/check-sso.html"
 
 
-def test_check_sso_with_a_silent_check_page_signs_in_inside_an_iframe(tab, app, member):  # noqa: F811
+def test_check_sso_with_a_silent_check_page_signs_in_inside_an_iframe(tab, app, member):
     """With silentCheckSsoRedirectUri, keycloak-js frames the authorization request (prompt=none); the
     code comes back to the silent page in the iframe, and the app page never navigates."""
     tab.goto(f"{app}/check-sso-silent.html")

@@ -3,10 +3,9 @@ account REST representation (AccountRestService), readable from the client's web
 page request still gets the account pages."""
 from __future__ import annotations
 
-from test_login import MEMBER_ID, PORTAL, REALM_PATH
-from test_oidc_token import signed_in_tokens
-
 from idp.db.models import Client, User
+from tests.support.sign_in import MEMBER_ID, PORTAL, REALM_PATH
+from tests.support.tokens import signed_in_tokens
 
 APP = "http://localhost:8081"
 JSON = {"Accept": "application/json"}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from test_login import OIDC, PORTAL, PORTAL_SECRET
-from test_oidc_token import claims_of, signed_in_tokens
 
 from idp.db.models import Client
+from tests.support.sign_in import OIDC, PORTAL, PORTAL_SECRET
+from tests.support.tokens import claims_of, signed_in_tokens
 
 APP = "http://localhost:8081"  # the portal's redirect URI's origin
 STRANGER = "http://evil.example"

@@ -8,7 +8,8 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from test_login import CALLBACK, REALM_PATH, add_member, authorize, pkce_pair, submit_sign_in
+
+from tests.support.sign_in import CALLBACK, REALM_PATH, add_member, authorize, pkce_pair, submit_sign_in
 
 ISSUER = f"http://localhost{REALM_PATH}"
 

@@ -7,9 +7,9 @@ import base64
 import hashlib
 
 import pytest
-from test_login import OIDC, PORTAL, REALM_PATH, add_member, pkce_pair, sign_in_for_code
 
 from idp.db.models import Client
+from tests.support.sign_in import OIDC, PORTAL, REALM_PATH, add_member, pkce_pair, sign_in_for_code
 
 APP = "http://localhost:8081"
 IFRAME_PAGES = ["/login-status-iframe.html", "/3p-cookies/step1.html", "/3p-cookies/step2.html"]
