@@ -304,7 +304,7 @@ class ClientSession(Base):
 
 
 class RefreshTokenFamily(Base):
-    """Every refresh token descended from one grant; reusing a rotated one revokes them all."""
+    """Every refresh token descended from one grant; a reuse the realm refuses revokes them all."""
 
     __tablename__ = "refresh_token_families"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -314,7 +314,10 @@ class RefreshTokenFamily(Base):
     user_session_id: Mapped[str | None] = mapped_column(
         ForeignKey("user_sessions.id", ondelete="CASCADE"), nullable=True, index=True
     )
-    current_jti: Mapped[str] = mapped_column(String(64))
+    current_jti: Mapped[str] = mapped_column(String(64))  # the newest token issued
+    # Keycloak's reuse tracking (idp.oidc.refresh_reuse): the token last accepted, and how often.
+    accepted_jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    use_count: Mapped[int] = mapped_column(Integer, default=0)
     scope: Mapped[str] = mapped_column(String(1024), default="")
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,7 +8,7 @@ import time
 from idp.db import db_session
 from idp.db.models import RefreshTokenFamily, User
 from idp.db.revocations import access_token_revoked
-from idp.oidc import sessions, tokens
+from idp.oidc import refresh_reuse, sessions, tokens
 from idp.request_context import realm_request
 
 
@@ -35,7 +35,7 @@ def lookup_token(token: str) -> LiveToken | None:
         return None
     if claims["typ"] == "Refresh":
         family = session.get(RefreshTokenFamily, claims.get("fam", ""))
-        if family is None or family.revoked or family.current_jti != claims["jti"]:
+        if family is None or family.revoked or refresh_reuse.refusal(family, claims["jti"], here.config.tokens):
             return None
     elif access_token_revoked(session, claims["jti"]):
         return None

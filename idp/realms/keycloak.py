@@ -86,6 +86,7 @@ REALM_SETTINGS = {
     "ssoSessionIdleTimeoutRememberMe": ("tokens", "remember_me_idle_timeout"),
     "ssoSessionMaxLifespanRememberMe": ("tokens", "remember_me_max_lifespan"),
     "revokeRefreshToken": ("tokens", "revoke_refresh_token"),
+    "refreshTokenMaxReuse": ("tokens", "refresh_token_max_reuse"),
     "defaultSignatureAlgorithm": ("tokens", "signature_algorithm"),
     "bruteForceProtected": ("brute_force", "enabled"),
     "permanentLockout": ("brute_force", "permanent_lockout"),

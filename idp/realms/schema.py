@@ -144,7 +144,9 @@ class TokenSettings(Strict):
     sso_session_max_lifespan: int = Field(default=36000, ge=60)
     remember_me_idle_timeout: int = Field(default=0, ge=0, description="0: the SSO idle timeout")
     remember_me_max_lifespan: int = Field(default=0, ge=0, description="0: the SSO max lifespan")
-    revoke_refresh_token: bool = Field(default=True, description="rotate refresh tokens; reuse revokes the family")
+    revoke_refresh_token: bool = Field(
+        default=True, description="Keycloak's revokeRefreshToken: each refresh token used once (plus max reuse)")
+    refresh_token_max_reuse: int = Field(default=0, ge=0, description="Keycloak's refreshTokenMaxReuse")
     signature_algorithm: Literal["RS256", "ES256"] = "RS256"
 
 

@@ -112,6 +112,15 @@ def test_realm_settings_are_carried_over_under_their_keycloak_meaning(export, se
     assert (config.email.from_address, config.email.from_display_name) == ("no-reply@kosmo-kc.example.jp", "KOSMO Web")
 
 
+def test_refresh_token_reuse_is_carried_over_with_keycloaks_defaults(export, settings):
+    """Pins Keycloak's realm defaults: `revokeRefreshToken` absent means false (reuse allowed)."""
+    export.update(revokeRefreshToken=True, refreshTokenMaxReuse=2)
+    assert (parse(export, settings).config.tokens.refresh_token_max_reuse) == 2
+    del export["revokeRefreshToken"], export["refreshTokenMaxReuse"]
+    tokens = parse(export, settings).config.tokens
+    assert (tokens.revoke_refresh_token, tokens.refresh_token_max_reuse) == (False, 0)
+
+
 def test_a_realm_without_a_password_policy_keeps_having_none(export, settings):
     del export["passwordPolicy"]
     assert parse(export, settings).config.password_policy == ""

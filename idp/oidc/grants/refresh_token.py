@@ -1,18 +1,20 @@
-"""The refresh token grant (RFC 6749 §6) with rotation: each refresh token is used once (RFC 9700 §4.14)."""
+"""The refresh token grant (RFC 6749 §6) with rotation, and reuse as the realm allows it
+(`idp.oidc.refresh_reuse`; RFC 9700 §4.14)."""
 from __future__ import annotations
 
 from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6749.grants import RefreshTokenGrant
+from sqlalchemy import delete, update
 
 from idp.db import db_session
-from idp.db.models import RefreshTokenFamily, User
-from idp.oidc import sessions, tokens
+from idp.db.models import ClientSession, RefreshTokenFamily, User
+from idp.oidc import refresh_reuse, sessions, tokens
 from idp.oidc.grants.base import KeycloakTokensMixin
 from idp.request_context import realm_request
 
 
 class RefreshGrant(KeycloakTokensMixin, RefreshTokenGrant):
-    """RFC 6749 §6 with rotation: reusing a rotated refresh token revokes its whole family."""
+    """RFC 6749 §6 with rotation: a reuse the realm refuses ends the client's share of the SSO session."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     INCLUDE_NEW_REFRESH_TOKEN = True
@@ -28,14 +30,17 @@ class RefreshGrant(KeycloakTokensMixin, RefreshTokenGrant):
         family = session.get(RefreshTokenFamily, claims.get("fam", ""))
         if family is None or family.revoked:
             raise InvalidGrantError("Token is not active")
-        if family.current_jti != claims["jti"]:
-            family.revoked = True
+        policy = realm_request().config.tokens
+        refused = refresh_reuse.refusal(family, claims["jti"], policy)
+        if refused:
+            _end_client_session(family)
             session.commit()
-            raise InvalidGrantError("Maximum allowed refresh token reuse exceeded")
+            raise InvalidGrantError(refused)
         user_session = sessions.find_session(session, realm_request().realm, family.user_session_id)
         if user_session is None:
             session.commit()
             raise InvalidGrantError("Session not active")
+        refresh_reuse.accept(family, claims["jti"], policy)
         sessions.touch(user_session)
         self.request.user_session = user_session
         self.request.token_family = family
@@ -51,6 +56,18 @@ class RefreshGrant(KeycloakTokensMixin, RefreshTokenGrant):
 
     def revoke_old_credential(self, refresh_token):
         """Rotation already replaced the family's current token id in `issue_tokens`."""
+
+
+def _end_client_session(family: RefreshTokenFamily) -> None:
+    """Keycloak detaches the client's session from the SSO session on a refused reuse: every
+    refresh token of that client in that session stops working; the member stays signed in."""
+    session = db_session()
+    same_client = (RefreshTokenFamily.user_session_id == family.user_session_id,
+                   RefreshTokenFamily.client_id == family.client_id)
+    session.execute(update(RefreshTokenFamily).where(*same_client).values(revoked=True))
+    family.revoked = True
+    session.execute(delete(ClientSession).where(ClientSession.user_session_id == family.user_session_id,
+                                                ClientSession.client_id == family.client_id))
 
 
 class RefreshTokenRecord:
