@@ -32,10 +32,10 @@ class RelyingParty(ClientMixin):
         return None  # Keycloak requires redirect_uri in every authorization request
 
     def get_allowed_scope(self, scope):
-        requested = (scope or "").split()
-        if any(not tokens.is_known_scope(item) for item in requested):
+        # Keycloak refuses a scope the client has neither as default nor as optional scope.
+        if not set((scope or "").split()) <= tokens.allowed_scopes(self.model):
             return None
-        return tokens.granted_scope(scope)
+        return tokens.granted_scope(scope, self.model)
 
     def check_redirect_uri(self, redirect_uri):
         return redirect_uri_allowed(self.model, redirect_uri)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from idp.oidc import response_mode
-from idp.oidc.tokens import DEFAULT_SCOPES, OPTIONAL_SCOPES
+from idp.oidc.tokens import SUPPORTED_SCOPES
 
 
 def discovery_document(issuer: str) -> dict:
@@ -34,11 +34,12 @@ def discovery_document(issuer: str) -> dict:
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "claims_supported": [
             "aud", "sub", "iss", "auth_time", "name", "given_name", "family_name", "preferred_username",
-            "email", "email_verified", "acr", "azp", "sid", "nonce", "at_hash",
+            "email", "email_verified", "acr", "azp", "sid", "nonce", "at_hash", "address", "phone_number",
+            "phone_number_verified", "upn", "groups",
         ],
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": False,
-        "scopes_supported": ["openid", *DEFAULT_SCOPES, *OPTIONAL_SCOPES],
+        "scopes_supported": list(SUPPORTED_SCOPES),
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": False,

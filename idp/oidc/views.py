@@ -100,7 +100,7 @@ def userinfo():
     if user is None or not user.enabled:
         return _bearer_error("invalid_token", "User not found")
     body = {"sub": user.id}
-    body.update(tokens.profile_claims(user, claims.get("scope", "")))
+    body.update(tokens.profile_claims(user, claims.get("scope", ""), realm_request().realm))
     return _no_store(jsonify(body))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from idp.db.models import Client, Realm, User
 from idp.realms.keycloak_builtins import default_roles
-from idp.realms.schema import ClientConfig, RealmConfig
+from idp.realms.schema import DEFAULT_CLIENT_SCOPES, ClientConfig, RealmConfig
 from idp.yamlfile import ConfigFileError, ConfigProblem, load_model
 
 
@@ -112,10 +112,11 @@ def _apply_client(client: Client, config: ClientConfig, secret_hash: str | None)
     client.standard_flow = config.standard_flow
     client.direct_access_grants = config.direct_access_grants
     client.service_account = config.service_account
+    client.default_scopes = list(config.default_client_scopes)
     client.attributes = {"service_account_roles": list(config.service_account_roles),
                          "service_account_client_roles": dict(config.service_account_client_roles),
                          "admin_api": config.admin_api, "bearer_only": config.bearer_only,
-                         **config.logout_settings}
+                         "optional_client_scopes": list(config.optional_client_scopes), **config.logout_settings}
 
 
 ACCOUNT_CONSOLE = "account-console"
@@ -134,6 +135,7 @@ def ensure_account_console(session: Session, realm: Realm, settings) -> Client:
                         pkce_required=True, standard_flow=True, attributes={"builtin": True})
         session.add(client)
     issuer = settings.issuer(realm.name)
+    client.default_scopes = list(DEFAULT_CLIENT_SCOPES)
     client.redirect_uris = [f"{issuer}/account/callback"]
     client.base_url = f"{issuer}/account"
     session.flush()

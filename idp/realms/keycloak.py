@@ -62,7 +62,8 @@ from idp.realms.keycloak_models import (
 from idp.realms.keycloak_unsupported import client_notes, realm_notes, user_notes
 from idp.realms.keycloak_users import ImportedUser, members
 from idp.realms.redirect_patterns import ANY, check_redirect_pattern
-from idp.realms.schema import REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES, ClientConfig, RealmConfig
+from idp.realms.schema import (KEYCLOAK_CLIENT_SCOPES, REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES, ClientConfig,
+                               RealmConfig)
 
 __all__ = ["KeycloakImportError", "ExportFiles", "KeycloakImport", "read_exports", "read_export", "parse_export",
            "refuse_notes", "plan_import", "write_import", "import_file"]
@@ -556,6 +557,7 @@ def _client_values(client: ClientRepresentation, where: str, service_roles: tupl
         "service_account_client_roles": service_roles[1],
         "bearer_only": bearer_only,
         **_logout_settings(client),
+        **_client_scopes(client),
     }
 
 
@@ -570,6 +572,17 @@ def _logout_settings(client: ClientRepresentation) -> dict:
         "frontchannel_logout_url": (attributes.frontchannel_logout_url or "") if client.frontchannel_logout else "",
         "frontchannel_logout_session_required": attributes.frontchannel_logout_session_required == "true",
     }
+
+
+def _client_scopes(client: ClientRepresentation) -> dict:
+    """The client's Keycloak client scopes served here (client_notes names the others); an export
+    without them leaves Keycloak's defaults."""
+    scopes = {}
+    for ours, listed in (("default_client_scopes", client.default_client_scopes),
+                         ("optional_client_scopes", client.optional_client_scopes)):
+        if listed is not None:
+            scopes[ours] = [scope for scope in listed if scope in KEYCLOAK_CLIENT_SCOPES]
+    return scopes
 
 
 def _client_secret(client: ClientRepresentation, where: str) -> str | None:

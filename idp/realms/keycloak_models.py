@@ -440,6 +440,8 @@ class ClientRepresentation(Representation):
     consent_required: bool = False
     authorization_services_enabled: bool = False
     protocol_mappers: ListOf[Named] = []
+    default_client_scopes: ListOf[str] | None = None
+    optional_client_scopes: ListOf[str] | None = None
 
 
 # The realm (RealmRepresentation)

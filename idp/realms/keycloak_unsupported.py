@@ -3,6 +3,7 @@ it, so nothing is left out silently (`idp realm import --strict` refuses the imp
 from __future__ import annotations
 
 from idp.realms.keycloak_models import ClientRepresentation, RealmRepresentation, UserRepresentation
+from idp.realms.schema import KEYCLOAK_CLIENT_SCOPES
 
 # Flow bindings besides the browser and reset-credentials flows (which become flow YAML), with
 # Keycloak's built-in flow for each: another flow bound there is not run here.
@@ -49,6 +50,11 @@ def client_notes(client: ClientRepresentation, where: str) -> list[str]:
     if client.protocol_mappers:
         notes.append(f"{where}: protocolMappers {_names(client.protocol_mappers)} not carried over; tokens "
                      "carry Keycloak's default claims")
+    listed = [*(client.default_client_scopes or []), *(client.optional_client_scopes or [])]
+    unknown = [scope for scope in listed if scope not in KEYCLOAK_CLIENT_SCOPES]
+    if unknown:
+        notes.append(f"{where}: client scopes {', '.join(unknown)} not carried over; only Keycloak's built-in "
+                     "client scopes are served")
     for key, enabled, offered in (
         ("implicitFlowEnabled", client.implicit_flow_enabled, "the implicit flow is not offered"),
         ("consentRequired", client.consent_required, "no consent screen is shown"),

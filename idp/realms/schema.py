@@ -16,6 +16,10 @@ from idp.realms.redirect_patterns import check_redirect_pattern
 REALM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # Keycloak's built-in client whose roles grant the Admin REST API, and the roles we honour.
 REALM_MANAGEMENT = "realm-management"
+# Keycloak 26's client scopes, which it gives every new client as default or optional scopes.
+DEFAULT_CLIENT_SCOPES = ("web-origins", "acr", "profile", "roles", "basic", "email")
+OPTIONAL_CLIENT_SCOPES = ("offline_access", "address", "phone", "microprofile-jwt", "organization")
+KEYCLOAK_CLIENT_SCOPES = frozenset(DEFAULT_CLIENT_SCOPES + OPTIONAL_CLIENT_SCOPES)
 REALM_MANAGEMENT_ROLES = frozenset({"realm-admin", "query-users", "view-users", "manage-users", "view-events",
                                     "query-clients", "view-clients", "manage-clients", "view-realm",
                                     "manage-realm", "query-groups", "query-realms"})
@@ -75,6 +79,18 @@ class ClientConfig(Strict):
     frontchannel_logout_session_required: bool = Field(default=True, description="the framed URL gets `iss` and `sid`")
     bearer_only: bool = Field(default=False, description="Keycloak's bearerOnly: a resource server that never gets "
                               "tokens, only checks them (introspection with its secret)")
+    default_client_scopes: list[str] = Field(default_factory=lambda: list(DEFAULT_CLIENT_SCOPES),
+                                             description="Keycloak's defaultClientScopes: applied to every token")
+    optional_client_scopes: list[str] = Field(default_factory=lambda: list(OPTIONAL_CLIENT_SCOPES),
+                                              description="Keycloak's optionalClientScopes: applied when requested")
+
+    @field_validator("default_client_scopes", "optional_client_scopes")
+    @classmethod
+    def known_client_scopes(cls, scopes: list[str]) -> list[str]:
+        unknown = sorted(set(scopes) - KEYCLOAK_CLIENT_SCOPES)
+        if unknown:
+            raise ValueError(f"unknown client scopes {unknown}; known: {sorted(KEYCLOAK_CLIENT_SCOPES)}")
+        return scopes
 
     @field_validator("redirect_uris", "post_logout_redirect_uris")
     @classmethod
@@ -112,6 +128,9 @@ class ClientConfig(Strict):
             raise ValueError("a public client cannot have a service account")
         if self.standard_flow and not self.redirect_uris:
             raise ValueError("`standard_flow` needs at least one redirect URI")
+        both = sorted(set(self.default_client_scopes) & set(self.optional_client_scopes))
+        if both:
+            raise ValueError(f"client scopes {both} are both default and optional; Keycloak lets a scope be one")
         return self
 
     @property

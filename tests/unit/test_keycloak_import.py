@@ -121,6 +121,23 @@ def test_refresh_token_reuse_is_carried_over_with_keycloaks_defaults(export, set
     assert (tokens.revoke_refresh_token, tokens.refresh_token_max_reuse) == (False, 0)
 
 
+def test_a_clients_default_and_optional_client_scopes_are_carried_over(export, settings):
+    """Pins Keycloak's ClientRepresentation defaultClientScopes/optionalClientScopes; a scope of the
+    realm's own making is noted, and a client without the lists keeps Keycloak 26's defaults."""
+    portal = next(c for c in export["clients"] if c["clientId"] == "kosmo-portal")
+    portal.update(defaultClientScopes=["profile", "email", "roles", "kosmo-member-no"],
+                  optionalClientScopes=["address", "offline_access"])
+    app = next(c for c in export["clients"] if c["clientId"] == "kosmo-app")
+    app.pop("defaultClientScopes", None), app.pop("optionalClientScopes", None)
+    parsed = parse(export, settings)
+    clients = {c.client_id: c for c in parsed.config.clients}
+    assert clients["kosmo-portal"].default_client_scopes == ["profile", "email", "roles"]
+    assert clients["kosmo-portal"].optional_client_scopes == ["address", "offline_access"]
+    assert clients["kosmo-app"].optional_client_scopes == ["offline_access", "address", "phone", "microprofile-jwt",
+                                                            "organization"]
+    assert any("client scopes kosmo-member-no not carried over" in note for note in parsed.notes)
+
+
 def test_a_realm_without_a_password_policy_keeps_having_none(export, settings):
     del export["passwordPolicy"]
     assert parse(export, settings).config.password_policy == ""

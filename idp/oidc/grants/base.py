@@ -117,7 +117,8 @@ class KeycloakTokensMixin(BaseGrant, TokenEndpointMixin):
         # Authlib names no user for client credentials (RFC 6749 §4.4): the grant put the service
         # account in the request.
         user = user or self.request.user
-        token = issue_tokens(self.request, user, tokens.granted_scope(scope), include_refresh_token)
+        token = issue_tokens(self.request, user, tokens.granted_scope(scope, self.request.client.model),
+                             include_refresh_token)
         self.record_event(token)
         return token
 

@@ -24,7 +24,7 @@ class KeycloakIdToken:
         return tokens.sign(session, realm_request().realm, claims)
 
     def generate_user_info(self, user, scope):
-        return tokens.profile_claims(user, scope)
+        return tokens.profile_claims(user, scope, realm_request().realm)
 
 
 class OpenIDForCode(KeycloakIdToken, OpenIDCode):
