@@ -303,6 +303,25 @@ class ClientSession(Base):
     user_session: Mapped[UserSession] = relationship(back_populates="client_sessions")
 
 
+class OfflineSession(Base):
+    """Keycloak's offline session: one client's offline access (the `offline_access` scope),
+    started from an SSO session and outliving it; it ends when idle too long or revoked."""
+
+    __tablename__ = "offline_sessions"
+    __table_args__ = (UniqueConstraint("origin_session_id", "client_id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    realm_id: Mapped[str] = mapped_column(ForeignKey("realms.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    # The SSO session it started from (no foreign key: that session may end first).
+    origin_session_id: Mapped[str] = mapped_column(String(36))
+    auth_time: Mapped[int] = mapped_column(Integer)
+    acr: Mapped[str] = mapped_column(String(20), default="1")
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class RefreshTokenFamily(Base):
     """Every refresh token descended from one grant; a reuse the realm refuses revokes them all."""
 
@@ -313,6 +332,9 @@ class RefreshTokenFamily(Base):
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     user_session_id: Mapped[str | None] = mapped_column(
         ForeignKey("user_sessions.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    offline_session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("offline_sessions.id", ondelete="CASCADE"), nullable=True, index=True
     )
     current_jti: Mapped[str] = mapped_column(String(64))  # the newest token issued
     # Keycloak's reuse tracking (idp.oidc.refresh_reuse): the token last accepted, and how often.

@@ -9,11 +9,13 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from idp.db import db_session
 from idp.db.models import RefreshTokenFamily
 from idp.db.revocations import revoke_access_token
+from idp.oidc import offline
 from idp.oidc.live_tokens import lookup_token
 
 
 class Revocation(RevocationEndpoint):
-    """RFC 7009 §2: a refresh token revokes its family; an access token is refused until it expires."""
+    """RFC 7009 §2: a refresh token revokes its family, an offline token its offline session (as
+    Keycloak's); an access token is refused until it expires."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -22,9 +24,11 @@ class Revocation(RevocationEndpoint):
 
     def revoke_token(self, token, req):
         session = db_session()
-        if token["typ"] == "Refresh":
+        if token["typ"] in ("Refresh", "Offline"):
             family = session.get(RefreshTokenFamily, token["fam"])
-            if family is not None:  # a family gone already leaves nothing to revoke
+            if family is not None and family.offline_session_id:
+                offline.end(session, [family.offline_session_id])
+            elif family is not None:  # a family gone already leaves nothing to revoke
                 family.revoked = True
         else:
             revoke_access_token(session, token["jti"], token["exp"] - time.time())

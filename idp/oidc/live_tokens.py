@@ -8,7 +8,7 @@ import time
 from idp.db import db_session
 from idp.db.models import RefreshTokenFamily, User
 from idp.db.revocations import access_token_revoked
-from idp.oidc import refresh_reuse, sessions, tokens
+from idp.oidc import offline, refresh_reuse, sessions, tokens
 from idp.request_context import realm_request
 
 
@@ -19,10 +19,16 @@ class LiveToken(dict):
         return self.get("azp") == client.client_id
 
     def is_expired(self):
-        return int(self.get("exp", 0)) <= time.time()
+        return "exp" in self and int(self["exp"]) <= time.time()  # an offline token has no `exp`
 
     def is_revoked(self):
         return False  # lookup_token only returns live tokens
+
+
+def _session_alive(session_id: str) -> bool:
+    """The token's SSO session, or the offline session an offline token's tokens belong to, is live."""
+    session, realm = db_session(), realm_request().realm
+    return (sessions.find_session(session, realm, session_id) or offline.find(session, realm, session_id)) is not None
 
 
 def lookup_token(token: str) -> LiveToken | None:
@@ -30,16 +36,17 @@ def lookup_token(token: str) -> LiveToken | None:
     session = db_session()
     try:
         here = realm_request()
-        claims = tokens.decode(session, here.realm, token, issuer=here.issuer, typ=("Bearer", "Refresh", "ID"))
+        claims = tokens.decode(session, here.realm, token, issuer=here.issuer,
+                               typ=("Bearer", "Refresh", "Offline", "ID"))
     except tokens.InvalidToken:
         return None
-    if claims["typ"] == "Refresh":
+    if claims["typ"] in ("Refresh", "Offline"):
         family = session.get(RefreshTokenFamily, claims.get("fam", ""))
         if family is None or family.revoked or refresh_reuse.refusal(family, claims["jti"], here.config.tokens):
             return None
     elif access_token_revoked(session, claims["jti"]):
         return None
-    if claims.get("sid") and sessions.find_session(session, realm_request().realm, claims["sid"]) is None:
+    if claims.get("sid") and not _session_alive(claims["sid"]):
         return None
     user = session.get(User, claims.get("sub", ""))
     if user is None or not user.enabled:

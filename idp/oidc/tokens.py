@@ -14,7 +14,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy.orm import Session, object_session
 
-from idp.db.models import Client, Realm, User, UserSession
+from idp.db.models import Client, OfflineSession, Realm, User, UserSession
 from idp.db.roles import token_roles
 from idp.oidc.keys import active_key, private_key, verification_keys
 from idp.realms.keycloak_builtins import default_roles as default_roles_of
@@ -23,8 +23,8 @@ from idp.realms.schema import DEFAULT_CLIENT_SCOPES, OPTIONAL_CLIENT_SCOPES
 
 # Keycloak's client scopes whose name the `scope` claim reports (its "include.in.token.scope");
 # the others (roles, web-origins, acr, basic) add claims without being named.
-NAMED_IN_TOKEN_SCOPE = ("profile", "email", "address", "phone", "microprofile-jwt", "organization")
-SUPPORTED_SCOPES = ("openid", *DEFAULT_CLIENT_SCOPES, *(s for s in OPTIONAL_CLIENT_SCOPES if s != "offline_access"))
+NAMED_IN_TOKEN_SCOPE = ("profile", "email", "offline_access", "address", "phone", "microprofile-jwt", "organization")
+SUPPORTED_SCOPES = ("openid", *DEFAULT_CLIENT_SCOPES, *OPTIONAL_CLIENT_SCOPES)
 # OIDC Core §5.1.1: the `address` claim's members, read from member attributes of the same name.
 ADDRESS_FIELDS = ("formatted", "street_address", "locality", "region", "postal_code", "country")
 ACCOUNT_ROLES = ["manage-account", "manage-account-links", "view-profile"]
@@ -43,7 +43,8 @@ class TokenContext:
     client: Client
     user: User
     scope: str
-    user_session: UserSession | None = None
+    # The SSO session, or for offline tokens the offline session (idp.oidc.offline).
+    user_session: UserSession | OfflineSession | None = None
 
 
 def optional_scopes(client: Client) -> list[str]:
@@ -179,8 +180,12 @@ def id_token_claims(ctx: TokenContext, lifespan: int, now: int, *, nonce: str | 
 
 
 def refresh_token_claims(ctx: TokenContext, lifespan: int, now: int, *, family_id: str, jti: str) -> dict:
-    claims = {"exp": now + lifespan, "iat": now, "jti": jti, "iss": ctx.issuer, "aud": ctx.issuer,
-              "sub": ctx.user.id, "typ": "Refresh", "azp": ctx.client.client_id}
+    """A refresh token; an offline one (`typ` Offline, as Keycloak's) has no `exp`: its offline session's
+    idle timeout decides."""
+    offline = isinstance(ctx.user_session, OfflineSession)
+    claims: dict = {"exp": now + lifespan} if not offline else {}
+    claims.update({"iat": now, "jti": jti, "iss": ctx.issuer, "aud": ctx.issuer, "sub": ctx.user.id,
+                   "typ": "Offline" if offline else "Refresh", "azp": ctx.client.client_id})
     claims.update(_session_claims(ctx))
     claims.update(scope=ctx.scope, fam=family_id)
     return claims
@@ -210,6 +215,7 @@ def decode(session: Session, realm: Realm, token: str, *, issuer: str, typ: str 
         raise InvalidToken("token issued by another realm")
     if claims.get("typ") not in wanted:
         raise InvalidToken(f"token type {claims.get('typ')!r} where {'/'.join(wanted)} was expected")
-    if verify_exp and int(claims.get("exp", 0)) <= time.time():
+    never_expires = claims["typ"] == "Offline" and "exp" not in claims  # an offline token's session decides
+    if verify_exp and not never_expires and int(claims.get("exp", 0)) <= time.time():
         raise InvalidToken("token expired")
     return claims

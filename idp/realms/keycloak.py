@@ -86,6 +86,7 @@ REALM_SETTINGS = {
     "ssoSessionMaxLifespan": ("tokens", "sso_session_max_lifespan"),
     "ssoSessionIdleTimeoutRememberMe": ("tokens", "remember_me_idle_timeout"),
     "ssoSessionMaxLifespanRememberMe": ("tokens", "remember_me_max_lifespan"),
+    "offlineSessionIdleTimeout": ("tokens", "offline_session_idle_timeout"),
     "revokeRefreshToken": ("tokens", "revoke_refresh_token"),
     "refreshTokenMaxReuse": ("tokens", "refresh_token_max_reuse"),
     "defaultSignatureAlgorithm": ("tokens", "signature_algorithm"),

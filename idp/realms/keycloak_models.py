@@ -480,6 +480,7 @@ class RealmRepresentation(Representation):
     sso_session_max_lifespan: int | None = None
     sso_session_idle_timeout_remember_me: int | None = None
     sso_session_max_lifespan_remember_me: int | None = None
+    offline_session_idle_timeout: int | None = None
     revoke_refresh_token: bool = False  # Keycloak's default: refresh tokens may be reused
     refresh_token_max_reuse: int | None = None
     default_signature_algorithm: str | None = None

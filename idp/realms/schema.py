@@ -163,6 +163,8 @@ class TokenSettings(Strict):
     sso_session_max_lifespan: int = Field(default=36000, ge=60)
     remember_me_idle_timeout: int = Field(default=0, ge=0, description="0: the SSO idle timeout")
     remember_me_max_lifespan: int = Field(default=0, ge=0, description="0: the SSO max lifespan")
+    offline_session_idle_timeout: int = Field(default=2592000, ge=60,
+                                              description="Keycloak's offlineSessionIdleTimeout (30 days)")
     revoke_refresh_token: bool = Field(
         default=True, description="Keycloak's revokeRefreshToken: each refresh token used once (plus max reuse)")
     refresh_token_max_reuse: int = Field(default=0, ge=0, description="Keycloak's refreshTokenMaxReuse")

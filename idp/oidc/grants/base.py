@@ -15,8 +15,8 @@ from flask import request
 
 from idp import events
 from idp.db import db_session
-from idp.db.models import RefreshTokenFamily, User, UserSession, utcnow
-from idp.oidc import sessions, tokens
+from idp.db.models import OfflineSession, RefreshTokenFamily, User, UserSession, utcnow
+from idp.oidc import offline, sessions, tokens
 from idp.oidc.clients import RelyingParty
 from idp.request_context import realm_request
 
@@ -30,6 +30,7 @@ class GrantRequest(OAuth2Request):
     user: User
     payload: OAuth2Payload  # Authlib sets it when it builds the request
     user_session: UserSession | None = None
+    offline_session: OfflineSession | None = None  # an offline token's (idp.oidc.offline)
     token_family: RefreshTokenFamily | None = None
     code_presented = ""
     access_token_jti = ""
@@ -52,14 +53,30 @@ def _lifespans(user_session: UserSession | None) -> tuple[int, int]:
     return min(config.access_token_lifespan, max(left, 1)), max(min(idle, left), 1)
 
 
+def _offline_session(grant_request: GrantRequest, scope: str) -> OfflineSession | None:
+    """The offline session the tokens belong to: the one refreshed, or a new one when
+    `offline_access` is granted (the client has the scope: `RelyingParty.get_allowed_scope`)."""
+    found = grant_request.offline_session
+    if found is None and grant_request.user_session is not None and offline.OFFLINE_ACCESS in scope.split():
+        found = offline.start(db_session(), grant_request.user_session, grant_request.client.model)
+        grant_request.offline_session = found
+    return found
+
+
 def issue_tokens(grant_request: GrantRequest, user: User, scope: str, include_refresh_token: bool) -> dict:
     """The token response (RFC 6749 §5.1) with Keycloak's fields (`refresh_expires_in`,
-    `not-before-policy`, `session_state`), a signed access token, a rotated refresh token."""
+    `not-before-policy`, `session_state`), a signed access token, a rotated refresh token
+    (an offline token, with `refresh_expires_in` 0 as Keycloak's, for `offline_access`)."""
     session, realm = db_session(), realm_request().realm
-    user_session = grant_request.user_session
+    online = grant_request.user_session
+    offline_session = _offline_session(grant_request, scope)
+    user_session: UserSession | OfflineSession | None = offline_session or online
     ctx = tokens.TokenContext(realm_request().issuer, realm, grant_request.client.model, user, scope, user_session)
     now = int(time.time())
-    access_lifespan, refresh_lifespan = _lifespans(user_session)
+    if offline_session is None:
+        access_lifespan, refresh_lifespan = _lifespans(online)
+    else:
+        access_lifespan, refresh_lifespan = realm_request().config.tokens.access_token_lifespan, 0
     access_claims = tokens.access_token_claims(ctx, access_lifespan, now)
     grant_request.access_token_jti = access_claims["jti"]
     token = {
@@ -86,11 +103,15 @@ def _rotate_family(grant_request: GrantRequest, ctx: tokens.TokenContext, lifesp
                    ) -> RefreshTokenFamily:
     """The request's refresh token family (a new one for a new grant) with a fresh current token id."""
     family = grant_request.token_family
+    offline_session = ctx.user_session if isinstance(ctx.user_session, OfflineSession) else None
+    if offline_session is not None:
+        lifespan = realm_request().config.tokens.offline_session_idle_timeout
     if family is None:
         assert ctx.user_session is not None  # issue_tokens rotates a family only within an SSO session
         family = RefreshTokenFamily(
             realm_id=ctx.realm.id, user_id=ctx.user.id, client_id=ctx.client.id,
-            user_session_id=ctx.user_session.id, scope=ctx.scope, current_jti="",
+            user_session_id=None if offline_session else ctx.user_session.id,
+            offline_session_id=offline_session.id if offline_session else None, scope=ctx.scope, current_jti="",
             expires_at=utcnow() + timedelta(seconds=lifespan),
         )
         db_session().add(family)
@@ -128,7 +149,7 @@ class KeycloakTokensMixin(BaseGrant, TokenEndpointMixin):
 
     def record_event(self, token: dict) -> None:
         req = self.request
-        user_session, family = req.user_session, req.token_family
+        user_session, family = req.offline_session or req.user_session, req.token_family
         events.record(
             db_session(), realm_request().realm.id, self.EVENT, user_id=getattr(req.user, "id", None),
             client_id=req.client.client_id, session_id=user_session.id if user_session else None,

@@ -14,7 +14,7 @@ class KeycloakIdToken:
 
     def encode_id_token(self, token, req):
         session = db_session()
-        user_session = getattr(req, "user_session", None)
+        user_session = getattr(req, "offline_session", None) or getattr(req, "user_session", None)
         here = realm_request()
         ctx = tokens.TokenContext(here.issuer, here.realm, req.client.model, req.user, token["scope"], user_session)
         nonce = req.authorization_code.get_nonce() if req.authorization_code else None

@@ -8,7 +8,7 @@ from sqlalchemy import delete, update
 
 from idp.db import db_session
 from idp.db.models import ClientSession, RefreshTokenFamily, User
-from idp.oidc import refresh_reuse, sessions, tokens
+from idp.oidc import offline, refresh_reuse, sessions, tokens
 from idp.oidc.grants.base import KeycloakTokensMixin
 from idp.request_context import realm_request
 
@@ -24,7 +24,7 @@ class RefreshGrant(KeycloakTokensMixin, RefreshTokenGrant):
         session = db_session()
         try:
             here = realm_request()
-            claims = tokens.decode(session, here.realm, refresh_token, issuer=here.issuer, typ="Refresh")
+            claims = tokens.decode(session, here.realm, refresh_token, issuer=here.issuer, typ=("Refresh", "Offline"))
         except tokens.InvalidToken:
             raise InvalidGrantError("Invalid refresh token") from None
         family = session.get(RefreshTokenFamily, claims.get("fam", ""))
@@ -36,15 +36,27 @@ class RefreshGrant(KeycloakTokensMixin, RefreshTokenGrant):
             _end_client_session(family)
             session.commit()
             raise InvalidGrantError(refused)
-        user_session = sessions.find_session(session, realm_request().realm, family.user_session_id)
-        if user_session is None:
-            session.commit()
-            raise InvalidGrantError("Session not active")
+        if family.offline_session_id is not None:
+            self._find_offline_session(family)
+        else:
+            user_session = sessions.find_session(session, realm_request().realm, family.user_session_id)
+            if user_session is None:
+                session.commit()
+                raise InvalidGrantError("Session not active")
+            sessions.touch(user_session)
+            self.request.user_session = user_session
         refresh_reuse.accept(family, claims["jti"], policy)
-        sessions.touch(user_session)
-        self.request.user_session = user_session
         self.request.token_family = family
         return RefreshTokenRecord(claims, family)
+
+    def _find_offline_session(self, family: RefreshTokenFamily) -> None:
+        """An offline token's session, alive whatever became of the SSO session it started from."""
+        offline_session = offline.find(db_session(), realm_request().realm, family.offline_session_id)
+        if offline_session is None:
+            db_session().commit()
+            raise InvalidGrantError("Offline session not active")  # Keycloak's words
+        offline.touch(offline_session)
+        self.request.offline_session = offline_session
 
     def authenticate_user(self, refresh_token):
         user = db_session().get(User, refresh_token.family.user_id)
@@ -60,8 +72,13 @@ class RefreshGrant(KeycloakTokensMixin, RefreshTokenGrant):
 
 def _end_client_session(family: RefreshTokenFamily) -> None:
     """Keycloak detaches the client's session from the SSO session on a refused reuse: every
-    refresh token of that client in that session stops working; the member stays signed in."""
+    refresh token of that client in that session stops working; the member stays signed in.
+    For an offline token, its offline session ends."""
     session = db_session()
+    if family.offline_session_id is not None:
+        offline.end(session, [family.offline_session_id])
+        session.expunge(family)
+        return
     same_client = (RefreshTokenFamily.user_session_id == family.user_session_id,
                    RefreshTokenFamily.client_id == family.client_id)
     session.execute(update(RefreshTokenFamily).where(*same_client).values(revoked=True))
