@@ -13,6 +13,7 @@ from idp.admin import (
     emails,
     events,
     groups,
+    offline_sessions,
     realms,
     required_actions,
     roles,
@@ -22,7 +23,7 @@ from idp.admin import (
 from idp.extensions import csrf
 
 RESOURCES = (realms.bp, users.bp, credentials.bp, user_actions.bp, emails.bp, attack_detection.bp, events.bp,
-             clients.bp, roles.bp, groups.bp, required_actions.bp)
+             clients.bp, roles.bp, groups.bp, required_actions.bp, offline_sessions.bp)
 
 
 def init_app(app: Flask) -> None:
