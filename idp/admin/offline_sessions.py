@@ -37,14 +37,13 @@ def offline_sessions(user_id: str, client_uuid: str):
 def consents(user_id: str):
     """Each client the user granted something: here, offline access (no consent screens are shown)."""
     caller().require("view-users")
-    user, session = member(user_id), db_session()
-    by_client: dict[str, list[OfflineSession]] = {}
-    for offline_session in offline.of_member(session, realm_request().realm, user):
-        by_client.setdefault(offline_session.client_id, []).append(offline_session)
+    user, realm = member(user_id), realm_request().realm
+    names = {client.id: client.client_id for client in realm.clients}
+    granted = dict.fromkeys(s.client_id for s in offline.of_member(db_session(), realm, user))
     return jsonify([
-        {"clientId": session.get(Client, client_id).client_id, "grantedClientScopes": [], "createdDate": None,
-         "lastUpdatedDate": None, "additionalGrants": [{"client": client_id, "key": OFFLINE_TOKEN}]}
-        for client_id in by_client
+        {"clientId": names[client_id], "grantedClientScopes": [], "createdDate": None, "lastUpdatedDate": None,
+         "additionalGrants": [{"client": client_id, "key": OFFLINE_TOKEN}]}
+        for client_id in granted
     ])
 
 
