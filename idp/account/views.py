@@ -21,7 +21,7 @@ from idp.account import factors, rest
 from idp.db import db_session
 from idp.db.models import Client, ClientSession, User, UserSession
 from idp.i18n import japan_time
-from idp.oidc import cors, sessions
+from idp.oidc import cors, offline, sessions
 from idp.oidc.authorize import account_console_redirect
 from idp.realms import ACCOUNT_CONSOLE
 from idp.request_context import realm_request
@@ -279,7 +279,18 @@ def member_sessions(member: Member) -> list[UserSession]:
 def devices(member: Member):
     """ログイン中の端末: when and from where each one signed in; this one is marked."""
     return show("sessions.html", member, user_sessions=member_sessions(member),
-                current_session_id=member.session.id, client_names=_client_names(member))
+                current_session_id=member.session.id, client_names=_client_names(member),
+                offline_apps=_offline_apps(member))
+
+
+def _offline_apps(member: Member) -> list[tuple[Client, list]]:
+    """オフラインアクセスを許可したアプリ: each client with live offline sessions, and those sessions."""
+    realm = realm_request().realm
+    clients = {client.id: client for client in realm.clients}
+    apps: dict[str, list] = {}
+    for offline_session in offline.of_member(db_session(), realm, member.user):
+        apps.setdefault(offline_session.client_id, []).append(offline_session)
+    return [(clients[client_id], found) for client_id, found in apps.items()]
 
 
 def _client_names(member: Member) -> dict[str, list[str]]:
@@ -305,6 +316,18 @@ def sign_out_others(member: Member):
         record("LOGOUT", member, reason="account_sign_out_others", sessions=ended)
     return done("account.sessions.others_signed_out" if ended else "account.sessions.no_others",
                 "realm.account.devices")
+
+
+@bp.post("/sessions/offline/<client_id>/revoke")
+@account_page("realm.account.devices")
+def revoke_offline_access(member: Member, client_id: str):
+    """An app's offline access revoked: its offline tokens stop working (Keycloak's revoke grant)."""
+    found = [s for s in offline.of_member(db_session(), realm_request().realm, member.user) if s.client_id == client_id]
+    if not found:
+        return done("account.sessions.offline_already_gone", "realm.account.devices")
+    offline.end(db_session(), [s.id for s in found])
+    record("REVOKE_GRANT", member, revoked_client=client_id)
+    return done("account.sessions.offline_revoked", "realm.account.devices")
 
 
 @bp.post("/sessions/<session_id>/logout")
