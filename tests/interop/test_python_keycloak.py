@@ -3,6 +3,7 @@ discovery, password and client-credentials grants, refresh, userinfo, introspect
 certs, the realm public key and token decoding."""
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -205,3 +206,23 @@ def test_client_credentials_speak_for_the_clients_service_account(keycloak):
     assert claims["client_id"] == INTEROP_CONFIDENTIAL
     assert claims["preferred_username"] == f"service-account-{INTEROP_CONFIDENTIAL}"
     assert "sid" not in claims
+
+
+def _payload(token: str) -> dict:
+    body = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+
+def test_offline_access_gives_an_offline_token_that_refreshes_as_keycloaks(keycloak):
+    """Pins Keycloak's offline tokens as python-keycloak requests them (`scope=openid offline_access`):
+    `typ` Offline without `exp`, `refresh_expires_in` 0, and refreshing gives another offline token."""
+    offline = keycloak.token(USERNAME, PASSWORD, scope="openid offline_access")
+    assert offline["refresh_expires_in"] == 0 and "offline_access" in offline["scope"].split()
+    claims = _payload(offline["refresh_token"])
+    assert claims["typ"] == "Offline" and "exp" not in claims
+
+    refreshed = keycloak.refresh_token(offline["refresh_token"])
+
+    assert _payload(refreshed["refresh_token"])["typ"] == "Offline"
+    assert keycloak.introspect(refreshed["refresh_token"])["active"] is True
+    assert keycloak.userinfo(refreshed["access_token"])["preferred_username"] == USERNAME
