@@ -62,8 +62,13 @@ from idp.realms.keycloak_models import (
 from idp.realms.keycloak_unsupported import client_notes, realm_notes, user_notes
 from idp.realms.keycloak_users import ImportedUser, members
 from idp.realms.redirect_patterns import ANY, check_redirect_pattern
-from idp.realms.schema import (KEYCLOAK_CLIENT_SCOPES, REALM_MANAGEMENT, REALM_MANAGEMENT_ROLES, ClientConfig,
-                               RealmConfig)
+from idp.realms.schema import (
+    KEYCLOAK_CLIENT_SCOPES,
+    REALM_MANAGEMENT,
+    REALM_MANAGEMENT_ROLES,
+    ClientConfig,
+    RealmConfig,
+)
 
 __all__ = ["KeycloakImportError", "ExportFiles", "KeycloakImport", "read_exports", "read_export", "parse_export",
            "refuse_notes", "plan_import", "write_import", "import_file"]
