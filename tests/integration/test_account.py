@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from idp.db.models import AuditEvent, Credential, User, UserSession
+from idp.db.models import AuditEvent, Credential, OfflineSession, User, UserSession
 from idp.realms import find_realm, realm_config, save_realm
 from tests.support.account import ACCOUNT, post, sign_in_at_portal
 from tests.support.sign_in import (
@@ -22,12 +22,14 @@ from tests.support.sign_in import (
     OIDC,
     REALM,
     add_member,
+    authorize,
     follow_step,
     form_action,
     hidden_value,
+    pkce_pair,
     submit_sign_in,
 )
-from tests.support.tokens import refresh
+from tests.support.tokens import exchange, refresh
 
 APRIL_FIRST_9AM_IN_TOKYO = datetime(2026, 4, 1, 0, 0, tzinfo=UTC)
 APRIL_2ND_21_05_IN_TOKYO = datetime(2026, 4, 2, 12, 5, tzinfo=UTC)
@@ -519,3 +521,41 @@ def test_a_device_signed_out_already_is_reported_as_gone(browser):
     answer = post(browser, f"{ACCOUNT}/sessions/no-such-session/logout")
 
     assert "この端末はすでにログアウトしています。" in text_of(browser.get(landing(answer)))
+
+
+# --- apps with offline access ----------------------------------------------------------------
+# オフラインアクセスを許可したアプリ on ログイン中の端末: which apps keep access after signing out, and
+# taking it back (Keycloak's account console lists offline tokens the same way).
+
+def offline_sign_in_at_portal(client) -> dict:
+    """The portal, on another device, asks for offline access as the member signs in there."""
+    verifier, challenge = pkce_pair()
+    page = authorize(client, challenge, scope="openid offline_access").get_data(as_text=True)
+    location = submit_sign_in(client, page).headers["Location"]
+    return exchange(client, parse_qs(urlsplit(location).query)["code"][0], verifier).get_json()
+
+
+def test_an_app_with_offline_access_is_listed_and_the_member_revokes_it(app, database, browser):
+    tokens = offline_sign_in_at_portal(app.test_client())
+
+    page = text_of(browser.get(f"{ACCOUNT}/sessions"))
+    assert "オフラインアクセスを許可したアプリ" in page and "KOSMO Web ポータル 許可した日時" in page
+    with database.session() as session:
+        client_uuid = session.scalar(select(OfflineSession.client_id))
+
+    answer = post(browser, f"{ACCOUNT}/sessions/offline/{client_uuid}/revoke", f"{ACCOUNT}/sessions")
+
+    assert "アプリのオフラインアクセスの許可を取り消しました。" in text_of(browser.get(landing(answer)))
+    assert refresh(app.test_client(), tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert "オフラインアクセスを許可したアプリ" not in text_of(browser.get(f"{ACCOUNT}/sessions"))
+    assert events_of(database, "REVOKE_GRANT")[0].details["revoked_client"] == client_uuid
+
+
+def test_signing_out_every_other_device_leaves_offline_access_in_place(app, browser):
+    """Pins Keycloak: ending SSO sessions does not end offline sessions; only revoking the grant does."""
+    tokens = offline_sign_in_at_portal(app.test_client())
+
+    post(browser, f"{ACCOUNT}/sessions/others/logout", f"{ACCOUNT}/sessions")
+
+    assert refresh(app.test_client(), tokens["refresh_token"]).status_code == 200
+    assert "オフラインアクセスを許可したアプリ" in text_of(browser.get(f"{ACCOUNT}/sessions"))

@@ -3,11 +3,17 @@ optional ones (address, phone, microprofile-jwt, organization) when asked for.""
 from __future__ import annotations
 
 from sqlalchemy import select
-from test_login import MEMBER_ID, OIDC, REALM, add_member
-from test_oidc_token import APP, add_direct_access_client, assert_oauth_error, claims_of, password_grant
 
 from idp.db.models import User
-from idp.realms import find_realm, realm_config, save_realm
+from tests.support.sign_in import MEMBER_ID, OIDC, add_member
+from tests.support.tokens import (
+    APP,
+    add_direct_access_client,
+    assert_oauth_error,
+    claims_of,
+    password_grant,
+    set_client_scopes,
+)
 
 OPTIONAL = "openid address phone microprofile-jwt organization"
 
@@ -15,14 +21,6 @@ OPTIONAL = "openid address phone microprofile-jwt organization"
 def give_attributes(database, **attributes) -> None:
     with database.session() as session:
         session.scalar(select(User).where(User.username == MEMBER_ID)).attributes = attributes
-
-
-def set_app_scopes(database, default: list[str], optional: list[str]) -> None:
-    with database.session() as session:
-        config = realm_config(find_realm(session, REALM))
-        clients = [c.model_copy(update={"default_client_scopes": default, "optional_client_scopes": optional})
-                   if c.client_id == APP else c for c in config.clients]
-        save_realm(session, config.model_copy(update={"clients": clients}), environ={})
 
 
 def test_optional_scopes_asked_for_add_the_members_address_phone_upn_and_groups(client, database, settings):
@@ -77,7 +75,7 @@ def test_a_scope_the_client_does_not_have_is_refused_and_default_scopes_decide_t
     `realm_access` and no `acr` claim."""
     add_member(database, settings)
     add_direct_access_client(database)
-    set_app_scopes(database, default=["profile", "email", "basic"], optional=["address"])
+    set_client_scopes(database, APP, default=["profile", "email", "basic"], optional=["address"])
 
     assert_oauth_error(password_grant(client, scope="openid phone"), 400, "invalid_scope")
     access = claims_of(client, password_grant(client, scope="openid address").get_json()["access_token"])

@@ -5,20 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import func, select
-from test_login import OIDC, PORTAL, PORTAL_SECRET, add_member, pkce_pair, sign_in_for_code
-from test_oidc_token import (
+
+from idp.db.models import OfflineSession, UserSession, utcnow
+from idp.oidc.sessions import end_session
+from tests.support.sign_in import OIDC, PORTAL, PORTAL_SECRET, add_member, pkce_pair, sign_in_for_code
+from tests.support.tokens import (
     APP,
+    APP_SECRET,
     add_direct_access_client,
     assert_oauth_error,
     claims_of,
     exchange,
+    introspect,
     password_grant,
     refresh,
+    set_client_scopes,
+    set_reuse_policy,
 )
-from test_refresh_reuse import introspect, set_reuse_policy
-
-from idp.db.models import OfflineSession, UserSession, utcnow
-from idp.oidc.sessions import end_session
 
 OFFLINE = "openid offline_access"
 
@@ -62,7 +65,7 @@ def test_an_offline_token_outlives_the_sso_session_that_started_it(client, datab
     assert claims_of(client, body["refresh_token"])["typ"] == "Offline"
     userinfo = client.get(f"{OIDC}/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert userinfo.status_code == 200
-    assert introspect(client, body["refresh_token"]) is True
+    assert introspect(client, body["refresh_token"]).get_json()["active"] is True
 
 
 def test_an_offline_session_idle_longer_than_the_realm_allows_ends(client, database, settings):
@@ -88,11 +91,9 @@ def test_refreshing_keeps_an_offline_session_alive(client, database, settings):
 
 def test_a_client_without_the_offline_access_scope_is_refused_it(client, database, settings):
     """Pins Keycloak: a scope that is neither a default nor an optional scope of the client is `invalid_scope`."""
-    from test_client_scopes import set_app_scopes
-
     add_member(database, settings)
     add_direct_access_client(database)
-    set_app_scopes(database, default=["profile", "email"], optional=["address"])
+    set_client_scopes(database, APP, default=["profile", "email"], optional=["address"])
 
     assert_oauth_error(password_grant(client, scope=OFFLINE), 400, "invalid_scope")
 
@@ -117,7 +118,7 @@ def test_the_password_grant_gives_offline_tokens_too(client, database, settings)
 
     assert claims_of(client, answer["refresh_token"])["typ"] == "Offline"
     end_sso_sessions(database)
-    assert refresh(client, answer["refresh_token"], auth=(APP, "kosmo-app-secret")).status_code == 200
+    assert refresh(client, answer["refresh_token"], auth=(APP, APP_SECRET)).status_code == 200
 
 
 def test_revoking_an_offline_token_ends_its_offline_session(client, database, settings):

@@ -85,3 +85,20 @@ def introspect(client, token: str, auth=(PORTAL, PORTAL_SECRET)):
 
 def logout_url(**params) -> str:
     return f"{OIDC}/logout?" + urlencode(params)
+
+
+def set_reuse_policy(database, revoke: bool, max_reuse: int = 0) -> None:
+    """The demo realm's Keycloak refresh token settings (revokeRefreshToken, refreshTokenMaxReuse)."""
+    with database.session() as session:
+        config = realm_config(find_realm(session, REALM))
+        tokens = config.tokens.model_copy(update={"revoke_refresh_token": revoke, "refresh_token_max_reuse": max_reuse})
+        save_realm(session, config.model_copy(update={"tokens": tokens}), environ={})
+
+
+def set_client_scopes(database, client_id: str, default: list[str], optional: list[str]) -> None:
+    """A client's Keycloak default and optional client scopes."""
+    with database.session() as session:
+        config = realm_config(find_realm(session, REALM))
+        clients = [c.model_copy(update={"default_client_scopes": default, "optional_client_scopes": optional})
+                   if c.client_id == client_id else c for c in config.clients]
+        save_realm(session, config.model_copy(update={"clients": clients}), environ={})

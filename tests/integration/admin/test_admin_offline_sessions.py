@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 from idp.realms import find_realm
-from tests.integration.admin_support import (  # noqa: F401 - fixtures
-    APP_CLIENT,
-    MEMBER_PASSWORD,
-    REALM,
-    AdminApi,
-    api,
-    settings,
-)
+from tests.support.admin import APP_CLIENT, MEMBER_PASSWORD, REALM
 
 TOKEN = f"/realms/{REALM}/protocol/openid-connect/token"
 
