@@ -36,8 +36,9 @@ def offline_tokens(client, database, settings) -> dict:
     return response.get_json()
 
 
-def end_sso_sessions(database) -> None:
-    with database.session() as session:
+def end_sso_sessions(client, database) -> None:
+    """Every SSO session ends as a logout ends it (its logout notices read the app's settings)."""
+    with client.application.app_context(), database.session() as session:
         for user_session in session.scalars(select(UserSession)):
             end_session(session, user_session)
 
@@ -56,7 +57,7 @@ def test_asking_for_offline_access_gives_an_offline_token_without_expiry(client,
 def test_an_offline_token_outlives_the_sso_session_that_started_it(client, database, settings):
     """Pins Keycloak: logging out of the browser session (any way) leaves offline sessions alone."""
     answer = offline_tokens(client, database, settings)
-    end_sso_sessions(database)
+    end_sso_sessions(client, database)
 
     refreshed = refresh(client, answer["refresh_token"])
 
@@ -117,7 +118,7 @@ def test_the_password_grant_gives_offline_tokens_too(client, database, settings)
     answer = password_grant(client, scope=OFFLINE).get_json()
 
     assert claims_of(client, answer["refresh_token"])["typ"] == "Offline"
-    end_sso_sessions(database)
+    end_sso_sessions(client, database)
     assert refresh(client, answer["refresh_token"], auth=(APP, APP_SECRET)).status_code == 200
 
 
