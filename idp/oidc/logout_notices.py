@@ -75,6 +75,8 @@ def owe_logout_notices(session: Session, user_session: UserSession, clients: lis
 def _send_after_commit(session: Session) -> None:
     notices = session.info.pop(PENDING, [])
     if notices:
+        # The app itself, not the proxy: the sending thread has no app context. Flask documents
+        # _get_current_object, but its proxy type does not declare it.
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         threading.Thread(target=deliver, args=(app, notices), name="backchannel-logout", daemon=True).start()
 
